@@ -1,0 +1,98 @@
+// Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
+import { tf } from "./tf";
+
+export const BACKENDS = ["tensorflow", "wasm", "cpu"] as const;
+export type BackendName = (typeof BACKENDS)[number];
+
+export interface BackendChoice {
+  name: BackendName;
+  /** Which package supplied it, e.g. "@tensorflow/tfjs-node-gpu". */
+  source: string;
+  /** Why faster backends were passed over, one short reason each. */
+  skipped: string[];
+}
+
+type Loader = () => Promise<string>; // returns the source package, throws with a reason
+
+function firstLine(e: unknown): string {
+  const msg = e instanceof Error ? e.message : String(e);
+  return msg.split("\n")[0].slice(0, 200);
+}
+
+function isMissingModule(e: unknown, name: string): boolean {
+  const err = e as NodeJS.ErrnoException;
+  return err?.code === "MODULE_NOT_FOUND" && String(err.message).includes(`'${name}'`);
+}
+
+async function activate(name: string): Promise<void> {
+  if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend("${name}") failed to initialise`);
+  await tf.ready();
+}
+
+const loaders: Record<BackendName, Loader> = {
+  // @tensorflow/tfjs-node(-gpu) is optional: its install downloads libtensorflow, so it may be absent
+  // or present without its native binding. Trying to load it is the only reliable test.
+  async tensorflow() {
+    const reasons: string[] = [];
+    for (const pkg of ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"]) {
+      try {
+        require(pkg);
+        await activate("tensorflow");
+        return pkg;
+      } catch (e) {
+        reasons.push(isMissingModule(e, pkg) ? `${pkg} not installed` : `${pkg} failed to load: ${firstLine(e)}`);
+      }
+    }
+    throw new Error(reasons.join("; "));
+  },
+  async wasm() {
+    require("@tensorflow/tfjs-backend-wasm");
+    await activate("wasm");
+    return "@tensorflow/tfjs-backend-wasm";
+  },
+  async cpu() {
+    await activate("cpu");
+    return "@tensorflow/tfjs-backend-cpu";
+  },
+};
+
+let current: BackendChoice | undefined;
+
+/**
+ * Picks the backend: `requested`, else the TFJS_BACKEND environment variable, else the first of
+ * tensorflow, wasm, cpu that loads. An explicit request that cannot be met is an error, not a
+ * silent fallback, so a benchmark never measures the wrong thing.
+ */
+export async function initBackend(requested: string | undefined = process.env.TFJS_BACKEND): Promise<BackendChoice> {
+  const wanted = requested?.trim().toLowerCase() || undefined;
+  if (wanted !== undefined && !(BACKENDS as readonly string[]).includes(wanted)) {
+    throw new Error(`Unknown backend "${requested}" (from TFJS_BACKEND or initBackend). Choose one of: ${BACKENDS.join(", ")}.`);
+  }
+  if (current && (wanted === undefined || wanted === current.name) && tf.getBackend() === current.name) return current;
+
+  if (wanted !== undefined) {
+    try {
+      current = { name: wanted as BackendName, source: await loaders[wanted as BackendName](), skipped: [] };
+      return current;
+    } catch (e) {
+      throw new Error(`Backend "${wanted}" was requested but is not usable here: ${firstLine(e)}. ` +
+        `Unset TFJS_BACKEND to pick automatically, or install what it needs (see README, "Backends").`);
+    }
+  }
+  const skipped: string[] = [];
+  for (const name of BACKENDS) {
+    try {
+      current = { name, source: await loaders[name](), skipped };
+      return current;
+    } catch (e) {
+      skipped.push(`${name}: ${firstLine(e)}`);
+    }
+  }
+  throw new Error(`No TensorFlow.js backend could be started:\n  ${skipped.join("\n  ")}`);
+}
+
+/** One line for a notebook or log: which backend runs, and why faster ones were passed over. */
+export function describeBackend(choice: BackendChoice): string {
+  const why = choice.skipped.length ? ` (skipped ${choice.skipped.join("; ")})` : "";
+  return `TensorFlow.js ${tf.version_core} on backend "${choice.name}" from ${choice.source}${why}`;
+}

@@ -1,0 +1,103 @@
+// Image files <-> tensors, with jimp. tfjs has no uint8 dtype, so pixels come back as int32 0..255
+// (what tf.browser.fromPixels gives too), or as float32 in [0,1] once stacked for training.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { Jimp } from "jimp";
+import { tf } from "../tf";
+
+export interface GrayImage {
+  width: number;
+  height: number;
+  /** One byte per pixel, row by row. */
+  data: Uint8Array;
+}
+
+/** Decodes an image file to 8-bit grayscale (colour images by the ITU-R 601 luma weights, as PIL's "L"). */
+export async function readGray(file: string): Promise<GrayImage> {
+  let img;
+  try {
+    img = await Jimp.read(await fs.promises.readFile(file));
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    if (err.code === "ENOENT") throw new Error(`No such image file: ${file}`);
+    throw new Error(`Could not decode image ${file}: ${err.message}. The file is corrupt or not a PNG, JPEG, BMP, GIF or TIFF.`);
+  }
+  const { width, height, data: rgba } = img.bitmap;
+  const data = new Uint8Array(width * height);
+  for (let i = 0; i < data.length; i++) {
+    const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
+    data[i] = r === g && g === b ? r : Math.round((r * 299 + g * 587 + b * 114) / 1000);
+  }
+  return { width, height, data };
+}
+
+/** Opens an image as an int32 tensor of shape [height, width] holding 0..255, like tensor(Image.open(path)). */
+export async function openImage(file: string): Promise<tf.Tensor2D> {
+  const { width, height, data } = await readGray(file);
+  return tf.tensor2d(Int32Array.from(data), [height, width], "int32");
+}
+
+/** The entries of a folder as full paths, sorted as fastai's `path.ls().sorted()` sorts them. */
+export function ls(dir: string): string[] {
+  let names: string[];
+  try {
+    names = fs.readdirSync(dir);
+  } catch {
+    throw new Error(`No such folder: ${dir}`);
+  }
+  // Compare as code units (like Python's str order), not with localeCompare.
+  return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => path.join(dir, n));
+}
+
+/** Runs `fn` over items with at most `limit` in flight, keeping results in order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) { const i = next++; out[i] = await fn(items[i], i); }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
+}
+
+/**
+ * Opens every file and stacks them into one float32 tensor [N, height, width] with values in [0,1]:
+ * the chapter's `torch.stack([tensor(Image.open(o)) for o in files]).float()/255` in one step,
+ * written straight into one buffer instead of N intermediate tensors.
+ */
+export async function stackImages(files: string[]): Promise<tf.Tensor3D> {
+  if (files.length === 0) throw new Error("stackImages got no files: check the folder you listed.");
+  const images = await mapLimit(files, 16, (f) => readGray(f));
+  const { width, height } = images[0];
+  const buf = new Float32Array(files.length * width * height);
+  images.forEach((im, i) => {
+    if (im.width !== width || im.height !== height) {
+      throw new Error(`Cannot stack ${files[i]}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
+    }
+    for (let j = 0; j < im.data.length; j++) buf[i * width * height + j] = im.data[j] / 255;
+  });
+  return tf.tensor3d(buf, [files.length, height, width]);
+}
+
+export type ColorMap = "Greys" | "gray";
+
+/**
+ * Encodes a 2-D tensor as a grayscale PNG, scaled from its own min..max as matplotlib's imshow does.
+ * "Greys" (the chapter's figures) draws high values dark; "gray" draws them light.
+ */
+export async function tensorToPng(t: tf.Tensor, cmap: ColorMap = "Greys"): Promise<Buffer> {
+  if (t.rank !== 2) throw new Error(`An image tensor must be 2-D [height, width]; got shape [${t.shape}].`);
+  const [height, width] = t.shape;
+  const values = await t.data();
+  let lo = Infinity, hi = -Infinity;
+  for (const v of values) { if (v < lo) lo = v; if (v > hi) hi = v; }
+  const span = hi > lo ? hi - lo : 1;
+  const rgba = Buffer.alloc(width * height * 4);
+  for (let i = 0; i < width * height; i++) {
+    let v = Math.round(((values[i] as number) - lo) / span * 255);
+    if (cmap === "Greys") v = 255 - v;
+    rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = v;
+    rgba[4 * i + 3] = 255;
+  }
+  return new Jimp({ width, height, data: rgba }).getBuffer("image/png");
+}

@@ -1,0 +1,61 @@
+// Showing tensors to a learner: images, and pixel values as a heat-shaded table.
+import { tf } from "./tf";
+import { escapeHtml, showHtml } from "./jupyter";
+import { tensorToPng, type ColorMap } from "./data/images";
+
+export interface ShowImageOptions {
+  title?: string;
+  /** "Greys" (default: dark ink on white, as in the chapter's figures) or "gray". */
+  cmap?: ColorMap;
+  /** On-screen size in CSS pixels (default 4x the image, at least 64). */
+  size?: number;
+}
+
+async function imageFigure(t: tf.Tensor, opts: ShowImageOptions): Promise<string> {
+  const png = await tensorToPng(t, opts.cmap);
+  const size = opts.size ?? Math.max(64, 4 * t.shape[1]!);
+  const caption = opts.title ? `<figcaption style="text-align:center;font:12px sans-serif">${escapeHtml(opts.title)}</figcaption>` : "";
+  return `<figure style="display:inline-block;margin:4px">` +
+    `<img src="data:image/png;base64,${png.toString("base64")}" width="${size}" ` +
+    `style="image-rendering:pixelated;border:1px solid #ddd" alt="${escapeHtml(opts.title ?? "image")}">${caption}</figure>`;
+}
+
+/** Shows a 2-D tensor as an image (fastai's show_image). */
+export async function showImage(t: tf.Tensor, opts: ShowImageOptions = {}): Promise<void> {
+  showHtml(await imageFigure(t, opts), `[image ${t.shape.join("x")}${opts.title ? ": " + opts.title : ""}]`);
+}
+
+/** Shows several 2-D tensors side by side (fastai's show_images). */
+export async function showImages(ts: tf.Tensor[], opts: { titles?: string[]; cmap?: ColorMap; size?: number } = {}): Promise<void> {
+  const figs = await Promise.all(ts.map((t, i) => imageFigure(t, { title: opts.titles?.[i], cmap: opts.cmap, size: opts.size })));
+  showHtml(`<div>${figs.join("")}</div>`, `[${ts.length} images]`);
+}
+
+/**
+ * An HTML table of a 2-D tensor's values, each cell shaded from white (lowest) to black (highest),
+ * like pandas' `style.background_gradient('Greys')` in the chapter. `rowStart`/`colStart` label the
+ * axes when the tensor is a slice of a bigger image.
+ */
+export function pixelTableHtml(t: tf.Tensor, opts: { rowStart?: number; colStart?: number; fontSize?: number } = {}): string {
+  if (t.rank !== 2) throw new Error(`pixelTable needs a 2-D tensor; got shape [${t.shape}].`);
+  const [rows, cols] = t.shape as [number, number];
+  const values = t.arraySync() as number[][];
+  const flat = values.flat();
+  const lo = Math.min(...flat), hi = Math.max(...flat), span = hi > lo ? hi - lo : 1;
+  const r0 = opts.rowStart ?? 0, c0 = opts.colStart ?? 0;
+  const fmt = (v: number) => (t.dtype === "float32" && !Number.isInteger(v) ? v.toFixed(2) : String(v));
+  const cell = "padding:1px 3px;text-align:right;border:none";
+  const head = `<tr><th style="${cell}"></th>${Array.from({ length: cols }, (_, j) => `<th style="${cell}">${c0 + j}</th>`).join("")}</tr>`;
+  const body = values.map((row, i) => `<tr><th style="${cell}">${r0 + i}</th>` + row.map((v) => {
+    const level = (v - lo) / span;
+    const shade = Math.round(255 * (1 - level));
+    const ink = level > 0.5 ? "#fff" : "#000";
+    return `<td style="${cell};background:rgb(${shade},${shade},${shade});color:${ink}">${fmt(v)}</td>`;
+  }).join("") + "</tr>").join("");
+  return `<table style="border-collapse:collapse;font:${opts.fontSize ?? 7}pt monospace">${head}${body}</table>`;
+}
+
+/** Shows `pixelTableHtml` in the notebook (plain numbers elsewhere). */
+export function pixelTable(t: tf.Tensor, opts: { rowStart?: number; colStart?: number; fontSize?: number } = {}): void {
+  showHtml(pixelTableHtml(t, opts), t.toString());
+}

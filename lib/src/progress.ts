@@ -1,0 +1,40 @@
+// A progress bar that updates in place in Jupyter and prints plain lines elsewhere.
+import { escapeHtml, newNotebookDisplay, type Display } from "./jupyter";
+
+export function formatBytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  const units = ["KiB", "MiB", "GiB"];
+  let v = n / 1024, i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+export class ProgressBar {
+  private readonly display: Display | undefined = newNotebookDisplay();
+  private readonly start = Date.now();
+  private lastDraw = 0;
+  private lastPlainPercent = -1;
+
+  constructor(readonly label: string, readonly total: number, readonly format: (n: number) => string = String) {}
+
+  /** Redraws at most ten times a second, and always at the end. */
+  update(done: number, force = false): void {
+    const now = Date.now();
+    if (!force && done < this.total && now - this.lastDraw < 100) return;
+    this.lastDraw = now;
+    const frac = this.total > 0 ? Math.min(1, done / this.total) : 1;
+    const secs = (now - this.start) / 1000;
+    const text = `${this.label}: ${(frac * 100).toFixed(0)}% (${this.format(done)}/${this.format(this.total)}, ${secs.toFixed(1)} s)`;
+    if (this.display) {
+      this.display.html(
+        `<div style="font-family:monospace"><progress value="${frac}" max="1" style="width:300px;vertical-align:middle"></progress> ` +
+        `${escapeHtml(text)}</div>`);
+    } else if (process.stderr.isTTY) {
+      process.stderr.write(`\r${text}${frac >= 1 ? "\n" : ""}`);
+    } else {
+      // Logs get a line at every quarter, not a flood.
+      const quarter = Math.floor(frac * 4) * 25;
+      if (quarter > this.lastPlainPercent) { this.lastPlainPercent = quarter; process.stderr.write(text + "\n"); }
+    }
+  }
+}

@@ -1,0 +1,17 @@
+// The one TensorFlow.js the notebooks and the lib share. The umbrella package registers the chained
+// ops (t.add, t.square, ...) and every gradient; tfjs-node, when present, reuses this same core.
+import * as tf from "@tensorflow/tfjs";
+import { inspect } from "node:util";
+
+// Print tensors the way a learner wants to read them (tslab shows a cell's last value through
+// util.inspect), instead of the engine's internal fields.
+const proto = tf.Tensor.prototype as unknown as Record<symbol, unknown>;
+proto[inspect.custom] = function (this: tf.Tensor): string {
+  if (this.isDisposed) return `Tensor(disposed, shape [${this.shape}])`;
+  const body = this.toString().replace(/^Tensor\n/, "");
+  return `Tensor ${this.dtype} [${this.shape.join(",")}]\n${body}`;
+};
+
+export { tf };
+export type Tensor = tf.Tensor;
+export type Rank = tf.Rank;
