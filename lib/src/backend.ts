@@ -56,7 +56,7 @@ const loaders: Record<BackendName, Loader> = {
   },
 };
 
-let current: BackendChoice | undefined;
+let auto: BackendChoice | undefined; // the automatic pick, kept so that later calls are instant
 
 /**
  * Picks the backend: `requested`, else the TFJS_BACKEND environment variable, else the first of
@@ -68,22 +68,20 @@ export async function initBackend(requested: string | undefined = process.env.TF
   if (wanted !== undefined && !(BACKENDS as readonly string[]).includes(wanted)) {
     throw new Error(`Unknown backend "${requested}" (from TFJS_BACKEND or initBackend). Choose one of: ${BACKENDS.join(", ")}.`);
   }
-  if (current && (wanted === undefined || wanted === current.name) && tf.getBackend() === current.name) return current;
-
   if (wanted !== undefined) {
     try {
-      current = { name: wanted as BackendName, source: await loaders[wanted as BackendName](), skipped: [] };
-      return current;
+      return { name: wanted as BackendName, source: await loaders[wanted as BackendName](), skipped: [] };
     } catch (e) {
       throw new Error(`Backend "${wanted}" was requested but is not usable here: ${firstLine(e)}. ` +
         `Unset TFJS_BACKEND to pick automatically, or install what it needs (see README, "Backends").`);
     }
   }
+  if (auto && tf.getBackend() === auto.name) return auto;
   const skipped: string[] = [];
   for (const name of BACKENDS) {
     try {
-      current = { name, source: await loaders[name](), skipped };
-      return current;
+      auto = { name, source: await loaders[name](), skipped };
+      return auto;
     } catch (e) {
       skipped.push(`${name}: ${firstLine(e)}`);
     }

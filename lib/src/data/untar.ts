@@ -105,7 +105,8 @@ export async function untarData(d: DatasetUrl, opts: UntarOptions = {}): Promise
   await fs.promises.mkdir(tmp, { recursive: true });
   try {
     process.stderr.write(`Unpacking ${path.basename(archive)} into ${dataDir}\n`);
-    await tar.x({ file: archive, cwd: tmp, strict: true });
+    // Synchronous, so that after a failure no write is still pending while the folder is removed.
+    tar.x({ file: archive, cwd: tmp, strict: true, sync: true });
     const unpacked = path.join(tmp, folder);
     if (!fs.existsSync(unpacked)) throw new Error(`it holds no top-level folder "${folder}"`);
     if (opts.force) await fs.promises.rm(dest, { recursive: true, force: true });

@@ -1,0 +1,144 @@
+#!/usr/bin/python3
+"""Run a notebook on the project's tslab kernel; write the executed .ipynb and an offline HTML report.
+
+usage: execute_notebook.py INPUT.ipynb OUTPUT.ipynb OUTPUT.html [--timeout SECONDS]
+
+Both outputs are written even when a cell fails, so the partial result can be inspected. On failure
+a paragraph starting with "NOTEBOOK FAILED:" goes to stderr and the exit status is 1.
+"""
+import argparse
+import os
+import re
+import sys
+import tempfile
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+from nbconvert import HTMLExporter
+
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "nbconvert")
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+# The line of a Node stack trace that names the error, e.g. "TypeError: x is not a function".
+ERROR_LINE = re.compile(r"^(Uncaught )?([A-Za-z_$][\w$.]*)?(Error|Exception)\b[^:]*:")
+
+
+def write_atomic(path, text):
+    """Write via a temp file in the same folder, so readers never see half a report."""
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def to_html(nb, name):
+    # 'offline' = the lab template without the CDN scripts (require.js, MathJax, widgets).
+    exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[TEMPLATES], embed_images=True)
+    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+    return html
+
+
+def first_error_output(nb):
+    """Index of the first cell holding an output of type 'error' (kernels other than tslab), else None."""
+    for i, cell in enumerate(nb.cells):
+        if any(out.get("output_type") == "error" for out in cell.get("outputs", [])):
+            return i
+    return None
+
+
+def describe(path, nb, index, what):
+    """One paragraph naming the notebook, the cell (1-based) and its first source lines."""
+    code_number = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
+    lines = nb.cells[index].source.strip().splitlines()
+    source = "\n".join("    | " + line for line in lines[:6])
+    if len(lines) > 6:
+        source += f"\n    | ... ({len(lines) - 6} more lines)"
+    return (
+        f"NOTEBOOK FAILED: {path}, code cell {code_number} "
+        f"(cell {index + 1} of {len(nb.cells)}, counting markdown cells): {what}\n{source}"
+    )
+
+
+def error_text(cell):
+    """The error's name and value. tslab sends no error output and an execute_reply without
+    ename/evalue: it prints the stack (or the compiler's messages) to the cell's stderr."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            return f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"
+    stderr = "".join(o.get("text", "") for o in cell.get("outputs", []) if o.get("name") == "stderr")
+    lines = [line.strip() for line in ANSI.sub("", stderr).splitlines() if line.strip()]
+    thrown = next((line for line in lines if ERROR_LINE.match(line)), None)
+    if thrown:
+        return thrown
+    return " / ".join(lines[:3]) or "the kernel reported an error (no message)"
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("input")
+    parser.add_argument("output_ipynb")
+    parser.add_argument("output_html")
+    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    args = parser.parse_args()
+
+    nb = nbformat.read(args.input, as_version=4)
+    current = {"index": None}
+    errored = []  # cells whose execute_reply said "error", also those allowed to fail
+
+    def on_cell_start(cell, cell_index, **_):
+        current["index"] = cell_index
+
+    def on_cell_error(cell, cell_index, **_):
+        errored.append(cell_index)
+
+    client = NotebookClient(
+        nb,
+        kernel_name="tslab",  # always the project's kernel, whatever the file's metadata says
+        timeout=args.timeout,
+        startup_timeout=120,
+        on_cell_start=on_cell_start,
+        on_cell_error=on_cell_error,
+        # The kernel starts in the notebook's folder, so relative paths in cells mean the same as in Jupyter.
+        resources={"metadata": {"path": os.path.dirname(os.path.abspath(args.input))}},
+    )
+    failure = None
+    try:
+        client.execute()
+    except CellExecutionError:
+        pass  # the failed cell is in `errored`; handled below
+    except CellTimeoutError:
+        failure = describe(args.input, nb, current["index"], f"timed out after {args.timeout} s")
+    except DeadKernelError as e:
+        failure = describe(args.input, nb, current["index"], f"the kernel died ({e})")
+    except Exception as e:  # kernel would not start, no such kernelspec, ...
+        if current["index"] is None:
+            failure = (
+                f"NOTEBOOK FAILED: {args.input}: could not start the tslab kernel: {type(e).__name__}: {e}\n"
+                "    (run `npm run setup`; it writes .jupyter/kernels/tslab/kernel.json)"
+            )
+        else:
+            failure = describe(args.input, nb, current["index"], f"{type(e).__name__}: {e}")
+
+    # Any error fails the run, also in cells that let execution go on (e.g. tagged raises-exception).
+    if failure is None:
+        bad = min(errored + [i for i in [first_error_output(nb)] if i is not None], default=None)
+        if bad is not None:
+            failure = describe(args.input, nb, bad, error_text(nb.cells[bad]))
+
+    name = os.path.splitext(os.path.basename(args.output_html))[0]
+    write_atomic(args.output_ipynb, nbformat.writes(nb))
+    write_atomic(args.output_html, to_html(nb, name))
+    if failure:
+        print(failure, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

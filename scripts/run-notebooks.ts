@@ -1,0 +1,111 @@
+// Executes notebooks/*.ipynb (or the notebooks named on the command line) on the tslab kernel and
+// writes reports/<name>.ipynb + reports/<name>.html; exits non-zero if any notebook fails.
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { jupyterEnv, pythonPath } from './jupyter-env.mjs';
+
+const ROOT = path.resolve(__dirname, '..');
+const EXECUTE = path.join(ROOT, 'scripts', 'execute_notebook.py');
+
+export interface NotebookResult {
+  ok: boolean;
+  seconds: number;
+  ipynb: string;
+  html: string;
+  /** Empty when ok; otherwise the "NOTEBOOK FAILED: ..." paragraph (notebook, cell, error). */
+  message: string;
+}
+
+export interface ExecuteOptions {
+  /** Per-cell timeout in seconds (default: NOTEBOOK_TIMEOUT or the python script's default). */
+  timeout?: number;
+  /** Echo the subprocess output (default true). */
+  echo?: boolean;
+}
+
+/** Runs one notebook through scripts/execute_notebook.py; resolves (never rejects) with the outcome. */
+export function executeNotebook(input: string, outDir: string, options: ExecuteOptions = {}): Promise<NotebookResult> {
+  const name = path.basename(input, '.ipynb');
+  const ipynb = path.resolve(outDir, `${name}.ipynb`);
+  const html = path.resolve(outDir, `${name}.html`);
+  const timeout = options.timeout ?? (Number(process.env.NOTEBOOK_TIMEOUT) || undefined);
+  const args = [EXECUTE, path.resolve(input), ipynb, html, ...(timeout ? ['--timeout', String(timeout)] : [])];
+  const echo = options.echo ?? true;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(pythonPath(), args, { env: jupyterEnv(ROOT), stdio: ['ignore', 'pipe', 'pipe'] });
+    let output = '';
+    const collect = (sink: NodeJS.WriteStream) => (chunk: Buffer) => {
+      output += chunk.toString();
+      if (echo) sink.write(chunk);
+    };
+    child.stdout.on('data', collect(process.stdout));
+    child.stderr.on('data', collect(process.stderr));
+    const finish = (ok: boolean, message: string) =>
+      resolve({ ok, seconds: (Date.now() - started) / 1000, ipynb, html, message });
+    child.on('error', (err) => finish(false, `NOTEBOOK FAILED: ${input}: cannot run ${pythonPath()}: ${err.message}`));
+    child.on('close', (code, signal) => {
+      if (code === 0) return finish(true, '');
+      const at = output.lastIndexOf('NOTEBOOK FAILED:');
+      // No paragraph means the script itself crashed (bad JSON, nbconvert error ...): keep its tail.
+      const message =
+        at >= 0 ? output.slice(at).trim() : `NOTEBOOK FAILED: ${input}: exit ${code ?? signal}\n${output.trim().split('\n').slice(-10).join('\n')}`;
+      finish(false, message);
+    });
+  });
+}
+
+/** Notebook paths from CLI args (a path, or a name inside notebooks/), else every notebooks/*.ipynb. */
+function notebooksToRun(args: string[]): string[] {
+  const dir = path.join(ROOT, 'notebooks');
+  if (args.length === 0) {
+    return fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort().map((f) => path.join(dir, f));
+  }
+  return args.map((arg) => {
+    const candidates = [arg, path.join(dir, arg), path.join(dir, `${arg}.ipynb`)];
+    const found = candidates.find((p) => fs.existsSync(p) && fs.statSync(p).isFile());
+    if (!found) throw new Error(`no such notebook: ${arg}`);
+    return path.resolve(found);
+  });
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0].map((_, i) => Math.max(...rows.map((r) => r[i].length)));
+  const line = (r: string[]) => r.map((cell, i) => cell.padEnd(widths[i])).join(' | ').trimEnd();
+  return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.slice(1).map(line)].join('\n');
+}
+
+async function main(): Promise<number> {
+  const notebooks = notebooksToRun(process.argv.slice(2));
+  if (notebooks.length === 0) {
+    console.error('no notebooks found in notebooks/');
+    return 1;
+  }
+  const outDir = path.join(ROOT, 'reports');
+  const rows = [['notebook', 'status', 'seconds', 'report']];
+  const failures: string[] = [];
+  for (const nb of notebooks) {
+    console.log(`\n=== ${path.relative(process.cwd(), nb)}`);
+    const r = await executeNotebook(nb, outDir);
+    rows.push([path.basename(nb), r.ok ? 'ok' : 'FAILED', r.seconds.toFixed(1), path.relative(process.cwd(), r.html)]);
+    console.log(`${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s`);
+    if (!r.ok) failures.push(r.message.split('\n')[0]);
+  }
+  console.log(`\n${table(rows)}`);
+  if (failures.length > 0) {
+    console.error(`\n${failures.length} of ${notebooks.length} notebook(s) failed:\n${failures.join('\n')}`);
+    return 1;
+  }
+  return 0;
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => (process.exitCode = code),
+    (err: Error) => {
+      console.error(err.message);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,131 @@
+// Prepares everything `npm start`, `npm test` and `npm run jupyter` need. Node builtins only: it runs
+// before node_modules exists. Every step checks first, so a second run does nothing and is quick.
+import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { jupyterEnv, pythonPath } from './jupyter-env.mjs';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+
+const JUPYTER_MODULES = 'nbclient, nbconvert, ipykernel, notebook, jupyter_client';
+const DEBIAN_PACKAGES = ['jupyter-notebook', 'jupyter-nbconvert', 'python3-nbclient', 'python3-ipykernel'];
+const PIP_PACKAGES = ['notebook', 'nbconvert', 'nbclient', 'ipykernel'];
+
+const mtime = (file) => fs.statSync(file, { throwIfNoEntry: false })?.mtimeMs;
+
+function run(cmd, args, options = {}) {
+  const result = spawnSync(cmd, args, { stdio: 'inherit', ...options });
+  if (result.error) throw new Error(`${cmd}: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`\`${[cmd, ...args].join(' ')}\` failed (exit ${result.status ?? result.signal})`);
+}
+
+/** a. `npm ci` when node_modules is missing or older than package-lock.json. */
+export function ensureDeps(root = ROOT) {
+  const installed = mtime(path.join(root, 'node_modules', '.package-lock.json'));
+  const lock = mtime(path.join(root, 'package-lock.json'));
+  if (installed !== undefined && (lock === undefined || lock <= installed)) return false;
+  console.log('setup: installing npm dependencies (npm ci)');
+  run(process.platform === 'win32' ? 'npm.cmd' : 'npm', ['ci'], { cwd: root });
+  return true;
+}
+
+const hasJupyter = (python) =>
+  spawnSync(python, ['-c', `import ${JUPYTER_MODULES}`], { stdio: 'ignore' }).status === 0;
+
+/**
+ * b. Jupyter (notebook, nbconvert, nbclient, ipykernel) for pythonPath(); apt-get installs it when we
+ * are root on Debian. A stamp under .jupyter/ remembers a passed check so later runs spawn no python.
+ */
+export function ensureJupyter(root = ROOT) {
+  const python = pythonPath();
+  const stamp = path.join(root, '.jupyter', 'python-ok');
+  if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === `${python}\n`) return false;
+  if (!hasJupyter(python)) {
+    const canApt = python === '/usr/bin/python3' && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
+    if (!canApt) {
+      throw new Error(
+        `Jupyter is missing for ${python} (needs: ${JUPYTER_MODULES}). Install it with\n` +
+          `  sudo apt-get install --no-install-recommends ${DEBIAN_PACKAGES.join(' ')}\n` +
+          `or, for another python set in JUPYTER_PYTHON:\n  $JUPYTER_PYTHON -m pip install ${PIP_PACKAGES.join(' ')}`,
+      );
+    }
+    console.log(`setup: installing Jupyter (apt-get install ${DEBIAN_PACKAGES.join(' ')})`);
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+    run('apt-get', ['install', '-y', '--no-install-recommends', ...DEBIAN_PACKAGES], {
+      env,
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    if (!hasJupyter(python)) throw new Error(`Jupyter still cannot be imported by ${python} after apt-get install`);
+  }
+  fs.mkdirSync(path.dirname(stamp), { recursive: true });
+  fs.writeFileSync(stamp, `${python}\n`);
+  console.log(`setup: Jupyter found for ${python}`);
+  return true;
+}
+
+/** c. Project-local kernelspec for tslab (no `tslab install`, nothing written outside the repo). */
+export function writeKernelspec(root = ROOT) {
+  const file = path.join(root, '.jupyter', 'kernels', 'tslab', 'kernel.json');
+  const spec = {
+    argv: [
+      process.execPath,
+      path.join(root, 'node_modules', 'tslab', 'bin', 'tslab'),
+      'kernel',
+      '--config-path',
+      '{connection_file}',
+    ],
+    display_name: 'TypeScript',
+    language: 'typescript',
+  };
+  const text = `${JSON.stringify(spec, null, 2)}\n`;
+  if (fs.existsSync(file) && fs.readFileSync(file, 'utf8') === text) return false;
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, text);
+  console.log(`setup: wrote kernelspec ${path.relative(root, file)}`);
+  return true;
+}
+
+/** Newest mtime of any file under dir. */
+function newest(dir) {
+  let latest = 0;
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    latest = Math.max(latest, entry.isDirectory() ? newest(p) : mtime(p) ?? 0);
+  }
+  return latest;
+}
+
+/** d. `tsc -p lib` when lib/dist/index.js is missing or older than lib/src or the tsconfigs. */
+export function buildLib(root = ROOT) {
+  const out = path.join(root, 'lib', 'dist', 'index.js');
+  const built = mtime(out);
+  const inputs = [path.join(root, 'tsconfig.json'), path.join(root, 'lib', 'tsconfig.json')].map((f) => mtime(f) ?? 0);
+  if (built !== undefined && Math.max(newest(path.join(root, 'lib', 'src')), ...inputs) <= built) return false;
+  console.log('setup: building lib (tsc -p lib)');
+  run(process.execPath, [path.join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'lib'], { cwd: root });
+  // An incremental build leaves unchanged outputs alone; touch index.js so a merely touched source
+  // does not make every later run spawn tsc again.
+  if (fs.existsSync(out)) fs.utimesSync(out, new Date(), new Date());
+  return true;
+}
+
+export function setup(root = ROOT) {
+  ensureDeps(root);
+  ensureJupyter(root);
+  writeKernelspec(root);
+  buildLib(root);
+}
+
+export { jupyterEnv, pythonPath };
+
+const isMain = process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
+if (isMain) {
+  try {
+    setup();
+  } catch (err) {
+    console.error(`setup failed: ${err.message}`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,72 @@
+// Shared by the tests: temporary folders, small archives and images made on the spot, and the rule for
+// tests that need real MNIST.
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { createHash } from "node:crypto";
+import * as tar from "tar";
+import { Jimp } from "jimp";
+import { defaultDataDir } from "../lib/src/data/untar";
+import { archiveName, folderName, URLs } from "../lib/src/data/urls";
+
+export function tempDir(prefix = "fastbook-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+/** Writes an 8-bit grayscale image with the given pixel values (row by row) as a PNG. */
+export async function writeGrayPng(file: string, width: number, height: number, pixels: number[]): Promise<void> {
+  const rgba = Buffer.alloc(width * height * 4);
+  pixels.forEach((v, i) => { rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = v; rgba[4 * i + 3] = 255; });
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  fs.writeFileSync(file, await new Jimp({ width, height, data: rgba }).getBuffer("image/png"));
+}
+
+/** Makes `<dir>/<name>.tgz` holding `<name>/a/1.png` and `<name>/b.txt`; returns its path. */
+export async function makeArchive(dir: string, name: string): Promise<string> {
+  const src = tempDir("fastbook-src-");
+  await writeGrayPng(path.join(src, name, "a", "1.png"), 2, 2, [0, 64, 128, 255]);
+  fs.writeFileSync(path.join(src, name, "b.txt"), "hello\n");
+  const file = path.join(dir, `${name}.tgz`);
+  await tar.c({ gzip: true, file, cwd: src }, [name]);
+  return file;
+}
+
+export function sha256(file: string): string {
+  return createHash("sha256").update(fs.readFileSync(file)).digest("hex");
+}
+
+export function md5(file: string): string {
+  return createHash("md5").update(fs.readFileSync(file)).digest("hex");
+}
+
+/** Lists what a data directory holds, to check that a failure left nothing behind. */
+export function listTree(dir: string): string[] {
+  if (!fs.existsSync(dir)) return [];
+  return fs.readdirSync(dir, { recursive: true }).map(String).sort();
+}
+
+/**
+ * Whether real MNIST_SAMPLE can be had: already unpacked, in DATA_MIRROR, or downloadable. Returns
+ * undefined when it can, else the reason. Under CI=true a missing data set is a failure, not a skip.
+ */
+export async function mnistUnavailable(): Promise<string | undefined> {
+  const name = archiveName(URLs.MNIST_SAMPLE);
+  if (fs.existsSync(path.join(defaultDataDir(), folderName(URLs.MNIST_SAMPLE)))) return undefined;
+  const mirror = process.env.DATA_MIRROR;
+  if (mirror) {
+    const local = /^[a-z]+:\/\//i.test(mirror) && !mirror.startsWith("file://") ? undefined : mirror.replace(/^file:\/\//, "");
+    if (local) return fs.existsSync(path.join(local, name)) ? undefined : `DATA_MIRROR=${mirror} holds no ${name}`;
+    const res = await fetch(`${mirror.replace(/\/+$/, "")}/${name}`, { method: "HEAD", signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+    return res?.ok ? undefined : `DATA_MIRROR=${mirror} does not serve ${name}`;
+  }
+  const res = await fetch(URLs.MNIST_SAMPLE.url, { method: "HEAD", signal: AbortSignal.timeout(5000) }).catch(() => undefined);
+  return res?.ok ? undefined : `MNIST cannot be downloaded (no network) and DATA_MIRROR is not set`;
+}
+
+/** For `test(name, { skip: await skipUnlessMnist() }, ...)`: a skip reason, or throws under CI. */
+export async function skipUnlessMnist(): Promise<string | false> {
+  const reason = await mnistUnavailable();
+  if (!reason) return false;
+  if (process.env.CI === "true") throw new Error(`CI=true and real MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
+  return reason;
+}

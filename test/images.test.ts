@@ -1,0 +1,74 @@
+// Image files to tensors, folder listing order, and images back to PNG.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { ls, openImage, readGray, stackImages, tensorToPng } from "../lib/src/data/images";
+import { tf } from "../lib/src/tf";
+import { tempDir, writeGrayPng } from "./helpers";
+
+test("openImage gives int32 pixels [height, width] equal to the file's bytes", async () => {
+  const file = path.join(tempDir(), "im.png");
+  await writeGrayPng(file, 3, 2, [0, 1, 2, 253, 254, 255]);
+  const t = await openImage(file);
+  assert.deepEqual(t.shape, [2, 3]);
+  assert.equal(t.dtype, "int32");
+  assert.deepEqual(t.arraySync(), [[0, 1, 2], [253, 254, 255]]);
+  t.dispose();
+});
+
+test("colour images become gray by the luma weights 0.299, 0.587, 0.114", async () => {
+  const { Jimp } = await import("jimp");
+  const file = path.join(tempDir(), "rgb.png");
+  // Pure red, green, blue and white.
+  const rgba = Buffer.from([255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 255, 255]);
+  fs.writeFileSync(file, await new Jimp({ width: 4, height: 1, data: rgba }).getBuffer("image/png"));
+  assert.deepEqual(Array.from((await readGray(file)).data), [76, 150, 29, 255]);
+});
+
+test("a corrupt or missing image file is a clear error naming the file", async () => {
+  const dir = tempDir();
+  const bad = path.join(dir, "bad.png");
+  const good = path.join(dir, "good.png");
+  await writeGrayPng(good, 4, 4, new Array(16).fill(9));
+  fs.writeFileSync(bad, fs.readFileSync(good).subarray(0, 20)); // PNG signature, then cut off
+  await assert.rejects(openImage(bad), (e: Error) => e.message.includes(`Could not decode image ${bad}`) && /corrupt/.test(e.message));
+  fs.writeFileSync(bad, "not an image at all");
+  await assert.rejects(openImage(bad), /Could not decode image .*bad\.png/);
+  await assert.rejects(openImage(path.join(dir, "nope.png")), /No such image file: .*nope\.png/);
+  await assert.rejects(stackImages([good, bad]), /bad\.png/);
+});
+
+test("ls sorts like fastai's ls().sorted(): by name as text, so 10000 comes right after 10", () => {
+  const dir = tempDir();
+  for (const n of ["9.png", "10011.png", "10.png", "10000.png", "1.png", "B.png", "a.png"]) fs.writeFileSync(path.join(dir, n), "");
+  assert.deepEqual(ls(dir).map((p) => path.basename(p)), ["1.png", "10.png", "10000.png", "10011.png", "9.png", "B.png", "a.png"]);
+  assert.equal(ls(dir)[0], path.join(dir, "1.png"));
+  assert.throws(() => ls(path.join(dir, "missing")), /No such folder: .*missing/);
+});
+
+test("stackImages stacks [N, h, w] float32 in [0, 1], in the order given", async () => {
+  const dir = tempDir();
+  await writeGrayPng(path.join(dir, "a.png"), 2, 2, [0, 51, 102, 255]);
+  await writeGrayPng(path.join(dir, "b.png"), 2, 2, [255, 204, 153, 0]);
+  const t = await stackImages([path.join(dir, "b.png"), path.join(dir, "a.png")]);
+  assert.deepEqual(t.shape, [2, 2, 2]);
+  assert.equal(t.dtype, "float32");
+  const v = Array.from(t.dataSync());
+  [1, 0.8, 0.6, 0, 0, 0.2, 0.4, 1].forEach((x, i) => assert.ok(Math.abs(v[i] - x) < 1e-6, `value ${i}: ${v[i]} != ${x}`));
+  t.dispose();
+  await writeGrayPng(path.join(dir, "big.png"), 3, 2, [0, 0, 0, 0, 0, 0]);
+  await assert.rejects(stackImages([path.join(dir, "a.png"), path.join(dir, "big.png")]), /big\.png: it is 3x2, the first image is 2x2/);
+  await assert.rejects(stackImages([]), /no files/);
+});
+
+test("tensorToPng scales min..max to the gray range and round-trips through the decoder", async () => {
+  const file = path.join(tempDir(), "out.png");
+  const t = tf.tensor2d([[0.5, 1], [1.5, 2.5]]);
+  fs.writeFileSync(file, await tensorToPng(t, "gray"));
+  assert.deepEqual(Array.from((await readGray(file)).data), [0, 64, 128, 255]);
+  fs.writeFileSync(file, await tensorToPng(t)); // "Greys": high values dark
+  assert.deepEqual(Array.from((await readGray(file)).data), [255, 191, 127, 0]);
+  await assert.rejects(tensorToPng(tf.zeros([2, 2, 2])), /must be 2-D/);
+  t.dispose();
+});
