@@ -45,9 +45,9 @@ export function ensureJupyter(root = ROOT) {
     const canApt = python === '/usr/bin/python3' && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
     if (!canApt) {
       throw new Error(
-        `Jupyter is missing for ${python} (needs: ${JUPYTER_MODULES}). Install it with\n` +
-          `  sudo apt-get install --no-install-recommends ${DEBIAN_PACKAGES.join(' ')}\n` +
-          `or, for another python set in JUPYTER_PYTHON:\n  $JUPYTER_PYTHON -m pip install ${PIP_PACKAGES.join(' ')}`,
+        `Jupyter is missing for ${python} (it must import ${JUPYTER_MODULES}). Install it with\n` +
+          `  sudo apt-get install --no-install-recommends ${DEBIAN_PACKAGES.join(' ')}   (Debian/Ubuntu, /usr/bin/python3)\n` +
+          `or, for the python named in JUPYTER_PYTHON:\n  ${python} -m pip install ${PIP_PACKAGES.join(' ')}`,
       );
     }
     console.log(`setup: installing Jupyter (apt-get install ${DEBIAN_PACKAGES.join(' ')})`);
@@ -120,8 +120,9 @@ export function setup(root = ROOT) {
 
 export { jupyterEnv, pythonPath };
 
-const isMain = process.argv[1] && import.meta.url === pathToFileURL(fs.realpathSync(process.argv[1])).href;
-if (isMain) {
+// Run only when executed (`node scripts/setup.mjs`), not when a test imports it.
+const entry = process.argv[1] && fs.existsSync(process.argv[1]) ? fs.realpathSync(process.argv[1]) : '';
+if (entry && import.meta.url === pathToFileURL(entry).href) {
   try {
     setup();
   } catch (err) {

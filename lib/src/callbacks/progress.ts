@@ -1,0 +1,64 @@
+// fastai's progress display: a table that gains a row per epoch and a bar for the current pass, updated
+// in place in Jupyter; plain lines elsewhere.
+import { tf } from "../tf";
+import type { Callback, Learner } from "../learner";
+import { escapeHtml, newNotebookDisplay, type Display } from "../jupyter";
+import type { EpochRecord } from "./recorder";
+
+function formatTime(seconds: number): string {
+  const s = Math.round(seconds);
+  return `${String(Math.floor(s / 60)).padStart(2, "0")}:${String(s % 60).padStart(2, "0")}`;
+}
+
+function row(r: EpochRecord, metricNames: string[]): string[] {
+  return [String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...metricNames.map((m) => r.metrics[m].toFixed(6)), formatTime(r.seconds)];
+}
+
+export class ProgressCallback implements Callback {
+  readonly name = "progress";
+  readonly order = 10; // after the Recorder has written the epoch's row
+  private table?: Display;
+  private bar?: Display;
+  private firstRow = 0;
+  private started = 0;
+  private lastBar = 0;
+  private header: string[] = [];
+
+  beforeFit(learn: Learner): void {
+    this.header = ["epoch", "train_loss", "valid_loss", ...learn.metrics.map((m, i) => m.name || `metric${i + 1}`), "time"];
+    this.firstRow = learn.recorder.values.length;
+    this.started = Date.now();
+    this.table = newNotebookDisplay();
+    this.bar = newNotebookDisplay();
+    if (this.table) this.drawTable(learn);
+    else console.log(this.header.join("  "));
+  }
+
+  afterBatch(learn: Learner): void {
+    if (!this.bar || Date.now() - this.lastBar < 100) return;
+    this.lastBar = Date.now();
+    const total = (learn.training ? learn.dls.train : learn.dls.valid).length;
+    const done = learn.batchIndex + 1;
+    const label = `epoch ${learn.epoch + 1}/${learn.nEpoch}, ${learn.training ? "training" : "validating"} ${done}/${total}`;
+    this.bar.html(`<div style="font-family:monospace"><progress value="${done}" max="${total}" style="width:300px;vertical-align:middle"></progress> ${escapeHtml(label)}</div>`);
+  }
+
+  afterEpoch(learn: Learner): void {
+    if (this.table) this.drawTable(learn);
+    else console.log(row(learn.recorder.values[learn.recorder.values.length - 1], learn.recorder.metricNames).join("  "));
+  }
+
+  afterFit(learn: Learner): void {
+    const epochs = learn.recorder.values.length - this.firstRow;
+    const summary = `${epochs} epoch${epochs === 1 ? "" : "s"} in ${((Date.now() - this.started) / 1000).toFixed(1)} s on backend "${tf.getBackend()}"`;
+    if (this.bar) this.bar.html(`<div style="font-family:monospace;color:#555">${escapeHtml(summary)}</div>`);
+    else console.log(summary);
+  }
+
+  private drawTable(learn: Learner): void {
+    const rows = learn.recorder.values.slice(this.firstRow).map((r) => row(r, learn.recorder.metricNames));
+    const th = this.header.map((h) => `<th style="text-align:right;padding:2px 8px">${h}</th>`).join("");
+    const trs = rows.map((r) => `<tr>${r.map((c) => `<td style="text-align:right;padding:2px 8px">${c}</td>`).join("")}</tr>`).join("");
+    this.table!.html(`<table style="border-collapse:collapse;font-family:monospace"><thead><tr>${th}</tr></thead><tbody>${trs}</tbody></table>`);
+  }
+}

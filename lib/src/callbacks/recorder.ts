@@ -1,0 +1,95 @@
+// Records what happens during training: per-batch training losses, and per epoch the mean training
+// loss, validation loss, metrics and time. Losses stay on the device until the epoch ends, then are read
+// in one go (one sync per epoch, not per batch).
+import { tf } from "../tf";
+import type { Callback, Learner } from "../learner";
+import { linePlot } from "../plot";
+
+export interface EpochRecord {
+  epoch: number;
+  trainLoss: number;
+  validLoss: number;
+  metrics: Record<string, number>;
+  seconds: number;
+}
+
+export class Recorder implements Callback {
+  readonly name = "recorder";
+  readonly order = 0;
+  /** One row per epoch, across every fit of the Learner. */
+  readonly values: EpochRecord[] = [];
+  /** Training loss of every batch. */
+  readonly batchLosses: number[] = [];
+  metricNames: string[] = [];
+
+  private start = 0;
+  private trainLosses: tf.Scalar[] = [];
+  private trainSizes: number[] = [];
+  private validSums: tf.Tensor[] = []; // [loss·bs, metric1·bs, ...] summed over batches
+  private validCount = 0;
+
+  beforeFit(learn: Learner): void {
+    this.metricNames = learn.metrics.map((m, i) => m.name || `metric${i + 1}`);
+  }
+
+  beforeEpoch(): void {
+    this.start = Date.now();
+    this.trainSizes = [];
+    this.validCount = 0;
+  }
+
+  afterBatch(learn: Learner): void {
+    const bs = learn.yb!.shape[0];
+    if (learn.training) {
+      this.trainLosses.push(tf.keep(learn.loss!.clone()));
+      this.trainSizes.push(bs);
+      return;
+    }
+    const batch = tf.tidy(() => [learn.loss!, ...learn.metrics.map((m) => m(learn.pred!, learn.yb!))].map((v) => v.mul(bs)));
+    this.validSums = this.validSums.length ? this.validSums.map((s, i) => { const t = s.add(batch[i]); s.dispose(); return t; }) : batch;
+    if (this.validSums !== batch) tf.dispose(batch);
+    this.validCount += bs;
+  }
+
+  afterEpoch(learn: Learner): void {
+    const losses = this.trainLosses.length ? Array.from(tf.tidy(() => tf.stack(this.trainLosses)).dataSync()) : [];
+    const sums = this.validSums.map((s) => s.dataSync()[0]);
+    tf.dispose([...this.trainLosses, ...this.validSums]);
+    this.trainLosses = [];
+    this.validSums = [];
+    this.batchLosses.push(...losses);
+    const n = this.trainSizes.reduce((a, b) => a + b, 0);
+    const trainLoss = losses.reduce((acc, l, i) => acc + l * this.trainSizes[i], 0) / n;
+    const [validLoss, ...metricValues] = sums.map((s) => s / this.validCount);
+    if (!Number.isFinite(trainLoss) || !Number.isFinite(validLoss)) {
+      throw new Error(`Training diverged: the ${Number.isFinite(trainLoss) ? "validation" : "training"} loss became ` +
+        `${Number.isFinite(trainLoss) ? validLoss : trainLoss} in epoch ${learn.epoch}. Try a lower learning rate ` +
+        `(it was ${learn.opt?.lr}), or check the inputs for NaN values.`);
+    }
+    const metrics = Object.fromEntries(this.metricNames.map((name, i) => [name, metricValues[i]]));
+    this.values.push({ epoch: this.values.length, trainLoss, validLoss, metrics, seconds: (Date.now() - this.start) / 1000 });
+  }
+
+  afterFit(): void {
+    // A fit stopped by an error may leave tensors of an unfinished epoch.
+    tf.dispose([...this.trainLosses, ...this.validSums]);
+    this.trainLosses = [];
+    this.validSums = [];
+  }
+
+  /** Plots the training loss of every batch and the validation loss at the end of each epoch. */
+  plotLoss(): void {
+    const perEpoch = this.batchLosses.length / Math.max(1, this.values.length);
+    linePlot([
+      { x: this.batchLosses.map((_, i) => i), y: this.batchLosses, name: "train (per batch)" },
+      { x: this.values.map((_, i) => (i + 1) * perEpoch - 1), y: this.values.map((v) => v.validLoss), name: "valid (per epoch)", mode: "lines+markers" },
+    ], { title: "Loss", xLabel: "batch", yLabel: "loss" });
+  }
+
+  /** Plots a metric per epoch (the first metric by default). */
+  plotMetric(name = this.metricNames[0]): void {
+    if (!this.metricNames.includes(name)) throw new Error(`No metric "${name}" was recorded; recorded: ${this.metricNames.join(", ") || "none"}.`);
+    linePlot([{ x: this.values.map((v) => v.epoch), y: this.values.map((v) => v.metrics[name]), name, mode: "lines+markers" }],
+      { title: name, xLabel: "epoch", yLabel: name });
+  }
+}
