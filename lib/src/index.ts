@@ -7,5 +7,15 @@ export { untarData, downloadData, defaultDataDir, type UntarOptions } from "./da
 export { readGray, openImage, ls, stackImages, tensorToPng, type GrayImage, type ColorMap } from "./data/images";
 export { showImage, showImages, pixelTable, pixelTableHtml, type ShowImageOptions } from "./display";
 export { l1Distance, rmseDistance, mnistDistance } from "./distances";
+export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy } from "./losses";
+export { batchAccuracy, accuracy } from "./metrics";
+export { DataLoader, DataLoaders, range, enumerate, seededRandom, shuffled, tensorDataset, type TensorDataset, type DataLoaderOptions } from "./dataloader";
+export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, subplotsRowHtml, resetPlotlyInlining, type Series, type Panel } from "./plot";
+export { stepsDiagram } from "./diagram";
+export { Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, conv2dWithGrads, type Module } from "./nn";
+export { BasicOptim, SGD, GradStore, backward, type Optimizer } from "./optim";
+export { Learner, CancelFit, EVENTS, type Callback, type EventName, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders } from "./learner";
+export { Recorder, type EpochRecord } from "./callbacks/recorder";
+export { ProgressCallback } from "./callbacks/progress";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
 export { ProgressBar, formatBytes } from "./progress";

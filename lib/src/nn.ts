@@ -71,7 +71,8 @@ function padding(size: number, k: number, stride: number, mode: "same" | "valid"
  * gradient dilated by the stride.
  */
 export function conv2dWithGrads(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, mode: "same" | "valid"): tf.Tensor4D {
-  const f = tf.customGrad((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+  // customGrad's typing takes the inputs as one rest list, ending with the save function.
+  const f = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
     const xt = xIn as tf.Tensor4D, wt = wIn as tf.Tensor4D;
     save([xt, wt]);
     return {
@@ -89,7 +90,7 @@ export function conv2dWithGrads(x: tf.Tensor4D, filter: tf.Tensor4D, stride: num
         return [dx, dw];
       },
     };
-  });
+  }) as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(x, filter) as tf.Tensor4D;
 }
 

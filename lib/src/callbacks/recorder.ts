@@ -52,7 +52,9 @@ export class Recorder implements Callback {
   }
 
   afterEpoch(learn: Learner): void {
-    const losses = this.trainLosses.length ? Array.from(tf.tidy(() => tf.stack(this.trainLosses)).dataSync()) : [];
+    const stacked = this.trainLosses.length ? tf.stack(this.trainLosses) : undefined;
+    const losses = stacked ? Array.from(stacked.dataSync()) : [];
+    stacked?.dispose();
     const sums = this.validSums.map((s) => s.dataSync()[0]);
     tf.dispose([...this.trainLosses, ...this.validSums]);
     this.trainLosses = [];

@@ -1,0 +1,93 @@
+// Loss functions of the chapter: the distances used as losses, then the MNIST losses built up step by
+// step (probabilities, then logits through sigmoid), and the stable forms a real model trains with.
+import { tf } from "./tf";
+
+/**
+ * Brings predictions and targets to the same shape. A model's head gives [N,1] while labels are
+ * often [N]; left alone, broadcasting would silently compare every prediction with every target
+ * ([N,N]). Same element count -> both flattened; otherwise a clear error.
+ */
+function aligned(preds: tf.Tensor, targets: tf.Tensor): [tf.Tensor, tf.Tensor] {
+  if (preds.shape.length === targets.shape.length && preds.shape.every((d, i) => d === targets.shape[i])) {
+    return [preds, targets];
+  }
+  if (preds.size !== targets.size) {
+    throw new Error(`Predictions [${preds.shape}] and targets [${targets.shape}] hold different numbers of values.`);
+  }
+  return [preds.reshape([-1]), targets.reshape([-1])];
+}
+
+/** Mean absolute error. */
+export function l1Loss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [p, t] = aligned(preds, targets);
+    return tf.mean(tf.abs(tf.sub(p, t))) as tf.Scalar;
+  });
+}
+
+/** Mean squared error. */
+export function mseLoss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [p, t] = aligned(preds, targets);
+    return tf.mean(tf.squaredDifference(p, t)) as tf.Scalar;
+  });
+}
+
+/** Root mean squared error: the square root of `mseLoss`, back in the units of the data. */
+export function rmseLoss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => tf.sqrt(mseLoss(preds, targets)) as tf.Scalar);
+}
+
+/**
+ * 1 / (1 + e^-x), written out as the chapter defines it; squashes any number into (0, 1). For showing
+ * the formula: its gradient turns NaN below x ≈ -88, where e^-x overflows float32, so the losses use
+ * tf.sigmoid, as the chapter's mnist_loss uses torch's built-in.
+ */
+export function sigmoid<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.div(1, tf.add(1, tf.exp(tf.neg(x)))) as T);
+}
+
+/**
+ * The chapter's first MNIST loss, on predictions already in [0,1]: how far each prediction is from
+ * its target (1 - p where the target is 1, p where it is 0), averaged.
+ */
+export function mnistLossOnProbabilities(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [p, t] = aligned(preds, targets);
+    return tf.mean(tf.where(tf.equal(t, 1), tf.sub(1, p), p)) as tf.Scalar;
+  });
+}
+
+/** The chapter's final MNIST loss: the model gives any number (a logit); sigmoid maps it to [0,1] first. */
+export function mnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => mnistLossOnProbabilities(tf.sigmoid(logits), targets));
+}
+
+/**
+ * Binary cross-entropy on logits, averaged: -[y log σ(x) + (1-y) log(1-σ(x))], which simplifies to
+ * softplus(x) - x·y. softplus(x) = log(1 + e^x) is computed stably by TF.js (about x for large x,
+ * e^x for very negative x), so no log of 0 and no overflow; its gradient, σ(x) - y, is exact everywhere.
+ */
+export function binaryCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  return tf.tidy(() => {
+    const [x, y] = aligned(logits, tf.cast(targets, "float32"));
+    return tf.mean(tf.sub(tf.softplus(x), tf.mul(x, y))) as tf.Scalar;
+  });
+}
+
+/**
+ * Softmax cross-entropy for N items over C classes: the mean of -log softmax(logits)[target].
+ * logSoftmax subtracts the row maximum before exponentiating, so large logits stay finite.
+ * `targets` are class indices (int32, shape [N] or [N,1]).
+ */
+export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  if (logits.rank !== 2) throw new Error(`crossEntropy needs logits of shape [N, classes]; got [${logits.shape}].`);
+  const [n, classes] = logits.shape as [number, number];
+  if (targets.size !== n) throw new Error(`crossEntropy: ${n} rows of logits but ${targets.size} targets.`);
+  return tf.tidy(() => {
+    const onehot = tf.oneHot(tf.cast(targets.reshape([-1]), "int32"), classes);
+    // Picking each row's target entry as a dot product with its one-hot row keeps it one batched op.
+    const picked = tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1);
+    return tf.neg(tf.mean(picked)) as tf.Scalar;
+  });
+}

@@ -1,0 +1,180 @@
+// Charts as self-contained HTML: plotly.js travels inside the notebook output itself, so charts show
+// live in Jupyter and in exported HTML reports with no network. Node cannot `require` plotly.js (it
+// needs a DOM), so its file is read as text; it is inlined once per process, since an 11 MB copy per
+// chart would bloat the notebook, and later charts find it as window.Plotly.
+import { readFileSync } from "node:fs";
+import { randomBytes } from "node:crypto";
+import { showHtml } from "./jupyter";
+
+export interface Series {
+  x: number[];
+  y: number[];
+  name?: string;
+  mode?: "lines" | "markers" | "lines+markers";
+}
+
+export interface PlotOptions {
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  width?: number;
+  height?: number;
+}
+
+export interface PlotFunctionOptions {
+  min?: number;
+  max?: number;
+  title?: string;
+  xLabel?: string;
+  yLabel?: string;
+  /** Points to mark on the curve (red markers), e.g. where SGD currently stands. */
+  points?: { x: number; y: number; label?: string }[];
+  /** Number of evaluated points (default 100). */
+  n?: number;
+}
+
+export interface Panel {
+  title?: string;
+  series: Series[];
+}
+
+let plotlyInlined = false;
+
+/** Makes the next chart carry plotly.js again (for tests, or after the chart that carried it was cleared). */
+export function resetPlotlyInlining(): void {
+  plotlyInlined = false;
+}
+
+function plotlyScript(): string {
+  if (plotlyInlined) return "";
+  const source = readFileSync(require.resolve("plotly.js-dist/plotly.js"), "utf8");
+  plotlyInlined = true;
+  // The HTML parser ends a script at the first "</script", even inside a JS string.
+  return `<script>${source.replace(/<\/script/gi, "<\\/script")}</script>`;
+}
+
+// JSON is valid JavaScript; escaping "<" keeps user text (titles, names) from closing the script tag.
+const js = (value: unknown): string => JSON.stringify(value).replace(/</g, "\\u003c");
+
+// A random prefix keeps ids unique across kernel restarts, whose old outputs stay in the page.
+const idPrefix = `plot-${randomBytes(4).toString("hex")}-`;
+let nextId = 0;
+
+type Trace = Record<string, unknown>;
+type Layout = Record<string, unknown>;
+
+function chartHtml(traces: Trace[], layout: Layout): string {
+  const id = idPrefix + nextId++;
+  const config = { displaylogo: false, responsive: true, staticPlot: false };
+  // A chart's output can be rendered before the one that carried plotly.js has run it, so wait for
+  // window.Plotly a little, then say what is wrong rather than leave an empty box.
+  const script = `(function () {
+  var tries = 0;
+  function draw() {
+    var el = document.getElementById(${js(id)});
+    if (!el) return;
+    if (window.Plotly) { window.Plotly.newPlot(el, ${js(traces)}, ${js(layout)}, ${js(config)}); return; }
+    if (++tries < 100) { setTimeout(draw, 50); return; }
+    el.textContent = "plotly.js is not loaded on this page (its first chart's output was cleared?): call resetPlotlyInlining() and re-run.";
+  }
+  draw();
+})();`;
+  return `${plotlyScript()}<div id="${id}" class="fastbook-plot"></div><script>${script}</script>`;
+}
+
+const axis = (label?: string) => ({ title: { text: label ?? "" }, zeroline: false, automargin: true });
+
+function layoutFor(opts: PlotOptions, showLegend: boolean): Layout {
+  return {
+    width: opts.width ?? 500,
+    height: opts.height ?? 320,
+    margin: { l: 50, r: 20, t: opts.title ? 40 : 20, b: 45 },
+    title: { text: opts.title ?? "", font: { size: 15 } },
+    xaxis: axis(opts.xLabel),
+    yaxis: axis(opts.yLabel),
+    showlegend: showLegend,
+    legend: { orientation: "h", y: -0.25 },
+  };
+}
+
+const trace = (s: Series): Trace => ({ type: "scatter", x: s.x, y: s.y, mode: s.mode ?? "lines", name: s.name ?? "" });
+
+function describe(title: string | undefined, parts: string[]): string {
+  return `[plot${title ? `: ${title}` : ""}, ${parts.join(", ")}]`;
+}
+
+const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** HTML for `plotFunction`. */
+export function plotFunctionHtml(f: (x: number) => number, opts: PlotFunctionOptions = {}): string {
+  const { min = -2, max = 2, n = 100, points = [] } = opts;
+  if (!(n >= 2)) throw new Error(`plotFunction needs n >= 2 points; got ${n}.`);
+  const xs = Array.from({ length: n }, (_, i) => min + ((max - min) * i) / (n - 1));
+  // Non-finite values become gaps in the curve (JSON null) rather than invalid JSON.
+  const ys = xs.map((x) => { const y = f(x); return Number.isFinite(y) ? y : null; });
+  const traces: Trace[] = [{ type: "scatter", x: xs, y: ys, mode: "lines", name: "" }];
+  if (points.length > 0) {
+    const labelled = points.some((p) => p.label);
+    traces.push({
+      type: "scatter", x: points.map((p) => p.x), y: points.map((p) => p.y), name: "",
+      mode: labelled ? "markers+text" : "markers", text: points.map((p) => p.label ?? ""), textposition: "top center",
+      marker: { color: "red", size: 9 },
+    });
+  }
+  return chartHtml(traces, layoutFor({ title: opts.title, xLabel: opts.xLabel ?? "x", yLabel: opts.yLabel ?? "y" }, false));
+}
+
+/** Plots y = f(x) over [min, max] (fastbook's plot_function), optionally marking `points` in red. */
+export function plotFunction(f: (x: number) => number, opts: PlotFunctionOptions = {}): void {
+  const parts = ["1 function"];
+  if (opts.points?.length) parts.push(plural(opts.points.length, "marked point"));
+  showHtml(plotFunctionHtml(f, opts), describe(opts.title, parts));
+}
+
+/** HTML for `linePlot`. */
+export function linePlotHtml(series: Series[], opts: PlotOptions = {}): string {
+  const legend = series.length > 1 && series.some((s) => s.name);
+  return chartHtml(series.map(trace), layoutFor(opts, legend));
+}
+
+/** Plots one or more series on shared axes. */
+export function linePlot(series: Series[], opts: PlotOptions = {}): void {
+  showHtml(linePlotHtml(series, opts), describe(opts.title, [`${series.length} series`]));
+}
+
+/** HTML for `subplotsRow`. */
+export function subplotsRowHtml(panels: Panel[], opts: { height?: number; width?: number } = {}): string {
+  const k = panels.length;
+  if (k === 0) throw new Error("subplotsRow needs at least one panel.");
+  const gap = 0.04;
+  const layout: Layout = {
+    width: opts.width ?? Math.max(500, 230 * k),
+    height: opts.height ?? 260,
+    margin: { l: 40, r: 15, t: 35, b: 35 },
+    showlegend: false,
+    annotations: [] as unknown[],
+  };
+  const traces: Trace[] = [];
+  panels.forEach((panel, i) => {
+    // Plotly names the first axes "xaxis"/"x" and the rest "xaxis2"/"x2", ...; each panel gets its own
+    // pair, placed side by side by explicit domains (a one-row grid) so the titles can sit above them.
+    const suffix = i === 0 ? "" : String(i + 1);
+    const domain = [i / k + (i > 0 ? gap : 0), (i + 1) / k - (i < k - 1 ? gap : 0)];
+    layout[`xaxis${suffix}`] = { domain, anchor: `y${suffix}`, zeroline: false };
+    layout[`yaxis${suffix}`] = { anchor: `x${suffix}`, zeroline: false };
+    for (const s of panel.series) traces.push({ ...trace(s), xaxis: `x${suffix}`, yaxis: `y${suffix}` });
+    if (panel.title) {
+      (layout.annotations as unknown[]).push({
+        text: panel.title, showarrow: false, xref: "paper", yref: "paper",
+        x: (domain[0]! + domain[1]!) / 2, y: 1, xanchor: "center", yanchor: "bottom", font: { size: 13 },
+      });
+    }
+  });
+  return chartHtml(traces, layout);
+}
+
+/** Several small plots side by side in one chart (the chapter's row of SGD steps). */
+export function subplotsRow(panels: Panel[], opts: { height?: number; width?: number } = {}): void {
+  const titles = panels.map((p) => p.title).filter(Boolean);
+  showHtml(subplotsRowHtml(panels, opts), `[plot, ${plural(panels.length, "panel")}${titles.length ? `: ${titles.join(", ")}` : ""}]`);
+}

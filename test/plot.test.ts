@@ -1,0 +1,95 @@
+// Plotly charts as HTML: data present, plotly.js inlined once, nothing fetched from the network.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { existsSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { promisify } from "node:util";
+import { linePlotHtml, plotFunctionHtml, resetPlotlyInlining, subplotsRowHtml } from "../lib/src/plot";
+import { tempDir } from "./helpers";
+
+const PLOTLY_MARKER = "plotly.js v3.4.0"; // the banner at the top of plotly.js-dist's file
+const count = (s: string, re: RegExp) => (s.match(re) ?? []).length;
+
+/** The chart's own markup, without the inlined plotly.js (whose code mentions URLs for map tiles). */
+const withoutPlotly = (html: string) => html.replace(/^<script>[\s\S]*?<\/script>(?=<div)/, "");
+
+function checkWellFormed(html: string): void {
+  assert.equal(count(html, /<script\b/gi), count(html, /<\/script>/gi), "every <script> is closed");
+  assert.equal(count(html, /<div\b/gi), count(html, /<\/div>/gi));
+  assert.doesNotMatch(html, /<(script|link|img|iframe)\b[^>]*\b(src|href)\s*=/i, "loads nothing from elsewhere");
+  assert.doesNotMatch(withoutPlotly(html), /https?:\/\//, "no network references in the chart");
+}
+
+test("plotly.js is inlined in the first chart only", () => {
+  resetPlotlyInlining();
+  const first = plotFunctionHtml((x) => x * x);
+  const second = linePlotHtml([{ x: [1, 2, 3], y: [4, 5, 6] }]);
+  assert.ok(first.includes(PLOTLY_MARKER));
+  assert.ok(first.length > 1_000_000, "the whole library, not a reference to it");
+  assert.ok(!second.includes(PLOTLY_MARKER));
+  assert.ok(second.length < 5_000);
+  // later charts wait for window.Plotly instead of assuming it
+  assert.match(second, /window\.Plotly/);
+  checkWellFormed(first);
+  checkWellFormed(second);
+  resetPlotlyInlining();
+  assert.ok(linePlotHtml([{ x: [0], y: [0] }]).includes(PLOTLY_MARKER), "again after a reset");
+});
+
+test("a line plot carries its data, names its div, and draws into it", () => {
+  const html = linePlotHtml([{ x: [1, 2, 3], y: [4, 5, 6], name: "loss" }, { x: [1, 2], y: [0.5, 0.25] }], { title: "Loss", xLabel: "epoch" });
+  const id = html.match(/<div id="([^"]+)"/)?.[1];
+  assert.ok(id, "a div with an id");
+  assert.ok(html.includes(`getElementById("${id}")`));
+  assert.ok(html.includes('"x":[1,2,3],"y":[4,5,6]'));
+  assert.ok(html.includes('"x":[1,2],"y":[0.5,0.25]'));
+  assert.ok(html.includes('"text":"epoch"'));
+  assert.ok(html.includes('"displaylogo":false'));
+  const other = linePlotHtml([{ x: [1], y: [1] }]).match(/<div id="([^"]+)"/)?.[1];
+  assert.notEqual(other, id, "ids are unique");
+  checkWellFormed(html);
+});
+
+test("user text cannot close the script tag", () => {
+  const html = linePlotHtml([{ x: [1], y: [1], name: "</script><b>oops" }], { title: "<i>" });
+  assert.ok(!html.includes("</script><b>"));
+  assert.ok(html.includes("\\u003c/script>\\u003cb>oops"));
+  checkWellFormed(html);
+});
+
+test("plotFunction evaluates f over [min, max] and marks the given points", () => {
+  const html = plotFunctionHtml((x) => x * x, { points: [{ x: -1.5, y: 2.25 }], n: 5, title: "x²" });
+  // 5 points from -2 to 2: -2, -1, 0, 1, 2 and their squares
+  assert.ok(html.includes('"x":[-2,-1,0,1,2],"y":[4,1,0,1,4]'));
+  assert.ok(html.includes('"x":[-1.5],"y":[2.25]'));
+  assert.match(html, /"marker":\{"color":"red"/);
+  // a pole becomes a gap (null), not invalid JSON
+  assert.ok(plotFunctionHtml((x) => 1 / x, { min: -1, max: 1, n: 3 }).includes('"y":[-1,null,1]'));
+  checkWellFormed(html);
+});
+
+test("subplotsRow makes one pair of axes per panel", () => {
+  const panels = [1, 2, 3, 4].map((k) => ({ title: `step ${k}`, series: [{ x: [0, 1], y: [0, k] }] }));
+  const html = subplotsRowHtml(panels);
+  for (const axis of ["xaxis", "xaxis2", "xaxis3", "xaxis4", "yaxis4"]) assert.ok(html.includes(`"${axis}":`), axis);
+  assert.ok(!html.includes('"xaxis5"'));
+  assert.ok(html.includes('"xaxis":"x4","yaxis":"y4"'), "the fourth panel's trace sits on the fourth axes");
+  for (const k of [1, 2, 3, 4]) assert.ok(html.includes(`"text":"step ${k}"`));
+  checkWellFormed(html);
+});
+
+const chromium = "/usr/bin/chromium";
+test("a headless browser draws every chart offline", { skip: existsSync(chromium) ? false : "no chromium" }, async () => {
+  resetPlotlyInlining();
+  const body = plotFunctionHtml((x) => x * x, { points: [{ x: -1.5, y: 2.25 }] })
+    + linePlotHtml([{ x: [1, 2], y: [3, 4], name: "</script>" }, { x: [1, 2], y: [4, 3] }])
+    + subplotsRowHtml([{ title: "a", series: [{ x: [0, 1], y: [1, 0] }] }, { title: "b", series: [{ x: [0, 1], y: [0, 1] }] }]);
+  const file = path.join(tempDir("fastbook-plot-"), "charts.html");
+  writeFileSync(file, `<!doctype html><html><body>${body}</body></html>`);
+  const { stdout } = await promisify(execFile)(chromium, [
+    "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", `file://${file}`,
+  ], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+  // newPlot adds this class to each div it has drawn into
+  assert.equal(count(stdout, /class="fastbook-plot js-plotly-plot"/g), 3);
+});
