@@ -42,6 +42,30 @@ const checks: Record<string, (text: string) => void> = {
     assert.match(text, /<img src="data:image\/png;base64,/, "the digits are shown as embedded images");
     assert.match(text, /<table[^>]*>.*background:rgb/s, "the heat-shaded pixel table is shown");
   },
+  "04b_training_a_digit_classifier": (text) => {
+    assert.match(text, /f\(3\) = 9, gradient 6/);
+    assert.match(text, /f\(\[3,4,10\]\) summed = 125, gradients \[6,8,20\]/);
+    const steps = [...text.matchAll(/step (\d+): loss ([0-9.]+)/g)].map((m) => Number(m[2]));
+    assert.equal(steps.length, 10, "ten SGD steps are shown");
+    steps.slice(1).forEach((l, i) => assert.ok(l < steps[i], `loss falls at step ${i + 2}: ${steps[i]} -> ${l}`));
+    assert.match(text, /trainX \[ 12396, 784 \] trainY \[ 12396, 1 \]\s+validX \[ 2038, 784 \] validY \[ 2038, 1 \]/);
+    assert.match(text, /mnistLoss\(prds, trgts\) = 0\.4333/);
+    assert.match(text, /with 0\.8 instead of 0\.2: 0\.2333/);
+    assert.match(text, /3 batches: \[\[/);
+    assert.match(text, /batch sizes: 6,6,6,6,2/);
+    const atLeast = (label: string, min: number) => {
+      const v = numberAfter(text, label);
+      assert.ok(v >= min, `${label} ${v} < ${min}`);
+    };
+    atLeast("hand-written linear model, 21 epochs: validation accuracy", 0.96);
+    atLeast("BasicOptim linear model, 20 epochs: validation accuracy", 0.97);
+    atLeast("Learner linear model, 10 epochs: validation accuracy", 0.96);
+    atLeast("simple net, 40 epochs: validation accuracy", 0.98);
+    atLeast("CNN, \\d+ epochs: validation accuracy", 0.985);
+    assert.match(text, /epoch.*train_loss.*valid_loss.*batchAccuracy.*time/s, "the fit table is shown");
+    assert.match(text, /<svg[^>]*>.*init.*predict.*loss.*gradient.*step.*stop/s, "the seven-step diagram is shown");
+    assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 6, "the plots are drawn");
+  },
 };
 
 for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort()) {
