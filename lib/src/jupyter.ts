@@ -12,11 +12,36 @@ interface Tslab {
   newDisplay(): Display;
 }
 
+let sendsSerialized = false;
+
+/**
+ * tslab sends every message without waiting for the previous one, but a zeromq 6 socket allows one send
+ * at a time: frequent display updates (a progress bar) make it throw EBUSY and the kernel dies. Chaining
+ * each socket's sends one after another fixes that for every message tslab sends.
+ */
+function serializeZmqSends(): void {
+  if (sendsSerialized) return;
+  sendsSerialized = true;
+  const zmq = require("zeromq") as { Publisher?: { prototype: object } };
+  let proto: object | null = zmq.Publisher?.prototype ?? null;
+  while (proto && !Object.prototype.hasOwnProperty.call(proto, "send")) proto = Object.getPrototypeOf(proto);
+  if (!proto) return;
+  const owner = proto as { send(this: object, msg: unknown): Promise<void> };
+  const send = owner.send;
+  const pending = new WeakMap<object, Promise<void>>();
+  owner.send = function (this: object, msg: unknown): Promise<void> {
+    const next = (pending.get(this) ?? Promise.resolve()).then(() => send.call(this, msg));
+    pending.set(this, next.catch(() => undefined));
+    return next;
+  };
+}
+
 function tslab(): Tslab | undefined {
   try {
     // tslab keeps the kernel connection in its own module state; only a running kernel has set it.
     const jupyter = require("tslab/dist/jupyter") as { lastWriteDisplayData?: unknown };
     if (jupyter.lastWriteDisplayData == null) return undefined;
+    serializeZmqSends();
     return require("tslab") as Tslab;
   } catch {
     return undefined;
