@@ -10,8 +10,10 @@ export function pythonPath() {
 export function jupyterEnv(root, base = process.env) {
   const dir = path.join(path.resolve(root), '.jupyter');
   const jupyterPath = [dir, base.JUPYTER_PATH].filter(Boolean).join(path.delimiter);
+  // A kernel started from a test must not believe it is a node:test child itself.
+  const { NODE_TEST_CONTEXT: _testContext, ...rest } = base;
   return {
-    ...base,
+    ...rest,
     JUPYTER_PATH: jupyterPath,
     JUPYTER_DATA_DIR: dir,
     JUPYTER_CONFIG_DIR: path.join(dir, 'config'),

@@ -22,18 +22,27 @@ let sendsSerialized = false;
 function serializeZmqSends(): void {
   if (sendsSerialized) return;
   sendsSerialized = true;
-  const zmq = require("zeromq") as { Publisher?: { prototype: object } };
-  let proto: object | null = zmq.Publisher?.prototype ?? null;
-  while (proto && !Object.prototype.hasOwnProperty.call(proto, "send")) proto = Object.getPrototypeOf(proto);
-  if (!proto) return;
-  const owner = proto as { send(this: object, msg: unknown): Promise<void> };
-  const send = owner.send;
-  const pending = new WeakMap<object, Promise<void>>();
-  owner.send = function (this: object, msg: unknown): Promise<void> {
-    const next = (pending.get(this) ?? Promise.resolve()).then(() => send.call(this, msg));
-    pending.set(this, next.catch(() => undefined));
-    return next;
-  };
+  try {
+    const zmq = require("zeromq") as { Publisher?: { prototype: object } };
+    let proto: object | null = zmq.Publisher?.prototype ?? null;
+    while (proto && !Object.prototype.hasOwnProperty.call(proto, "send")) proto = Object.getPrototypeOf(proto);
+    if (!proto) throw new Error("zeromq's Socket has no send method");
+    const send = (proto as { send(this: object, msg: unknown): Promise<void> }).send;
+    const pending = new WeakMap<object, Promise<void>>();
+    // The native method is read-only but configurable: redefine it rather than assign.
+    Object.defineProperty(proto, "send", {
+      configurable: true,
+      writable: false,
+      value: function (this: object, msg: unknown): Promise<void> {
+        const next = (pending.get(this) ?? Promise.resolve()).then(() => send.call(this, msg));
+        pending.set(this, next.catch(() => undefined));
+        return next;
+      },
+    });
+  } catch (e) {
+    console.warn(`fastbook-ts: could not serialize the kernel's zeromq sends (${(e as Error).message}); ` +
+      `very frequent display updates may crash the kernel.`);
+  }
 }
 
 function tslab(): Tslab | undefined {
