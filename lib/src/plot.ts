@@ -11,6 +11,8 @@ export interface Series {
   y: number[];
   name?: string;
   mode?: "lines" | "markers" | "lines+markers";
+  /** Any CSS colour; by default the n-th series of every chart gets the n-th colour of plotly's palette. */
+  color?: string;
 }
 
 export interface PlotOptions {
@@ -97,7 +99,13 @@ function layoutFor(opts: PlotOptions, showLegend: boolean): Layout {
   };
 }
 
-const trace = (s: Series): Trace => ({ type: "scatter", x: s.x, y: s.y, mode: s.mode ?? "lines", name: s.name ?? "" });
+// plotly's default colours, assigned by position so that series match across the panels of a row.
+const PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"];
+
+const trace = (s: Series, i: number): Trace => {
+  const color = s.color ?? PALETTE[i % PALETTE.length];
+  return { type: "scatter", x: s.x, y: s.y, mode: s.mode ?? "lines", name: s.name ?? "", line: { color }, marker: { color } };
+};
 
 function describe(title: string | undefined, parts: string[]): string {
   return `[plot${title ? `: ${title}` : ""}, ${parts.join(", ")}]`;
@@ -148,7 +156,7 @@ export function subplotsRowHtml(panels: Panel[], opts: { height?: number; width?
   if (k === 0) throw new Error("subplotsRow needs at least one panel.");
   const gap = 0.04;
   const layout: Layout = {
-    width: opts.width ?? Math.max(500, 230 * k),
+    width: opts.width ?? Math.min(880, Math.max(500, 230 * k)),
     height: opts.height ?? 260,
     margin: { l: 40, r: 15, t: 35, b: 35 },
     showlegend: false,
@@ -162,7 +170,7 @@ export function subplotsRowHtml(panels: Panel[], opts: { height?: number; width?
     const domain = [i / k + (i > 0 ? gap : 0), (i + 1) / k - (i < k - 1 ? gap : 0)];
     layout[`xaxis${suffix}`] = { domain, anchor: `y${suffix}`, zeroline: false };
     layout[`yaxis${suffix}`] = { anchor: `x${suffix}`, zeroline: false };
-    for (const s of panel.series) traces.push({ ...trace(s), xaxis: `x${suffix}`, yaxis: `y${suffix}` });
+    panel.series.forEach((s, j) => traces.push({ ...trace(s, j), xaxis: `x${suffix}`, yaxis: `y${suffix}` }));
     if (panel.title) {
       (layout.annotations as unknown[]).push({
         text: panel.title, showarrow: false, xref: "paper", yref: "paper",
