@@ -91,7 +91,8 @@ function layoutFor(opts: PlotOptions, showLegend: boolean): Layout {
     width: opts.width ?? 500,
     height: opts.height ?? 320,
     margin: { l: 50, r: 20, t: opts.title ? 40 : 20, b: 45 },
-    title: { text: opts.title ?? "", font: { size: 15 } },
+    // Left-aligned, so that plotly's toolbar (top right) does not cover the title.
+    title: { text: opts.title ?? "", font: { size: 15 }, x: 0.02, xanchor: "left" },
     xaxis: axis(opts.xLabel),
     yaxis: axis(opts.yLabel),
     showlegend: showLegend,
