@@ -1,5 +1,6 @@
 // Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
 import { tf } from "./tf";
+import { useConvGradientsOnWasm, useFastMatMulGradient } from "./speedups";
 
 export const BACKENDS = ["tensorflow", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -27,6 +28,8 @@ function isMissingModule(e: unknown, name: string): boolean {
 async function activate(name: string): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend("${name}") failed to initialise`);
   await tf.ready();
+  useFastMatMulGradient();
+  useConvGradientsOnWasm();
 }
 
 const loaders: Record<BackendName, Loader> = {

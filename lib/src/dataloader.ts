@@ -2,6 +2,7 @@
 // and optionally a fresh shuffle every epoch.
 import { inspect } from "node:util";
 import { tf } from "./tf";
+import { gatherRows } from "./speedups";
 
 /** A deterministic generator of numbers in [0, 1) (mulberry32): the same seed gives the same sequence. */
 export function seededRandom(seed: number): () => number {
@@ -122,10 +123,8 @@ class DataLoaderImpl<B> implements Iterable<B> {
 
   private tensorBatch({ x, y }: TensorDataset, start: number, end: number, order?: number[]): [tf.Tensor, tf.Tensor] {
     if (!order) return [tf.slice(x, [start], [end - start]), tf.slice(y, [start], [end - start])];
-    return tf.tidy(() => {
-      const idx = tf.tensor1d(order.slice(start, end), "int32");
-      return [tf.gather(x, idx), tf.gather(y, idx)];
-    });
+    const rows = order.slice(start, end);
+    return [gatherRows(x, rows), gatherRows(y, rows)];
   }
 
   private itemBatch(items: unknown[], start: number, end: number, order?: number[]): unknown[] {

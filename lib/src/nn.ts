@@ -56,44 +56,6 @@ export class Sequential implements Module {
   }
 }
 
-/** TensorFlow's "same"/"valid" padding for one spatial axis: [before, after]. */
-function padding(size: number, k: number, stride: number, mode: "same" | "valid"): [number, number] {
-  if (mode === "valid") return [0, 0];
-  const out = Math.ceil(size / stride);
-  const total = Math.max((out - 1) * stride + k - size, 0);
-  return [Math.floor(total / 2), total - Math.floor(total / 2)];
-}
-
-/**
- * conv2d with its gradients written out, so that training needs only forward convolutions and
- * conv2dTranspose. The wasm backend has no kernel for the filter gradient (Conv2DBackpropFilter); here it
- * is one more convolution: the padded input, batch and channels swapped, convolved with the output
- * gradient dilated by the stride.
- */
-export function conv2dWithGrads(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, mode: "same" | "valid"): tf.Tensor4D {
-  // customGrad's typing takes the inputs as one rest list, ending with the save function.
-  const f = tf.customGrad(((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
-    const xt = xIn as tf.Tensor4D, wt = wIn as tf.Tensor4D;
-    save([xt, wt]);
-    return {
-      value: tf.conv2d(xt, wt, stride, mode),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ws] = saved as [tf.Tensor4D, tf.Tensor4D];
-        const [k, , , ] = ws.shape;
-        const [, h, w] = xs.shape;
-        const dy4 = dy as tf.Tensor4D;
-        const dx = tf.conv2dTranspose(dy4, ws, xs.shape, stride, mode);
-        const [pt, pb] = padding(h, k, stride, mode), [pl, pr] = padding(w, k, stride, mode);
-        const xp = tf.pad(xs, [[0, 0], [pt, pb], [pl, pr], [0, 0]]).transpose([3, 1, 2, 0]) as tf.Tensor4D; // [ci, H', W', n]
-        const g = tf.conv2d(xp, dy4.transpose([1, 2, 0, 3]) as tf.Tensor4D, 1, "valid", "NHWC", stride); // [ci, >=k, >=k, co]
-        const dw = g.slice([0, 0, 0, 0], [-1, k, k, -1]).transpose([1, 2, 0, 3]); // [k, k, ci, co]
-        return [dx, dw];
-      },
-    };
-  }) as unknown as Parameters<typeof tf.customGrad>[0]);
-  return f(x, filter) as tf.Tensor4D;
-}
-
 /**
  * A 2-D convolution over NHWC images ([batch, height, width, channels], TensorFlow's layout), with
  * Glorot-uniform filters and zero bias, like tf.layers.conv2d.
@@ -109,7 +71,8 @@ export class Conv2d implements Module {
   }
   forward(x: tf.Tensor): tf.Tensor {
     const s = this.opts.stride ?? 1;
-    return tf.add(conv2dWithGrads(x as tf.Tensor4D, this.filter as tf.Tensor4D, s, this.opts.padding ?? "same"), this.bias);
+    // On wasm, training needs the gradients that speedups.ts registers (initBackend does that).
+    return tf.add(tf.conv2d(x as tf.Tensor4D, this.filter as tf.Tensor4D, s, this.opts.padding ?? "same"), this.bias);
   }
   parameters(): tf.Variable[] {
     return [this.filter, this.bias];

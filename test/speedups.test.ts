@@ -1,0 +1,114 @@
+// The speed-ups must not change results: each is checked against TensorFlow.js's own ops on `cpu`, and
+// a few seeded training steps must give the same losses on every backend present.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { tf } from "../lib/src/tf";
+import { initBackend } from "../lib/src/backend";
+import { conv2dFilterGrad, conv2dInputGrad, gatherRows } from "../lib/src/speedups";
+import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
+import { BasicOptim, backward } from "../lib/src/optim";
+import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
+
+function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+  const scale = Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-6);
+  return diff / scale;
+}
+
+const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
+
+test("conv2dInputGrad and conv2dFilterGrad equal TensorFlow.js's conv2d gradients (cpu)", async () => {
+  await initBackend("cpu");
+  for (const [stride, mode, size] of CONV_CASES) {
+    const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 2) as tf.Tensor4D;
+    const y = tf.conv2d(x, w, stride, mode);
+    const dy = tf.randomNormal(y.shape, 0, 1, "float32", 3) as tf.Tensor4D;
+    // The reference: gradients of sum(conv2d · dy), whose output gradient is dy.
+    const [gx, gw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode), dy)))([x, w]);
+    assert.ok(maxRelDiff(conv2dInputGrad(dy, w, x.shape, stride, mode), gx) < 1e-5, `input grad, stride ${stride} ${mode} ${size}px`);
+    assert.ok(maxRelDiff(conv2dFilterGrad(x, dy, 3, stride, mode), gw) < 1e-5, `filter grad, stride ${stride} ${mode} ${size}px`);
+  }
+});
+
+test("on wasm, conv2d trains (its missing filter-gradient kernel is replaced) with cpu's gradients", async () => {
+  const grads = async (backend: string) => {
+    await initBackend(backend);
+    return CONV_CASES.map(([stride, mode, size]) => {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 2) as tf.Tensor4D;
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode))))([x, w]).map((g) => g.arraySync());
+    });
+  };
+  const cpu = await grads("cpu"), wasm = await grads("wasm");
+  cpu.forEach((pair, i) => pair.forEach((g, j) => assert.ok(maxRelDiff(tf.tensor(wasm[i][j] as number[]), tf.tensor(g as number[])) < 1e-4, `case ${i}, grad ${j}`)));
+});
+
+test("gatherRows equals tf.gather on every backend and rejects rows out of range", async () => {
+  for (const backend of ["cpu", "wasm"]) {
+    await initBackend(backend);
+    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
+    const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "int32");
+    const rows = [9, 0, 3, 3, 7];
+    assert.deepEqual(gatherRows(x, rows).arraySync(), tf.gather(x, rows).arraySync(), backend);
+    const g = gatherRows(labels, rows);
+    assert.equal(g.dtype, "int32");
+    assert.deepEqual(g.arraySync(), rows);
+    assert.throws(() => gatherRows(x, [10]), /row 10 is outside 0\.\.9/);
+  }
+});
+
+/** Losses of a few seeded SGD steps, as the notebooks train. */
+async function seededLosses(backend: string, make: () => Module, loss: typeof mnistLoss, lr: number): Promise<number[]> {
+  await initBackend(backend);
+  const x = tf.randomUniform([64, 784], 0, 1, "float32", 5);
+  const y = tf.randomUniform([64, 1], 0, 1, "float32", 6).round();
+  const model = make();
+  const opt = new BasicOptim(model.parameters(), lr);
+  const losses: number[] = [];
+  for (let i = 0; i < 4; i++) {
+    const l = backward(() => loss(model.forward(x), y), opt.params, opt.grads);
+    losses.push(l.dataSync()[0]);
+    l.dispose();
+    opt.step();
+    opt.zeroGrad();
+  }
+  return losses;
+}
+
+const MODELS: [string, () => Module, typeof mnistLoss, number][] = [
+  ["linear", () => new Linear(784, 1, { seed: 1 }), mnistLoss, 1.0],
+  ["simple net", () => new Sequential(new Linear(784, 30, { seed: 2 }), new ReLU(), new Linear(30, 1, { seed: 3 })), mnistLoss, 0.1],
+  ["cnn", () => new Sequential(new Reshape([28, 28, 1]), new Conv2d(1, 8, 3, { stride: 2, seed: 4 }), new ReLU(),
+    new Conv2d(8, 16, 3, { stride: 2, seed: 5 }), new ReLU(), new GlobalAvgPool(), new Linear(16, 1, { seed: 6 })), binaryCrossEntropy, 0.5],
+];
+
+for (const [name, make, loss, lr] of MODELS) {
+  test(`${name}: four seeded SGD steps give the same losses on wasm as on cpu`, async () => {
+    const cpu = await seededLosses("cpu", make, loss, lr);
+    const wasm = await seededLosses("wasm", make, loss, lr);
+    assert.ok(cpu[3] < cpu[0], `the loss falls: ${cpu}`);
+    cpu.forEach((l, i) => assert.ok(Math.abs(l - wasm[i]) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l}, wasm ${wasm[i]}`));
+  });
+}
+
+test("the reported wasm fused matMul bug (transposeB with bias and relu): does it hit us?", async (t) => {
+  const run = async (backend: string) => {
+    await initBackend(backend);
+    const a = tf.randomNormal([8, 5], 0, 1, "float32", 7) as tf.Tensor2D;
+    const b = tf.randomNormal([3, 5], 0, 1, "float32", 8) as tf.Tensor2D;
+    const bias = tf.randomNormal([3], 0, 1, "float32", 9);
+    const fused = tf.fused.matMul({ a, b, transposeB: true, bias, activation: "relu" }).arraySync();
+    const lin = new Linear(5, 3);
+    lin.weight.assign(tf.transpose(b));
+    lin.bias.assign(bias);
+    return { fused, ours: tf.relu(lin.forward(a)).arraySync() };
+  };
+  const cpu = await run("cpu"), wasm = await run("wasm");
+  const fusedOk = maxRelDiff(tf.tensor(wasm.fused), tf.tensor(cpu.fused)) < 1e-5;
+  t.diagnostic(`tf.fused.matMul(transposeB, bias, relu) on wasm ${fusedOk ? "matches" : "DIFFERS FROM"} cpu`);
+  // The library never calls fused matMul: its layers compute matMul, then add, then relu.
+  assert.ok(maxRelDiff(tf.tensor(wasm.ours), tf.tensor(cpu.ours)) < 1e-5, "Linear + ReLU on wasm equals cpu");
+  assert.ok(maxRelDiff(tf.tensor(cpu.ours), tf.tensor(cpu.fused)) < 1e-5, "and equals the fused op on cpu");
+});
