@@ -72,3 +72,25 @@ test("tensorToPng scales min..max to the gray range and round-trips through the 
   await assert.rejects(tensorToPng(tf.zeros([2, 2, 2])), /must be 2-D/);
   t.dispose();
 });
+
+test("stackImages caches decoded pixels and notices when a file changes", async () => {
+  const dir = tempDir(), cacheDir = path.join(tempDir(), "cache");
+  const a = path.join(dir, "a.png"), b = path.join(dir, "b.png");
+  await writeGrayPng(a, 2, 1, [0, 255]);
+  await writeGrayPng(b, 2, 1, [51, 102]);
+  const first = await stackImages([a, b], { cacheDir });
+  assert.equal(fs.readdirSync(cacheDir).length, 1, "one cache entry written");
+  const stats = fs.statSync(a);
+  const again = await stackImages([a, b], { cacheDir });
+  assert.deepEqual(again.arraySync(), first.arraySync());
+  // A changed file (new content, new mtime) is decoded again.
+  await writeGrayPng(a, 2, 1, [255, 0]);
+  fs.utimesSync(a, stats.atime, new Date(stats.mtimeMs + 5000));
+  const changed = await stackImages([a, b], { cacheDir });
+  assert.deepEqual(Array.from(changed.dataSync(), (v) => Math.round(v * 255)), [255, 0, 51, 102]);
+  assert.equal(fs.readdirSync(cacheDir).length, 2);
+  // cache: false neither reads nor writes.
+  await stackImages([b], { cacheDir, cache: false });
+  assert.equal(fs.readdirSync(cacheDir).length, 2);
+  tf.dispose([first, again, changed]);
+});

@@ -1,9 +1,11 @@
 // Image files <-> tensors, with jimp. tfjs has no uint8 dtype, so pixels come back as int32 0..255
 // (what tf.browser.fromPixels gives too), or as float32 in [0,1] once stacked for training.
+import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Jimp } from "jimp";
 import { tf } from "../tf";
+import { defaultDataDir } from "./untar";
 
 export interface GrayImage {
   width: number;
@@ -60,23 +62,75 @@ async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T, i: number) =
   return out;
 }
 
+// Decoded pixels of a list of files, kept under <data dir>/.cache/images so that re-running a cell does
+// not decode thousands of PNGs again. The key covers every path, size and modification time, so a
+// changed, added or removed file means a new entry.
+function cacheKey(files: string[]): string {
+  const h = createHash("sha256");
+  for (const f of files) {
+    const st = fs.statSync(f, { throwIfNoEntry: false });
+    h.update(`${path.resolve(f)}\0${st?.size ?? -1}\0${st?.mtimeMs ?? -1}\n`);
+  }
+  return h.digest("hex").slice(0, 32);
+}
+
+function readCache(file: string, expected: number): Uint8Array | undefined {
+  try {
+    const bytes = fs.readFileSync(file);
+    return bytes.length === expected ? bytes : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function writeCache(file: string, bytes: Uint8Array): void {
+  try {
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const tmp = `${file}.tmp-${process.pid}`;
+    fs.writeFileSync(tmp, bytes);
+    fs.renameSync(tmp, file);
+  } catch {
+    // A read-only data folder only costs speed.
+  }
+}
+
+function toUnitFloats(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255;
+  return out;
+}
+
 /**
  * Opens every file and stacks them into one float32 tensor [N, height, width] with values in [0,1]:
  * the chapter's `torch.stack([tensor(Image.open(o)) for o in files]).float()/255` in one step,
- * written straight into one buffer instead of N intermediate tensors.
+ * written straight into one buffer instead of N intermediate tensors. Decoded pixels are cached
+ * (see above) unless `cache: false`.
  */
-export async function stackImages(files: string[]): Promise<tf.Tensor3D> {
+export async function stackImages(files: string[], opts: { cache?: boolean; cacheDir?: string } = {}): Promise<tf.Tensor3D> {
   if (files.length === 0) throw new Error("stackImages got no files: check the folder you listed.");
+  const useCache = opts.cache ?? true;
+  const dir = opts.cacheDir ?? path.join(defaultDataDir(), ".cache", "images");
+  const key = useCache ? cacheKey(files) : "";
+  if (useCache) {
+    for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
+      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.u8$`).exec(name);
+      if (!m) continue;
+      const [n, h, w] = m.slice(1).map(Number);
+      const bytes = n === files.length ? readCache(path.join(dir, name), n * h * w) : undefined;
+      if (bytes) return tf.tensor3d(toUnitFloats(bytes), [n, h, w]);
+    }
+  }
   const images = await mapLimit(files, 16, (f) => readGray(f));
   const { width, height } = images[0];
-  const buf = new Float32Array(files.length * width * height);
+  const bytes = new Uint8Array(files.length * width * height);
   images.forEach((im, i) => {
     if (im.width !== width || im.height !== height) {
       throw new Error(`Cannot stack ${files[i]}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
     }
-    for (let j = 0; j < im.data.length; j++) buf[i * width * height + j] = im.data[j] / 255;
+    bytes.set(im.data, i * width * height);
   });
-  return tf.tensor3d(buf, [files.length, height, width]);
+  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.u8`), bytes);
+  return tf.tensor3d(toUnitFloats(bytes), [files.length, height, width]);
 }
 
 export type ColorMap = "Greys" | "gray";
