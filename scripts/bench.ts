@@ -1,0 +1,266 @@
+// `npm run bench`: times the work the notebooks do in this project (fastbook-ts on TensorFlow.js) and the
+// same work in PyTorch (scripts/bench_torch.py on Debian's python3-torch), on this machine, one after the
+// other so they never compete for the CPU. Prints a table and writes bench/results.json.
+//
+// A benchmark, not a test: it never fails on time. Both sides get one spec (data folders, batch sizes,
+// learning rates, step counts) from here, so they cannot drift apart. Each figure is the median of RUNS
+// runs after one untimed warm-up run (training) or the median over fresh processes (cold loading).
+//
+//   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
+//   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import {
+  tf, initBackend, describeBackend, untarData, URLs, ls, stackImages, DataLoaders, Learner, Linear, ReLU,
+  Sequential, Conv2d, Reshape, GlobalAvgPool, mnistLoss, binaryCrossEntropy, crossEntropy,
+  type BatchSource, type Callback, type LossFunc, type Module,
+} from "fastbook-ts";
+
+const ROOT = path.resolve(__dirname, "..");
+const CACHE = path.join(ROOT, "bench", "cache");
+const PYTHON = process.env.BENCH_PYTHON || "/usr/bin/python3";
+const QUICK = process.argv.includes("--quick");
+/** Timed training runs per case (each after a warm-up), and loads per kind (each load takes seconds). */
+const RUNS = QUICK ? 1 : 5;
+const LOAD_RUNS = QUICK ? 2 : 3; // 2 in the smoke run, to exercise the cold-load child
+/** Files read per digit folder; the quick smoke run reads a few hundred. */
+const LIMIT: number | null = QUICK ? 400 : null;
+
+type Arch = "linear" | "simple_net" | "mlp" | "cnn";
+type LossName = "mnist" | "bce" | "ce";
+
+interface TrainCase {
+  key: string;
+  name: string;
+  data: "sample" | "mnist";
+  arch: Arch;
+  loss: LossName;
+  bs: number;
+  lr: number;
+  /** Batches timed per run; null = one whole epoch. */
+  steps: number | null;
+}
+
+// The notebooks' hyperparameters (04b: lr 1.0 linear, 0.1 simple net, 0.5 CNN); (c) has no notebook
+// and takes the simple net's lr. Every case times whole epochs (49 batches, 235 for full MNIST).
+const CASES: TrainCase[] = ([
+  { key: "a", name: "(a) linear 784-1, MNIST_SAMPLE", data: "sample", arch: "linear", loss: "mnist", bs: 256, lr: 1.0, steps: null },
+  { key: "b", name: "(b) simple net 784-30-1, MNIST_SAMPLE", data: "sample", arch: "simple_net", loss: "mnist", bs: 256, lr: 0.1, steps: null },
+  { key: "c", name: "(c) MLP 784-128-10, full MNIST", data: "mnist", arch: "mlp", loss: "ce", bs: 256, lr: 0.1, steps: null },
+  { key: "d", name: "(d) CNN of 04b, MNIST_SAMPLE", data: "sample", arch: "cnn", loss: "bce", bs: 256, lr: 0.5, steps: null },
+] as TrainCase[]).map((c) => {
+  const steps = QUICK ? 3 : c.steps;
+  return { ...c, steps, name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
+});
+
+const archs: Record<Arch, () => Module> = {
+  linear: () => new Linear(784, 1, { seed: 6 }),
+  simple_net: () => new Sequential(new Linear(784, 30, { seed: 21 }), new ReLU(), new Linear(30, 1, { seed: 22 })),
+  mlp: () => new Sequential(new Linear(784, 128, { seed: 41 }), new ReLU(), new Linear(128, 10, { seed: 42 })),
+  cnn: () => new Sequential(
+    new Reshape([28, 28, 1]),
+    new Conv2d(1, 8, 3, { stride: 2, seed: 31 }), new ReLU(),
+    new Conv2d(8, 16, 3, { stride: 2, seed: 32 }), new ReLU(),
+    new Conv2d(16, 32, 3, { stride: 2, seed: 33 }), new ReLU(),
+    new Conv2d(32, 32, 3, { stride: 2, seed: 34 }), new ReLU(),
+    new GlobalAvgPool(), new Linear(32, 1, { seed: 35 }),
+  ),
+};
+const losses: Record<LossName, LossFunc> = { mnist: mnistLoss, bce: binaryCrossEntropy, ce: crossEntropy };
+
+const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+const listDigit = (dir: string) => ls(dir).slice(0, LIMIT ?? undefined);
+const sampleTrainFiles = (sample: string) => [...listDigit(path.join(sample, "train", "3")), ...listDigit(path.join(sample, "train", "7"))];
+
+/**
+ * Case (e) on our side: list the training PNGs and stack them into one float tensor, as the notebook
+ * does; `cache` false decodes every file (cold), true reads stackImages' decoded-pixel cache (warm).
+ */
+async function timedLoad(sample: string, cache: boolean): Promise<{ ms: number; x: tf.Tensor3D }> {
+  const t0 = performance.now();
+  const x = await stackImages(sampleTrainFiles(sample), { cache });
+  return { ms: performance.now() - t0, x };
+}
+
+/**
+ * Full MNIST's training set as [60000, 784] floats and int32 labels. Decoding 60,000 PNGs takes far
+ * longer than the steps timed on them, so the pixels are cached as bytes in bench/cache, keyed by the
+ * file count and the folders' modification times (delete bench/cache to force a rebuild).
+ */
+async function loadMnistTrain(root: string): Promise<[tf.Tensor, tf.Tensor]> {
+  const dirs = Array.from({ length: 10 }, (_, d) => path.join(root, "training", String(d)));
+  const files = dirs.map(listDigit);
+  const n = files.reduce((s, f) => s + f.length, 0);
+  const key = `${n}-${Math.floor(Math.max(...dirs.map((d) => fs.statSync(d).mtimeMs)) / 1000)}`;
+  const cached = path.join(CACHE, `mnist_train_ts_${key}.bin`); // n labels, then n·784 pixels
+  let bytes: Uint8Array;
+  if (fs.existsSync(cached)) {
+    bytes = fs.readFileSync(cached);
+  } else {
+    bytes = new Uint8Array(n * 785);
+    let i = 0;
+    for (const [digit, names] of files.entries()) {
+      const x = await stackImages(names, { cache: false });
+      const px = x.dataSync();
+      x.dispose();
+      for (let j = 0; j < names.length; j++) bytes[i + j] = digit;
+      for (let j = 0; j < px.length; j++) bytes[n + i * 784 + j] = Math.round(px[j] * 255);
+      i += names.length;
+    }
+    fs.mkdirSync(CACHE, { recursive: true });
+    fs.writeFileSync(cached + ".tmp", bytes);
+    fs.renameSync(cached + ".tmp", cached);
+  }
+  const pixels = Float32Array.from(bytes.subarray(n), (v) => v / 255);
+  return [tf.tensor2d(pixels, [n, 784]), tf.tensor1d(Int32Array.from(bytes.subarray(0, n)), "int32")];
+}
+
+/** The first `n` batches of each pass over `src`; later batches are never made (they would leak). */
+function firstBatches(src: BatchSource, n: number): BatchSource {
+  return {
+    length: Math.min(n, src.length),
+    *[Symbol.iterator]() {
+      const it = src[Symbol.iterator]();
+      for (let i = 0; i < n; i++) {
+        const r = it.next();
+        if (r.done) return;
+        yield r.value;
+      }
+      it.return?.();
+    },
+  };
+}
+
+/** Times each training pass of a fit. CPU backends run ops synchronously, so the work is done by afterTrain. */
+class TrainTimer implements Callback {
+  readonly times: number[] = [];
+  private t0 = 0;
+  beforeTrain(): void { this.t0 = performance.now(); }
+  afterTrain(): void { this.times.push(performance.now() - this.t0); }
+}
+
+/** One case on our side: the Learner the notebooks use, RUNS + 1 epochs (the first one warms up). */
+async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<{ runs: number[]; loss: number }> {
+  const dls = DataLoaders.fromTensors(x, y, x, y, { bs: c.bs, seed: 1 });
+  const timer = new TrainTimer();
+  // Validation is not timed (on either side); one batch keeps the Recorder's epoch row complete.
+  const loaders = { train: firstBatches(dls.train, c.steps ?? dls.train.length), valid: firstBatches(dls.valid, 1) };
+  const model = archs[c.arch]();
+  const learn = new Learner(loaders, model, { lossFunc: losses[c.loss], progress: false, cbs: [timer] });
+  await learn.fit(RUNS + 1, c.lr);
+  tf.dispose(model.parameters());
+  return { runs: timer.times.slice(1), loss: learn.recorder.batchLosses.at(-1)! };
+}
+
+/** Runs a command, returning the JSON object its last stdout line holds. */
+function runJson(cmd: string, args: string[], input?: string): Record<string, unknown> {
+  const r = spawnSync(cmd, args, { input, encoding: "utf8", maxBuffer: 1 << 24, stdio: ["pipe", "pipe", "inherit"] });
+  if (r.status !== 0) throw new Error(`\`${cmd} ${args.join(" ")}\` failed (exit ${r.status ?? r.signal})${r.error ? `: ${r.error.message}` : ""}`);
+  return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+}
+
+/** PyTorch, PIL and numpy for PYTHON, plus OpenBLAS's threaded build (without it torch falls back to a
+ * reference BLAS and the comparison says nothing). Installed from Debian when we are root, as setup does for Jupyter. */
+function ensureTorch(): void {
+  const ok = () => spawnSync(PYTHON, ["-c", "import torch, PIL, numpy"], { stdio: "ignore" }).status === 0 &&
+    (!fs.existsSync("/usr/bin/dpkg-query") ||
+      spawnSync("dpkg-query", ["-W", "-f=${Status}", "libopenblas0-pthread"], { encoding: "utf8" }).stdout?.includes("install ok installed"));
+  if (ok()) return;
+  const pkgs = ["python3-torch", "python3-pil", "python3-numpy", "libopenblas0-pthread"];
+  if (PYTHON !== "/usr/bin/python3" || process.getuid?.() !== 0 || !fs.existsSync("/usr/bin/apt-get")) {
+    throw new Error(`The PyTorch side needs ${PYTHON} with torch, PIL and numpy, and libopenblas0-pthread: ` +
+      `sudo apt-get install --no-install-recommends ${pkgs.join(" ")}`);
+  }
+  console.log(`bench: installing ${pkgs.join(" ")} (apt-get)`);
+  const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+  for (const args of [["update"], ["install", "-y", "--no-install-recommends", ...pkgs]]) {
+    if (spawnSync("apt-get", args, { env, stdio: ["ignore", "inherit", "inherit"] }).status !== 0) throw new Error(`apt-get ${args[0]} failed`);
+  }
+  if (!ok()) throw new Error(`${PYTHON} still cannot import torch after apt-get install`);
+}
+
+interface Row { name: string; ours_ms: number; reference_ms: number; ratio: number; ours_loss?: number | null; reference_loss?: number | null }
+/** A loss to 4 decimals; null when it diverged (JSON has no NaN). */
+const round4 = (v: number | null) => (v !== null && Number.isFinite(v) ? +v.toFixed(4) : null);
+
+async function main(): Promise<void> {
+  const backend = await initBackend(); // TFJS_BACKEND, or the fastest that loads
+  const sample = await untarData(URLs.MNIST_SAMPLE);
+
+  // A child of --cold-load: one load in a fresh process, and nothing else.
+  if (process.argv.includes("--cold-load")) {
+    console.log(JSON.stringify({ load_ms: (await timedLoad(sample, false)).ms }));
+    return;
+  }
+  ensureTorch();
+  const mnist = await untarData(URLs.MNIST);
+  console.log(`bench: ${describeBackend(backend)}${QUICK ? " (quick smoke run)" : ""}`);
+
+  // (e) Cold: every PNG decoded, here once and in fresh child processes. Warm: from the pixel cache,
+  // which one untimed load fills first.
+  const first = await timedLoad(sample, false);
+  const coldMs = [first.ms];
+  (await timedLoad(sample, true)).x.dispose();
+  const warmMs: number[] = [];
+  for (let i = 0; i < LOAD_RUNS; i++) { const r = await timedLoad(sample, true); warmMs.push(r.ms); r.x.dispose(); }
+  const childArgs = [...process.execArgv, __filename, "--cold-load", ...(QUICK ? ["--quick"] : [])];
+  for (let i = 1; i < LOAD_RUNS; i++) coldMs.push(runJson(process.execPath, childArgs).load_ms as number);
+
+  // 3 -> 1 and 7 -> 0, as the notebook labels them.
+  const n3 = listDigit(path.join(sample, "train", "3")).length;
+  const sampleXY = [first.x.reshape([-1, 784]), tf.concat([tf.ones([n3, 1]), tf.zeros([first.x.shape[0] - n3, 1])])];
+  first.x.dispose();
+  const mnistXY = await loadMnistTrain(mnist);
+
+  const ours: Record<string, { runs: number[]; loss: number }> = {};
+  for (const c of CASES) {
+    const [x, y] = c.data === "sample" ? sampleXY : mnistXY;
+    ours[c.key] = await trainOurs(c, x, y);
+    console.log(`bench: ours ${c.name}: ${ours[c.key].runs.map((t) => t.toFixed(0)).join(", ")} ms`);
+  }
+  tf.dispose([...sampleXY, ...mnistXY]);
+
+  // The PyTorch side, after ours has finished.
+  const spec = JSON.stringify({ sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warm_loads: LOAD_RUNS, cases: CASES });
+  const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
+  const ref = runJson(PYTHON, [torchScript, "all"], spec) as {
+    torch: string; threads: number; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; loss: number | null }>;
+  };
+  const refCold = [ref.load_ms];
+  for (let i = 1; i < LOAD_RUNS; i++) refCold.push(runJson(PYTHON, [torchScript, "load"], spec).load_ms as number);
+
+  const row = (name: string, o: number, r: number, extra: Partial<Row> = {}): Row =>
+    ({ name, ours_ms: +o.toFixed(1), reference_ms: +r.toFixed(1), ratio: +(o / r).toFixed(2), ...extra });
+  const nFiles = sampleTrainFiles(sample).length;
+  const rows: Row[] = [
+    ...CASES.map((c) => row(c.name, median(ours[c.key].runs), ref.cases[c.key].ms,
+      { ours_loss: round4(ours[c.key].loss), reference_loss: round4(ref.cases[c.key].loss) })),
+    row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
+    row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(ref.warm_load_ms)),
+  ];
+
+  const cpus = os.cpus();
+  const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores`;
+  const reference = `PyTorch ${ref.torch} (${PYTHON}), ${ref.threads} thread(s); PIL + numpy for loading`;
+  const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "loss ours", "loss PyTorch"];
+  const cells = rows.map((r) => [r.name, r.ours_ms.toFixed(0), r.reference_ms.toFixed(0), r.ratio.toFixed(2),
+    ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(4)))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
+  console.log(`\nmachine: ${machine}\nours: ${describeBackend(backend)}\nreference: ${reference}\n`);
+  console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
+  console.log(`\nMedians: training of ${RUNS} epochs after a warm-up one, validation not timed; loading of ${LOAD_RUNS} runs. ` +
+    "Losses: the last timed batch's, a sanity figure (the two sides start from different random weights).");
+
+  if (QUICK) return; // a smoke run's figures mean nothing; keep the recorded ones
+  const out = path.join(ROOT, "bench", "results.json");
+  fs.writeFileSync(out, JSON.stringify({ machine, backend: backend.name, reference, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");
+  console.log(`wrote ${path.relative(ROOT, out)}`);
+}
+
+main().catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : e);
+  process.exit(1);
+});

@@ -1,0 +1,144 @@
+"""The PyTorch side of `npm run bench` (scripts/bench.ts): the same work as the TypeScript side, written
+the way a PyTorch user would write it. Run with Debian's /usr/bin/python3 (python3-torch, and
+libopenblas0-pthread so that torch uses a real BLAS).
+
+Reads a JSON spec on stdin (data folders, cases, hyperparameters: bench.ts owns them, so both sides
+always agree) and prints one JSON object on stdout. Times are milliseconds.
+
+  bench_torch.py load   one cold load of MNIST_SAMPLE's training PNGs (a fresh process each time)
+  bench_torch.py all    a cold load, warm reloads, then every training case
+"""
+import json
+import math
+import os
+import statistics
+import sys
+import time
+
+import numpy as np
+from PIL import Image
+
+
+LIMIT = None  # files read per digit folder (the spec's "limit"; the quick smoke run reads a few)
+
+
+def ls(folder):
+    # Sorted by code point, as the lib's ls() sorts.
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder))][:LIMIT]
+
+
+def load_sample_train(sample):
+    """The chapter's `torch.stack([tensor(Image.open(o)) ...]).float()/255`, for the 3s then the 7s."""
+    files = ls(os.path.join(sample, "train", "3")) + ls(os.path.join(sample, "train", "7"))
+    return np.stack([np.asarray(Image.open(f)) for f in files]).astype(np.float32) / 255
+
+
+def timed_load(sample):
+    t0 = time.perf_counter()
+    x = load_sample_train(sample)
+    return (time.perf_counter() - t0) * 1000, x
+
+
+def load_mnist_train(root, cache):
+    """Full MNIST training set as uint8 [60000, 784] and int64 labels, decoded once and cached as .npz
+    (decoding 60,000 PNGs takes far longer than the steps timed on them)."""
+    folder = os.path.join(root, "training")
+    digits = [str(d) for d in range(10)]
+    files = [ls(os.path.join(folder, d)) for d in digits]
+    key = f"{sum(map(len, files))}-{int(max(os.stat(os.path.join(folder, d)).st_mtime for d in digits))}"
+    path = os.path.join(cache, f"mnist_train_torch_{key}.npz")
+    if os.path.exists(path):
+        z = np.load(path)
+        return z["x"], z["y"]
+    x = np.stack([np.asarray(Image.open(f)).reshape(-1) for fs in files for f in fs])
+    y = np.concatenate([np.full(len(fs), d, dtype=np.int64) for d, fs in enumerate(files)])
+    os.makedirs(cache, exist_ok=True)
+    np.savez(path + ".tmp.npz", x=x, y=y)
+    os.replace(path + ".tmp.npz", path)
+    return x, y
+
+
+def finite(v):
+    # JSON has no NaN; a diverged loss is reported as null.
+    return v if math.isfinite(v) else None
+
+
+def main():
+    global LIMIT
+    mode = sys.argv[1] if len(sys.argv) > 1 else "all"
+    spec = json.load(sys.stdin)
+    LIMIT = spec["limit"]
+    if mode == "load":
+        print(json.dumps({"load_ms": timed_load(spec["sample"])[0]}))
+        return
+
+    # Imported only here, so that a cold-load child does not pay for torch's import.
+    import torch
+    import torch.nn.functional as F
+    from torch import nn
+
+    torch.manual_seed(0)
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+
+    cold_ms, sample_x = timed_load(spec["sample"])
+    out["load_ms"] = cold_ms
+    out["warm_load_ms"] = [timed_load(spec["sample"])[0] for _ in range(spec["warm_loads"])]
+
+    # 3 -> 1 and 7 -> 0, as the notebook labels them.
+    n3 = len(ls(os.path.join(spec["sample"], "train", "3")))
+    sample = (torch.from_numpy(sample_x.reshape(-1, 784)),
+              torch.cat([torch.ones(n3, 1), torch.zeros(len(sample_x) - n3, 1)]))
+
+    def conv(ni, nf):
+        # padding=1 gives 28 -> 14 -> 7 -> 4 -> 2, the sizes TF's "same" padding gives with stride 2.
+        return nn.Conv2d(ni, nf, 3, stride=2, padding=1)
+
+    archs = {
+        "linear": lambda: nn.Linear(784, 1),
+        "simple_net": lambda: nn.Sequential(nn.Linear(784, 30), nn.ReLU(), nn.Linear(30, 1)),
+        "mlp": lambda: nn.Sequential(nn.Linear(784, 128), nn.ReLU(), nn.Linear(128, 10)),
+        "cnn": lambda: nn.Sequential(
+            nn.Unflatten(1, (1, 28, 28)),
+            conv(1, 8), nn.ReLU(), conv(8, 16), nn.ReLU(), conv(16, 32), nn.ReLU(), conv(32, 32), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 1)),
+    }
+
+    def mnist_loss(logits, targets):
+        p = logits.sigmoid().flatten()
+        return torch.where(targets.flatten() == 1, 1 - p, p).mean()
+
+    losses = {
+        "mnist": mnist_loss,
+        "bce": lambda logits, t: F.binary_cross_entropy_with_logits(logits.flatten(), t.flatten()),
+        "ce": F.cross_entropy,
+    }
+
+    mnist = None
+    out["cases"] = {}
+    for case in spec["cases"]:
+        if case["data"] == "mnist" and mnist is None:
+            x, y = load_mnist_train(spec["mnist"], spec["cache"])
+            mnist = (torch.from_numpy(x).float() / 255, torch.from_numpy(y))
+        x, y = sample if case["data"] == "sample" else mnist
+        model, loss_func = archs[case["arch"]](), losses[case["loss"]]
+        opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
+        n, bs = len(x), case["bs"]
+        steps = min(case["steps"] or n, -(-n // bs))
+        times = []
+        # Run 0 warms up (allocations, kernel choice); each run is a fresh shuffle's first `steps` batches.
+        for _ in range(spec["runs"] + 1):
+            t0 = time.perf_counter()
+            perm = torch.randperm(n)
+            for i in range(steps):
+                idx = perm[i * bs:(i + 1) * bs]
+                loss = loss_func(model(x[idx]), y[idx])
+                loss.backward()
+                opt.step()
+                opt.zero_grad()
+            times.append((time.perf_counter() - t0) * 1000)
+        out["cases"][case["key"]] = {"ms": statistics.median(times[1:]), "runs_ms": times[1:], "loss": finite(loss.item())}
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
