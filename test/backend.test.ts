@@ -5,7 +5,7 @@ import { describeBackend, initBackend } from "../lib/src/backend";
 import { tf } from "../lib/src/tf";
 
 test("an unknown backend name is an error that lists the valid ones", async () => {
-  await assert.rejects(initBackend("tpu"), /Unknown backend "tpu".*Choose one of: tensorflow, wasm, cpu/);
+  await assert.rejects(initBackend("tpu"), /Unknown backend "tpu".*Choose one of: tensorflow, webgpu, wasm, cpu/);
 });
 
 test("a requested backend is used, and says where it came from", async () => {
@@ -27,6 +27,24 @@ test("automatic choice takes tensorflow when it loads, else wasm, and gives reas
   } else {
     assert.equal(choice.name, "wasm");
     assert.match(choice.skipped.join("\n"), /tensorflow: @tensorflow\/tfjs-node-gpu not installed; @tensorflow\/tfjs-node not installed/);
+    // webgpu is skipped too: either not installed, or (on a machine without a GPU) no adapter.
+    assert.match(choice.skipped.join("\n"), /webgpu: (webgpu not installed|@tensorflow\/tfjs-backend-webgpu not installed|no GPU adapter found)/);
+  }
+});
+
+test("webgpu, when requested, runs or says why not", async (t) => {
+  let installed = true;
+  try { require.resolve("webgpu/package.json"); } catch { installed = false; }
+  try {
+    const choice = await initBackend("webgpu");
+    assert.ok(installed);
+    assert.equal(choice.name, "webgpu");
+    t.diagnostic("webgpu runs here");
+  } catch (e) {
+    assert.match((e as Error).message, installed
+      ? /Backend "webgpu" was requested but is not usable here: no GPU adapter found/
+      : /Backend "webgpu" was requested but is not usable here: webgpu not installed/);
+    t.diagnostic(installed ? "webgpu installed, no GPU here: checked that path" : "webgpu not installed: checked that path");
   }
 });
 

@@ -1,8 +1,9 @@
 // Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
+import * as path from "node:path";
 import { tf } from "./tf";
 import { useConvGradientsOnWasm, useFastMatMulGradient } from "./speedups";
 
-export const BACKENDS = ["tensorflow", "wasm", "cpu"] as const;
+export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
 
 export interface BackendChoice {
@@ -47,6 +48,26 @@ const loaders: Record<BackendName, Loader> = {
       }
     }
     throw new Error(reasons.join("; "));
+  },
+  // WebGPU on Dawn's Node addon (npm package `webgpu`) with @tensorflow/tfjs-backend-webgpu: any GPU with a
+  // Vulkan driver. Both packages are optional. `webgpu`'s own entry is ESM-only, so its addon is loaded
+  // directly (DAWN_NODE may point elsewhere), and navigator.gpu must exist before the backend is imported.
+  async webgpu() {
+    for (const pkg of ["webgpu", "@tensorflow/tfjs-backend-webgpu"]) {
+      try { require.resolve(`${pkg}/package.json`); } catch { throw new Error(`${pkg} not installed`); }
+    }
+    const platform = process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
+    const addon = process.env.DAWN_NODE || path.join(path.dirname(require.resolve("webgpu/package.json")), "dist", platform, "dawn.node");
+    const { create, globals } = require(addon) as { create(flags: string[]): { requestAdapter(): Promise<unknown> }; globals: object };
+    Object.assign(globalThis, globals);
+    const gpu = create([]);
+    if (!(await gpu.requestAdapter())) throw new Error("no GPU adapter found (is a Vulkan driver installed?)");
+    const g = globalThis as { navigator?: { gpu?: unknown } };
+    if (!g.navigator) Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true, writable: true });
+    g.navigator!.gpu = gpu;
+    require("@tensorflow/tfjs-backend-webgpu");
+    await activate("webgpu");
+    return "@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)";
   },
   async wasm() {
     require("@tensorflow/tfjs-backend-wasm");
