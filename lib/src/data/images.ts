@@ -4,6 +4,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { Jimp } from "jimp";
+import { PNG } from "pngjs";
 import { tf } from "../tf";
 import { defaultDataDir } from "./untar";
 
@@ -14,23 +15,57 @@ export interface GrayImage {
   data: Uint8Array;
 }
 
-/** Decodes an image file to 8-bit grayscale (colour images by the ITU-R 601 luma weights, as PIL's "L"). */
-export async function readGray(file: string): Promise<GrayImage> {
-  let img;
-  try {
-    img = await Jimp.read(await fs.promises.readFile(file));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    if (err.code === "ENOENT") throw new Error(`No such image file: ${file}`);
-    throw new Error(`Could not decode image ${file}: ${err.message}. The file is corrupt or not a PNG, JPEG, BMP, GIF or TIFF.`);
-  }
-  const { width, height, data: rgba } = img.bitmap;
+const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+
+/** RGBA bytes to one gray byte per pixel: the red channel when r = g = b, else the ITU-R 601 luma, as PIL's "L". */
+function rgbaToGray(rgba: Uint8Array | Buffer, width: number, height: number): Uint8Array {
   const data = new Uint8Array(width * height);
   for (let i = 0; i < data.length; i++) {
     const r = rgba[4 * i], g = rgba[4 * i + 1], b = rgba[4 * i + 2];
     data[i] = r === g && g === b ? r : Math.round((r * 299 + g * 587 + b * 114) / 1000);
   }
-  return { width, height, data };
+  return data;
+}
+
+/**
+ * Decodes an image file to 8-bit grayscale. PNGs go straight to pngjs (the PNG codec jimp itself uses,
+ * without jimp's per-image overhead: about ten times faster on MNIST's small files); other formats
+ * (JPEG, BMP, GIF, TIFF) go through jimp.
+ */
+export async function readGray(file: string): Promise<GrayImage> {
+  return decodeGray(readImageFile(file), file) ?? decodeWithJimp(readImageFile(file), file);
+}
+
+function readImageFile(file: string): Buffer {
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`No such image file: ${file}`);
+    throw e;
+  }
+}
+
+const decodeError = (file: string, e: unknown) =>
+  new Error(`Could not decode image ${file}: ${(e as Error).message}. The file is corrupt or not a PNG, JPEG, BMP, GIF or TIFF.`);
+
+/** Synchronous PNG decoding; undefined when the bytes are not a PNG. */
+function decodeGray(bytes: Buffer, file: string): GrayImage | undefined {
+  if (!bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return undefined;
+  try {
+    const png = PNG.sync.read(bytes);
+    return { width: png.width, height: png.height, data: rgbaToGray(png.data, png.width, png.height) };
+  } catch (e) {
+    throw decodeError(file, e);
+  }
+}
+
+async function decodeWithJimp(bytes: Buffer, file: string): Promise<GrayImage> {
+  try {
+    const { width, height, data } = (await Jimp.read(bytes)).bitmap;
+    return { width, height, data: rgbaToGray(data, width, height) };
+  } catch (e) {
+    throw decodeError(file, e);
+  }
 }
 
 /** Opens an image as an int32 tensor of shape [height, width] holding 0..255, like tensor(Image.open(path)). */
@@ -49,17 +84,6 @@ export function ls(dir: string): string[] {
   }
   // Compare as code units (like Python's str order), not with localeCompare.
   return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => path.join(dir, n));
-}
-
-/** Runs `fn` over items with at most `limit` in flight, keeping results in order. */
-async function mapLimit<T, R>(items: T[], limit: number, fn: (x: T, i: number) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) { const i = next++; out[i] = await fn(items[i], i); }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 // Decoded pixels of a list of files, kept under <data dir>/.cache/images so that re-running a cell does
@@ -120,7 +144,12 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
       if (bytes) return tf.tensor3d(toUnitFloats(bytes), [n, h, w]);
     }
   }
-  const images = await mapLimit(files, 16, (f) => readGray(f));
+  // PNGs decode synchronously in one loop (no per-file promise); anything else goes through jimp.
+  const images: GrayImage[] = [];
+  for (const f of files) {
+    const bytes = readImageFile(f);
+    images.push(decodeGray(bytes, f) ?? await decodeWithJimp(bytes, f));
+  }
   const { width, height } = images[0];
   const bytes = new Uint8Array(files.length * width * height);
   images.forEach((im, i) => {
