@@ -1,5 +1,6 @@
 // Layers as small objects: a forward function and the variables it learns. Nothing more.
 import { tf } from "./tf";
+import { useConvGradientsOnWasm } from "./speedups";
 
 export interface Module {
   forward(x: tf.Tensor): tf.Tensor;
@@ -68,10 +69,10 @@ export class Conv2d implements Module {
     const k = kernelSize;
     this.filter = tf.variable(glorotUniform([k, k, inChannels, outChannels], k * k * inChannels, k * k * outChannels, opts.seed));
     this.bias = tf.variable(tf.zeros([outChannels]));
+    useConvGradientsOnWasm(); // wasm has no kernel for conv2d's filter gradient; this supplies one
   }
   forward(x: tf.Tensor): tf.Tensor {
     const s = this.opts.stride ?? 1;
-    // On wasm, training needs the gradients that speedups.ts registers (initBackend does that).
     return tf.add(tf.conv2d(x as tf.Tensor4D, this.filter as tf.Tensor4D, s, this.opts.padding ?? "same"), this.bias);
   }
   parameters(): tf.Variable[] {
