@@ -15,6 +15,7 @@ import * as path from "node:path";
 import {
   tf, initBackend, describeBackend, untarData, URLs, ls, stackImages, DataLoaders, Learner, Linear, ReLU,
   Sequential, Conv2d, Reshape, GlobalAvgPool, mnistLoss, binaryCrossEntropy, crossEntropy,
+  seededRandom, shuffled, loadBlas,
   type BatchSource, type Callback, type LossFunc, type Module,
 } from "fastbook-ts";
 
@@ -141,18 +142,47 @@ class TrainTimer implements Callback {
   afterTrain(): void { this.times.push(performance.now() - this.t0); }
 }
 
+const SHUFFLE_SEED = 1;
+
+/** What the PyTorch side needs to train exactly the same model: our initial weights and batch orders. */
+interface SharedStart { params: string; shapes: number[][]; orders: string }
+
+/**
+ * Writes the model's initial parameters (float32, in order) and the training loader's shuffles for every
+ * epoch (int32; the DataLoader draws them from seededRandom(SHUFFLE_SEED) in turn) to bench/cache, so
+ * that both sides start from the same weights and see the same batches: their losses must then agree.
+ */
+function shareStart(c: TrainCase, model: Module, n: number): SharedStart {
+  fs.mkdirSync(CACHE, { recursive: true });
+  const params = model.parameters();
+  const weights = Buffer.concat(params.map((p) => Buffer.from((p.dataSync() as Float32Array).slice().buffer)));
+  const rand = seededRandom(SHUFFLE_SEED);
+  const orders = Int32Array.from(Array.from({ length: RUNS + 1 }, () => shuffled(n, rand)).flat());
+  const files = { params: path.join(CACHE, `start_${c.key}_params.f32`), orders: path.join(CACHE, `start_${c.key}_orders.i32`) };
+  fs.writeFileSync(files.params, weights);
+  fs.writeFileSync(files.orders, Buffer.from(orders.buffer));
+  return { ...files, shapes: params.map((p) => p.shape) };
+}
+
+interface OursResult { runs: number[]; epochLosses: number[]; start: SharedStart }
+
 /** One case on our side: the Learner the notebooks use, RUNS + 1 epochs (the first one warms up). */
-async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<{ runs: number[]; loss: number }> {
-  const dls = DataLoaders.fromTensors(x, y, x, y, { bs: c.bs, seed: 1 });
+async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<OursResult> {
+  const dls = DataLoaders.fromTensors(x, y, x, y, { bs: c.bs, seed: SHUFFLE_SEED });
   const timer = new TrainTimer();
   // Validation is not timed (on either side); one batch keeps the Recorder's epoch row complete.
   const loaders = { train: firstBatches(dls.train, c.steps ?? dls.train.length), valid: firstBatches(dls.valid, 1) };
   const model = archs[c.arch]();
+  const start = shareStart(c, model, x.shape[0]);
   const learn = new Learner(loaders, model, { lossFunc: losses[c.loss], progress: false, cbs: [timer] });
   await learn.fit(RUNS + 1, c.lr);
   tf.dispose(model.parameters());
-  return { runs: timer.times.slice(1), loss: learn.recorder.batchLosses.at(-1)! };
+  return { runs: timer.times.slice(1), epochLosses: learn.recorder.values.map((v) => v.trainLoss), start };
 }
+
+/** Relative difference of two losses; agreement within LOSS_TOLERANCE means both sides did the same work. */
+const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
+const LOSS_TOLERANCE = 1e-3;
 
 /** Runs a command, returning the JSON object its last stdout line holds. */
 function runJson(cmd: string, args: string[], input?: string): Record<string, unknown> {
@@ -181,7 +211,11 @@ function ensureTorch(): void {
   if (!ok()) throw new Error(`${PYTHON} still cannot import torch after apt-get install`);
 }
 
-interface Row { name: string; ours_ms: number; reference_ms: number; ratio: number; ours_loss?: number | null; reference_loss?: number | null }
+interface Row {
+  name: string; ours_ms: number; reference_ms: number; ratio: number;
+  /** Mean training loss of the last timed epoch on each side, and whether they agree within LOSS_TOLERANCE. */
+  ours_loss?: number | null; reference_loss?: number | null; losses_match?: boolean;
+}
 /** A loss to 4 decimals; null when it diverged (JSON has no NaN). */
 const round4 = (v: number | null) => (v !== null && Number.isFinite(v) ? +v.toFixed(4) : null);
 
@@ -214,7 +248,7 @@ async function main(): Promise<void> {
   first.x.dispose();
   const mnistXY = await loadMnistTrain(mnist);
 
-  const ours: Record<string, { runs: number[]; loss: number }> = {};
+  const ours: Record<string, OursResult> = {};
   for (const c of CASES) {
     const [x, y] = c.data === "sample" ? sampleXY : mnistXY;
     ours[c.key] = await trainOurs(c, x, y);
@@ -223,10 +257,15 @@ async function main(): Promise<void> {
   tf.dispose([...sampleXY, ...mnistXY]);
 
   // The PyTorch side, after ours has finished.
-  const spec = JSON.stringify({ sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warm_loads: LOAD_RUNS, cases: CASES });
+  // PyTorch gets as many threads as our matrix products use (OpenBLAS's count), or its own default.
+  const threads = loadBlas()?.threads ?? null;
+  const spec = JSON.stringify({
+    sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warm_loads: LOAD_RUNS, threads,
+    cases: CASES.map((c) => ({ ...c, start: ours[c.key].start })),
+  });
   const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
   const ref = runJson(PYTHON, [torchScript, "all"], spec) as {
-    torch: string; threads: number; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; loss: number | null }>;
+    torch: string; threads: number; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; epoch_losses: (number | null)[] }>;
   };
   const refCold = [ref.load_ms];
   for (let i = 1; i < LOAD_RUNS; i++) refCold.push(runJson(PYTHON, [torchScript, "load"], spec).load_ms as number);
@@ -235,8 +274,11 @@ async function main(): Promise<void> {
     ({ name, ours_ms: +o.toFixed(1), reference_ms: +r.toFixed(1), ratio: +(o / r).toFixed(2), ...extra });
   const nFiles = sampleTrainFiles(sample).length;
   const rows: Row[] = [
-    ...CASES.map((c) => row(c.name, median(ours[c.key].runs), ref.cases[c.key].ms,
-      { ours_loss: round4(ours[c.key].loss), reference_loss: round4(ref.cases[c.key].loss) })),
+    ...CASES.map((c) => {
+      const o = ours[c.key].epochLosses.at(-1)!, r = ref.cases[c.key].epoch_losses.at(-1) ?? NaN;
+      return row(c.name, median(ours[c.key].runs), ref.cases[c.key].ms,
+        { ours_loss: round4(o), reference_loss: round4(r), losses_match: relDiff(o, r) <= LOSS_TOLERANCE });
+    }),
     row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
     row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(ref.warm_load_ms)),
   ];
@@ -244,15 +286,19 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores`;
   const reference = `PyTorch ${ref.torch} (${PYTHON}), ${ref.threads} thread(s); PIL + numpy for loading`;
-  const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "loss ours", "loss PyTorch"];
+  const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "loss ours", "loss PyTorch", "same"];
   const cells = rows.map((r) => [r.name, r.ours_ms.toFixed(0), r.reference_ms.toFixed(0), r.ratio.toFixed(2),
-    ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(4)))]);
+    ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(4))),
+    r.losses_match === undefined ? "" : r.losses_match ? "yes" : "NO"]);
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
   const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
   console.log(`\nmachine: ${machine}\nours: ${describeBackend(backend)}\nreference: ${reference}\n`);
   console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
   console.log(`\nMedians: training of ${RUNS} epochs after a warm-up one, validation not timed; loading of ${LOAD_RUNS} runs. ` +
-    "Losses: the last timed batch's, a sanity figure (the two sides start from different random weights).");
+    "Losses: mean training loss of the last epoch; both sides start from the same weights and see the same batches, " +
+    `so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative).`);
+  const mismatched = rows.filter((r) => r.losses_match === false);
+  if (mismatched.length) console.log(`WARNING: losses differ for ${mismatched.map((r) => r.name.split(" ")[0]).join(", ")}: the two sides did not compute the same thing.`);
 
   if (QUICK) return; // a smoke run's figures mean nothing; keep the recorded ones
   const out = path.join(ROOT, "bench", "results.json");

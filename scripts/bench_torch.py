@@ -58,6 +58,28 @@ def load_mnist_train(root, cache):
     return x, y
 
 
+def load_start(model, start):
+    """Our side's initial parameters, in order: Linear weights [in, out] (torch keeps [out, in]), conv
+    filters [k, k, in, out] (torch: [out, in, k, k]), biases as they are."""
+    import torch
+
+    flat = np.fromfile(start["params"], dtype=np.float32)
+    params = list(model.parameters())
+    assert len(params) == len(start["shapes"]), "the two sides' models have different parameters"
+    offset = 0
+    with torch.no_grad():
+        for p, shape in zip(params, start["shapes"]):
+            size = int(np.prod(shape))
+            w = flat[offset:offset + size].reshape(shape)
+            offset += size
+            if len(shape) == 2:
+                w = w.T
+            elif len(shape) == 4:
+                w = w.transpose(3, 2, 0, 1)
+            assert tuple(w.shape) == tuple(p.shape), f"parameter shapes differ: ours {shape}, torch {tuple(p.shape)}"
+            p.copy_(torch.from_numpy(np.ascontiguousarray(w)))
+
+
 def finite(v):
     # JSON has no NaN; a diverged loss is reported as null.
     return v if math.isfinite(v) else None
@@ -78,6 +100,8 @@ def main():
     from torch import nn
 
     torch.manual_seed(0)
+    if spec.get("threads"):
+        torch.set_num_threads(spec["threads"])  # as many as our side's matrix products use
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
 
     cold_ms, sample_x = timed_load(spec["sample"])
@@ -89,9 +113,19 @@ def main():
     sample = (torch.from_numpy(sample_x.reshape(-1, 784)),
               torch.cat([torch.ones(n3, 1), torch.zeros(len(sample_x) - n3, 1)]))
 
+    class SameConv(nn.Conv2d):
+        """A stride-2 3x3 convolution with TensorFlow's "same" padding, which puts the odd pixel of padding
+        after the image (28 -> 14 pads 0 before, 1 after), where padding=1 would pad 1 on both sides."""
+
+        def forward(self, x):
+            pads = []
+            for size in (x.shape[3], x.shape[2]):  # F.pad takes the last axis first
+                total = max((-(-size // 2) - 1) * 2 + 3 - size, 0)
+                pads += [total // 2, total - total // 2]
+            return F.conv2d(F.pad(x, pads), self.weight, self.bias, stride=2)
+
     def conv(ni, nf):
-        # padding=1 gives 28 -> 14 -> 7 -> 4 -> 2, the sizes TF's "same" padding gives with stride 2.
-        return nn.Conv2d(ni, nf, 3, stride=2, padding=1)
+        return SameConv(ni, nf, 3)
 
     archs = {
         "linear": lambda: nn.Linear(784, 1),
@@ -121,22 +155,31 @@ def main():
             mnist = (torch.from_numpy(x).float() / 255, torch.from_numpy(y))
         x, y = sample if case["data"] == "sample" else mnist
         model, loss_func = archs[case["arch"]](), losses[case["loss"]]
-        opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
         n, bs = len(x), case["bs"]
+        start = case["start"]
+        load_start(model, start)
+        orders = torch.from_numpy(np.fromfile(start["orders"], dtype=np.int32).astype(np.int64)).view(-1, n)
+        opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
         steps = min(case["steps"] or n, -(-n // bs))
-        times = []
-        # Run 0 warms up (allocations, kernel choice); each run is a fresh shuffle's first `steps` batches.
-        for _ in range(spec["runs"] + 1):
+        times, epoch_losses = [], []
+        # Run 0 warms up (allocations, kernel choice); each run takes the next shuffle's first `steps`
+        # batches: the orders our side's DataLoader drew, so both sides see the same batches.
+        for run in range(spec["runs"] + 1):
+            batch_losses = []
             t0 = time.perf_counter()
-            perm = torch.randperm(n)
+            perm = orders[run]
             for i in range(steps):
                 idx = perm[i * bs:(i + 1) * bs]
                 loss = loss_func(model(x[idx]), y[idx])
                 loss.backward()
                 opt.step()
                 opt.zero_grad()
+                batch_losses.append(loss.detach())
             times.append((time.perf_counter() - t0) * 1000)
-        out["cases"][case["key"]] = {"ms": statistics.median(times[1:]), "runs_ms": times[1:], "loss": finite(loss.item())}
+            # Weighted by batch size, as our Recorder averages an epoch.
+            sizes = torch.tensor([min(bs, n - i * bs) for i in range(steps)], dtype=torch.float64)
+            epoch_losses.append(finite(float((torch.stack(batch_losses).double() * sizes).sum() / sizes.sum())))
+        out["cases"][case["key"]] = {"ms": statistics.median(times[1:]), "runs_ms": times[1:], "epoch_losses": epoch_losses}
     print(json.dumps(out))
 
 

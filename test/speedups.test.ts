@@ -4,7 +4,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
 import { initBackend } from "../lib/src/backend";
-import { conv2dFilterGrad, conv2dInputGrad, gatherRows } from "../lib/src/speedups";
+import { conv2dFilterGrad, conv2dInputGrad, gatherRows, sliceRows } from "../lib/src/speedups";
 import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
@@ -111,4 +111,33 @@ test("the reported wasm fused matMul bug (transposeB with bias and relu): does i
   // The library never calls fused matMul: its layers compute matMul, then add, then relu.
   assert.ok(maxRelDiff(tf.tensor(wasm.ours), tf.tensor(cpu.ours)) < 1e-5, "Linear + ReLU on wasm equals cpu");
   assert.ok(maxRelDiff(tf.tensor(cpu.ours), tf.tensor(cpu.fused)) < 1e-5, "and equals the fused op on cpu");
+});
+
+test("sliceRows equals tf.slice on every backend and rejects rows out of range", async () => {
+  for (const backend of ["cpu", "wasm"]) {
+    await initBackend(backend);
+    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
+    const flags = tf.tensor1d([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], "bool");
+    assert.deepEqual(sliceRows(x, 2, 7).arraySync(), tf.slice(x, [2], [5]).arraySync(), backend);
+    const f = sliceRows(flags, 8, 10);
+    assert.equal(f.dtype, "bool");
+    assert.deepEqual(f.arraySync(), [1, 1]);
+    assert.deepEqual(sliceRows(x, 4, 4).shape, [0, 3, 2]);
+    assert.throws(() => sliceRows(x, 5, 11), /rows 5\.\.11 are outside 0\.\.10/);
+  }
+});
+
+test("on wasm, tf.clone shares the data instead of copying it, and nothing leaks", async () => {
+  await initBackend("wasm");
+  const before = tf.memory().numBytes;
+  const backend = tf.backend() as unknown as { numDataIds(): number };
+  const ids = backend.numDataIds();
+  const a = tf.tensor1d([1, 2, 3]);
+  const b = a.clone();
+  assert.equal(backend.numDataIds(), ids + 1, "one buffer for both");
+  a.dispose();
+  assert.deepEqual(Array.from(b.dataSync()), [1, 2, 3], "the clone outlives the original");
+  b.dispose();
+  assert.equal(backend.numDataIds(), ids);
+  assert.equal(tf.memory().numBytes, before);
 });

@@ -1,7 +1,8 @@
 // Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
 import * as path from "node:path";
 import { tf } from "./tf";
-import { useConvGradientsOnWasm, useFastMatMulGradient } from "./speedups";
+import { useConvGradientsOnWasm, useFastMatMulGradient, useSharedIdentityOnWasm } from "./speedups";
+import { blasStatus, useBlasOnWasm } from "./blas";
 
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -72,7 +73,9 @@ const loaders: Record<BackendName, Loader> = {
   async wasm() {
     require("@tensorflow/tfjs-backend-wasm");
     await activate("wasm");
-    return "@tensorflow/tfjs-backend-wasm";
+    useSharedIdentityOnWasm();
+    useBlasOnWasm();
+    return `@tensorflow/tfjs-backend-wasm, ${blasStatus()}`;
   },
   async cpu() {
     await activate("cpu");

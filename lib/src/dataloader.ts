@@ -2,7 +2,7 @@
 // and optionally a fresh shuffle every epoch.
 import { inspect } from "node:util";
 import { tf } from "./tf";
-import { gatherRows } from "./speedups";
+import { gatherRows, sliceRows } from "./speedups";
 
 /** A deterministic generator of numbers in [0, 1) (mulberry32): the same seed gives the same sequence. */
 export function seededRandom(seed: number): () => number {
@@ -122,7 +122,7 @@ class DataLoaderImpl<B> implements Iterable<B> {
   }
 
   private tensorBatch({ x, y }: TensorDataset, start: number, end: number, order?: number[]): [tf.Tensor, tf.Tensor] {
-    if (!order) return [tf.slice(x, [start], [end - start]), tf.slice(y, [start], [end - start])];
+    if (!order) return [sliceRows(x, start, end), sliceRows(y, start, end)];
     const rows = order.slice(start, end);
     return [gatherRows(x, rows), gatherRows(y, rows)];
   }

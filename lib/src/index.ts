@@ -17,6 +17,7 @@ export { BasicOptim, SGD, GradStore, backward, type Optimizer } from "./optim";
 export { Learner, CancelFit, EVENTS, type Callback, type EventName, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders } from "./learner";
 export { Recorder, type EpochRecord } from "./callbacks/recorder";
 export { ProgressCallback } from "./callbacks/progress";
-export { gatherRows, conv2dFilterGrad, conv2dInputGrad, useFastMatMulGradient, useConvGradientsOnWasm } from "./speedups";
+export { gatherRows, sliceRows, conv2dFilterGrad, conv2dInputGrad, useFastMatMulGradient, useConvGradientsOnWasm } from "./speedups";
+export { useBlasOnWasm, usingBlas, blasStatus, loadBlas } from "./blas";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
 export { ProgressBar, formatBytes } from "./progress";

@@ -1,11 +1,22 @@
 // Where TensorFlow.js's CPU backends are slow for this chapter's work, and what we do instead. Each
 // speed-up keeps results equal to the plain ops (test/speedups.test.ts checks them against `cpu`).
 import { tf } from "./tf";
+import { usingBlas } from "./blas";
+import { heapView, tensorFilledBy, type HostArray, type HostDtype, type WasmBackend } from "./wasm-heap";
 
 const onHost = () => ["wasm", "cpu"].includes(tf.getBackend());
 
 // Host copies of big, immutable tensors (a data set), made once per tensor.
-const hostCopies = new WeakMap<tf.Tensor, Float32Array | Int32Array | Uint8Array>();
+const hostCopies = new WeakMap<tf.Tensor, HostArray>();
+
+function hostCopy(t: tf.Tensor): HostArray {
+  let src = hostCopies.get(t);
+  if (!src) { src = t.dataSync() as HostArray; hostCopies.set(t, src); }
+  return src;
+}
+
+const rowsCopyable = (t: tf.Tensor) =>
+  onHost() && !(t instanceof tf.Variable) && (t.dtype === "float32" || t.dtype === "int32" || t.dtype === "bool");
 
 /**
  * `tf.gather(t, rows)` along axis 0. On wasm and cpu the Gather kernel walks element by element (about
@@ -13,18 +24,66 @@ const hostCopies = new WeakMap<tf.Tensor, Float32Array | Int32Array | Uint8Array
  * of that. Variables change, so they always take tf.gather.
  */
 export function gatherRows(t: tf.Tensor, rows: number[]): tf.Tensor {
-  if (!onHost() || t instanceof tf.Variable || (t.dtype !== "float32" && t.dtype !== "int32" && t.dtype !== "bool")) {
-    return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, "int32")));
+  if (!rowsCopyable(t)) return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, "int32")));
+  const n = t.shape[0]!;
+  for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new Error(`gatherRows: row ${r} is outside 0..${n - 1}.`);
+  return copyRows(t, rows.length, (copy) => rows.forEach((r, i) => copy(r, i, 1)));
+}
+
+/** Rows start..end-1 of `t` (tf.slice along axis 0), copied in one piece on wasm and cpu. */
+export function sliceRows(t: tf.Tensor, start: number, end: number): tf.Tensor {
+  const n = t.shape[0]!;
+  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n)) {
+    throw new Error(`sliceRows: rows ${start}..${end} are outside 0..${n}.`);
   }
-  let src = hostCopies.get(t);
-  if (!src) { src = t.dataSync() as Float32Array | Int32Array | Uint8Array; hostCopies.set(t, src); }
+  if (!rowsCopyable(t)) return tf.slice(t, [start], [end - start]);
+  return copyRows(t, end - start, (copy) => copy(start, 0, end - start));
+}
+
+/**
+ * A new tensor of `count` rows shaped like `t`'s rows; `plan` calls copy(from, to, rows) for each run of
+ * rows to take. On wasm the rows are moved within the wasm heap (no host copy of the data set at all);
+ * on cpu they come from a host copy of `t`, made once.
+ */
+function copyRows(t: tf.Tensor, count: number, plan: (copy: (from: number, to: number, rows: number) => void) => void): tf.Tensor {
   const width = t.size / t.shape[0]!;
-  const out = new (src.constructor as Float32ArrayConstructor)(rows.length * width);
-  rows.forEach((r, i) => {
-    if (!(r >= 0 && r < t.shape[0]!)) throw new Error(`gatherRows: row ${r} is outside 0..${t.shape[0]! - 1}.`);
-    out.set(src!.subarray(r * width, (r + 1) * width), i * width);
+  const shape = [count, ...t.shape.slice(1)];
+  if (tf.getBackend() === "wasm") {
+    const backend = tf.backend() as unknown as WasmBackend;
+    const info = backend.makeOutput(shape, t.dtype);
+    const heap = heapView(backend, info, 0); // made after makeOutput, which may grow the heap
+    const rowBytes = heap.BYTES_PER_ELEMENT * width;
+    const src = backend.dataIdMap.get(t.dataId).memoryOffset, dst = backend.dataIdMap.get(info.dataId).memoryOffset;
+    const u8 = new Uint8Array(heap.buffer);
+    plan((from, to, rows) => u8.copyWithin(dst + to * rowBytes, src + from * rowBytes, src + (from + rows) * rowBytes));
+    return tf.engine().makeTensorFromTensorInfo(info);
+  }
+  const src = hostCopy(t);
+  return tensorFilledBy(shape, t.dtype as HostDtype, (out) =>
+    plan((from, to, rows) => out.set(src.subarray(from * width, (from + rows) * width), to * width)));
+}
+
+let identityPatched = false;
+
+/**
+ * On wasm, Identity (tf.clone) copies the tensor's bytes, and the engine clones every tensor it keeps for
+ * a gradient: a training step copies its whole batch and every activation once more. Tensors are never
+ * changed in place, so, as the cpu backend does, the clone can share the data and count one more user.
+ */
+export function useSharedIdentityOnWasm(): void {
+  const original = tf.getKernel("Identity", "wasm");
+  if (identityPatched || !original) return;
+  identityPatched = true;
+  tf.unregisterKernel("Identity", "wasm");
+  tf.registerKernel({
+    ...original,
+    kernelFunc: (args) => {
+      const x = args.inputs.x as tf.TensorInfo;
+      if (x.dtype === "string") return original.kernelFunc(args);
+      (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
+      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
+    },
   });
-  return tf.tensor(out, [rows.length, ...t.shape.slice(1)], t.dtype);
 }
 
 let matMulGradPatched = false;
@@ -33,7 +92,7 @@ let matMulGradPatched = false;
  * The wasm backend's matMul costs roughly the same per *output* element whatever the inner size, and its
  * transposed-operand path is slower still. The gradient of a·b with respect to b (a weight) is aᵀ·dy;
  * computing it as (dyᵀ·a)ᵀ with explicit transposes is about twice as fast there. Other backends keep
- * TensorFlow.js's own gradient.
+ * TensorFlow.js's own gradient, and so does wasm where OpenBLAS does its products (blas.ts).
  */
 export function useFastMatMulGradient(): void {
   if (matMulGradPatched) return;
@@ -45,7 +104,7 @@ export function useFastMatMulGradient(): void {
     gradFunc: (dy, saved, attrs) => {
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
       const grads = original.gradFunc(dy, saved, attrs);
-      if (tf.getBackend() !== "wasm" || transposeA || transposeB || (dy as tf.Tensor).rank !== 2) return grads;
+      if (tf.getBackend() !== "wasm" || usingBlas() || transposeA || transposeB || (dy as tf.Tensor).rank !== 2) return grads;
       const [a] = saved;
       return { ...grads, b: () => tf.transpose(tf.matMul(tf.transpose(dy as tf.Tensor2D), a as tf.Tensor2D)) };
     },
@@ -124,7 +183,7 @@ export function useConvGradientsOnWasm(): void {
       const [sh, sw] = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
       const dil = Array.isArray(a.dilations) ? a.dilations : [a.dilations, a.dilations];
       const simple = sh === sw && (a.pad === "same" || a.pad === "valid") && a.dataFormat === "NHWC" && dil.every((v) => v === 1);
-      if (tf.getBackend() !== "wasm" || !simple) return original.gradFunc(dy, saved, attrs);
+      if (tf.getBackend() !== "wasm" || usingBlas() || !simple) return original.gradFunc(dy, saved, attrs);
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
       const mode = a.pad as "same" | "valid";
       return {

@@ -1,0 +1,171 @@
+// conv2d and both of its gradients as matrix products through OpenBLAS, on the wasm backend.
+//
+// The wasm backend has no kernel for conv2d's filter gradient, and its input-gradient kernel is slow. With
+// OpenBLAS present (blas.ts), each of the three becomes one sgemm on an "im2col" matrix: one row per
+// output pixel, holding the kh·kw·ci input values its filter window covers. For NHWC input and TF's
+// [kh, kw, ci, co] filters, that row order matches the filter's memory, so the filter is used as it is:
+//   forward        out[M, co]      = cols[M, K] · filter[K, co]        (M = n·oh·ow, K = kh·kw·ci)
+//   filter grad    dfilter[K, co]  = colsᵀ · dy[M, co]
+//   input grad     dcols[M, K]     = dy · filterᵀ, then added back into dx window by window (col2im)
+import { tf } from "./tf";
+import { heapView, type WasmBackend } from "./wasm-heap";
+import { addBias, isRowBias, reluInPlace, type Sgemm } from "./blas";
+import { CONV_LOOPS_WASM } from "./conv-loops-wasm";
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+
+type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
+type KernelArgs = Parameters<tf.KernelFunc>[0];
+type ConvAttrs = { strides: number | [number, number]; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; dataFormat?: string; dilations?: number | [number, number]; dimRoundingMode?: "floor" | "round" | "ceil" };
+
+// The loops themselves are a small wasm module (conv-loops.wat) that works in the backend's own heap.
+interface ConvLoops {
+  im2col(x: number, out: number, ...geometry: number[]): void;
+  col2im(cols: number, dx: number, ...geometry: number[]): void;
+}
+type Heap = WasmBackend & { wasm: { _malloc(bytes: number): number; _free(ptr: number): void; asm: { memory: object } } };
+
+// Node's WebAssembly (the lib is compiled without the DOM's type declarations).
+declare const WebAssembly: {
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports: object) => { exports: unknown };
+};
+
+let loops: ConvLoops | undefined;
+function convLoops(backend: Heap): ConvLoops {
+  if (!loops) {
+    const module = new WebAssembly.Module(Buffer.from(CONV_LOOPS_WASM, "base64"));
+    loops = new WebAssembly.Instance(module, { env: { memory: backend.wasm.asm.memory } }).exports as unknown as ConvLoops;
+  }
+  return loops;
+}
+
+const geometry = (ci: ConvInfo) => [ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,
+  ci.strideHeight, ci.strideWidth, ci.filterHeight, ci.filterWidth, ci.padInfo.top, ci.padInfo.left];
+
+/** A block of the wasm heap, kept and reused until a bigger one is needed. */
+class HeapBlock {
+  ptr = 0;
+  private bytes = 0;
+  reserve(backend: Heap, floats: number): number {
+    if (floats * 4 > this.bytes) {
+      this.release(backend);
+      this.ptr = backend.wasm._malloc(floats * 4) >>> 0;
+      this.bytes = floats * 4;
+    }
+    return this.ptr;
+  }
+  release(backend: Heap): void {
+    if (this.ptr) backend.wasm._free(this.ptr);
+    this.ptr = this.bytes = 0;
+  }
+}
+
+// Scratch for the input gradient's matrix.
+const scratch = new HeapBlock();
+
+// The im2col matrix of the latest input per convolution geometry. A training step's backward pass asks
+// for the filter gradient of the very input its forward pass just spread out: it is reused, not rebuilt.
+// Tensor data never changes, so the same dataId means the same values. At most MAX_RECENT geometries.
+const recent = new Map<string, { dataId: object; block: HeapBlock }>();
+const MAX_RECENT = 16;
+
+/** Heap offset of the im2col matrix of `x`. */
+function colsOf(backend: Heap, x: tf.TensorInfo, ci: ConvInfo): number {
+  const key = `${geometry(ci)}|${ci.outChannels}`;
+  const slot = recent.get(key);
+  if (slot?.dataId === x.dataId) return slot.block.ptr;
+  const block = slot?.block ?? new HeapBlock();
+  const ptr = block.reserve(backend, rowsOf(ci) * depthOf(ci));
+  convLoops(backend).im2col(backend.dataIdMap.get(x.dataId).memoryOffset, ptr, ...geometry(ci));
+  recent.delete(key);
+  recent.set(key, { dataId: x.dataId, block });
+  if (recent.size > MAX_RECENT) {
+    const [oldest, old] = recent.entries().next().value!;
+    old.block.release(backend);
+    recent.delete(oldest);
+  }
+  return ptr;
+}
+
+/** A view of `floats` values at heap offset `ptr`, made now (an allocation may have moved the heap). */
+const f32At = (backend: WasmBackend, ptr: number, floats: number) => new Float32Array(backend.wasm.HEAPU8.buffer, ptr, floats);
+
+/** The convolution's geometry, or null where these kernels do not apply (NCHW, dilation > 1). */
+function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvInfo | null {
+  if (a.dataFormat !== undefined && a.dataFormat !== "NHWC") return null;
+  const dil = a.dilations ?? 1;
+  if ((Array.isArray(dil) ? dil : [dil, dil]).some((d) => d !== 1)) return null;
+  return tf.backend_util.computeConv2DInfo(xShape as [number, number, number, number], filterShape as [number, number, number, number],
+    a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
+}
+
+const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
+const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
+
+export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; inputGrad?: tf.KernelFunc; fused?: tf.KernelFunc }) {
+  /** conv2d, plus a per-channel bias and relu for the fused op (tf.fused.conv2d). */
+  const convolve = (args: KernelArgs, fallback: tf.KernelFunc | undefined) => {
+    const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const attrs = args.attrs as unknown as ConvAttrs & { activation?: string };
+    const ci = convInfo(x!.shape, filter!.shape, attrs);
+    const activation = attrs.activation ?? "linear";
+    if (!ci || x!.dtype !== "float32" || preluActivationWeights || (activation !== "linear" && activation !== "relu") ||
+        !isRowBias(bias, ci.outChannels)) {
+      if (fallback) return fallback(args);
+      throw new Error("This fused conv2d (activation, bias shape or layout) is not supported on wasm; use the cpu backend.");
+    }
+    const backend = args.backend as unknown as Heap;
+    const out = backend.makeOutput(ci.outShape, "float32");
+    const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
+    if (m * co === 0) return out;
+    if (k === 0) heapView(backend, out).fill(0);
+    else {
+      const c = colsOf(backend, x!, ci);
+      sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, co, k, 1, f32At(backend, c, m * k), k,
+        heapView(backend, filter!) as Float32Array, co, 0, heapView(backend, out) as Float32Array, co);
+    }
+    addBias(sgemm, backend, bias, out, m, co);
+    if (activation === "relu") reluInPlace(backend, out);
+    return out;
+  };
+  const forward = (args: KernelArgs) => convolve(args, original.conv2d);
+  const fusedForward = (args: KernelArgs) => convolve(args, original.fused);
+
+  const filterGrad = (args: KernelArgs) => {
+    const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
+    const a = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
+    const ci = convInfo(x.shape, a.filterShape, a);
+    if (!ci) throw new Error("conv2d's filter gradient on wasm supports NHWC without dilation only; use the cpu backend for other layouts.");
+    const backend = args.backend as unknown as Heap;
+    const out = backend.makeOutput(a.filterShape, "float32");
+    const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
+    if (k * co === 0) return out;
+    if (m === 0) { heapView(backend, out).fill(0); return out; }
+    const c = colsOf(backend, x, ci);
+    sgemm(ROW_MAJOR, TRANS, NO_TRANS, k, co, m, 1, f32At(backend, c, m * k), k,
+      heapView(backend, dy) as Float32Array, co, 0, heapView(backend, out) as Float32Array, co);
+    return out;
+  };
+
+  const inputGrad = (args: KernelArgs) => {
+    const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
+    const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
+    const ci = convInfo(a.inputShape, filter.shape, a);
+    if (!ci) {
+      if (original.inputGrad) return original.inputGrad(args);
+      throw new Error("conv2d's input gradient on wasm supports NHWC without dilation only.");
+    }
+    const backend = args.backend as unknown as Heap;
+    const out = backend.makeOutput(a.inputShape, "float32");
+    const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
+    if (m * k === 0 || co === 0) { heapView(backend, out).fill(0); return out; }
+    const c = scratch.reserve(backend, m * k);
+    sgemm(ROW_MAJOR, NO_TRANS, TRANS, m, k, co, 1, heapView(backend, dy) as Float32Array, co,
+      heapView(backend, filter) as Float32Array, co, 0, f32At(backend, c, m * k), k);
+    convLoops(backend).col2im(c, backend.dataIdMap.get(out.dataId).memoryOffset, ...geometry(ci));
+    return out;
+  };
+
+  return { forward, fusedForward, filterGrad, inputGrad };
+}

@@ -1,0 +1,241 @@
+// Matrix products (matMul, and conv2d through blas-conv.ts) by the machine's OpenBLAS, on the wasm backend.
+//
+// TensorFlow.js's wasm backend runs one thread in Node, and its matMul is slow whenever an operand is
+// transposed or the output is narrow, which is exactly what a training step's gradients are. PyTorch
+// multiplies matrices with OpenBLAS; where the same library is installed (Debian: libopenblas0-pthread),
+// we call its cblas_sgemm directly on the wasm heap through koffi (an FFI package shipped with prebuilt
+// binaries), with no copies. Without either, nothing changes: the wasm kernel stays in place.
+import { tf } from "./tf";
+import { heapView, type WasmBackend } from "./wasm-heap";
+import { conv2dKernels } from "./blas-conv";
+
+const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+
+export type Sgemm = (order: number, ta: number, tb: number, m: number, n: number, k: number, alpha: number,
+  a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number) => void;
+
+interface Blas {
+  sgemm: Sgemm;
+  /** The shared library that was loaded, for describeBackend. */
+  library: string;
+  threads: number;
+}
+
+let blas: Blas | null | undefined;
+let whyNot = "";
+
+/** Libraries tried in turn; FASTBOOK_BLAS names another (any CBLAS with cblas_sgemm). */
+const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
+
+/**
+ * Products below this many multiply-adds run on one thread: waking a second one for a 256×784×30 product
+ * costs more than it saves (measured: a training step of the chapter's simple net is ~25% faster).
+ */
+const THREADED_FROM = 16e6;
+
+function threadedBySize(sgemm: Sgemm, setThreads: (n: number) => void, max: number): Sgemm {
+  let current = max;
+  return (order, ta, tb, m, n, k, ...rest) => {
+    const want = m * n * k >= THREADED_FROM ? max : 1;
+    if (want !== current) { setThreads(want); current = want; }
+    sgemm(order, ta, tb, m, n, k, ...rest);
+  };
+}
+
+/** OpenBLAS through koffi, loaded once; null (with the reason in `blasStatus`) where either is missing. */
+export function loadBlas(): Blas | null {
+  if (blas !== undefined) return blas;
+  blas = null;
+  if (process.env.FASTBOOK_BLAS === "off") { whyNot = "turned off by FASTBOOK_BLAS=off"; return null; }
+  let koffi: typeof import("koffi");
+  try {
+    koffi = require("koffi");
+  } catch (e) {
+    whyNot = `the optional package koffi did not load (${(e as Error).message.split("\n")[0]})`;
+    return null;
+  }
+  const names = process.env.FASTBOOK_BLAS ? [process.env.FASTBOOK_BLAS] : CANDIDATES;
+  for (const name of names) {
+    try {
+      const lib = koffi.load(name);
+      const sgemm = lib.func("void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)") as Sgemm;
+      let threads = 1;
+      let setThreads: ((n: number) => void) | undefined;
+      try {
+        threads = (lib.func("int openblas_get_num_threads()") as () => number)();
+        setThreads = lib.func("void openblas_set_num_threads(int)") as (n: number) => void;
+      } catch { /* another CBLAS: its own threading */ }
+      blas = { sgemm: setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm, library: name, threads };
+      return blas;
+    } catch (e) {
+      whyNot = `${name}: ${(e as Error).message.split("\n")[0]}`;
+    }
+  }
+  whyNot = `no OpenBLAS found (${whyNot}); on Debian: apt-get install libopenblas0-pthread`;
+  return null;
+}
+
+/** One line saying whether matrix products go through OpenBLAS, and if not, why. */
+export function blasStatus(): string {
+  const b = loadBlas();
+  return b ? `matMul and conv2d through ${b.library} (${b.threads} thread${b.threads === 1 ? "" : "s"})` : `matMul and conv2d in wasm: ${whyNot}`;
+}
+
+type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
+
+/**
+ * BatchMatMul as OpenBLAS sgemm calls on the wasm heap: one per batch entry, broadcasting a batch of 1.
+ * Anything else (other dtypes, general broadcasting) goes to the original kernel.
+ */
+function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
+  return (args: KernelArgs) => {
+    const { a, b } = args.inputs as { a: tf.TensorInfo; b: tf.TensorInfo };
+    const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
+    const batchA = prod(outerA), batchB = prod(outerB);
+    const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
+    if (a.dtype !== "float32" || b.dtype !== "float32" || !(sameOuter || batchA === 1 || batchB === 1)) {
+      return fallback(args as Parameters<tf.KernelFunc>[0]);
+    }
+    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+    const m = transposeA ? ac : ar, k = transposeA ? ar : ac;
+    const k2 = transposeB ? bc : br, n = transposeB ? br : bc;
+    if (k !== k2) {
+      throw new Error(`matMul: inner sizes ${k} and ${k2} of shapes [${a.shape}] and [${b.shape}] ` +
+        `(transposeA=${transposeA}, transposeB=${transposeB}) must match.`);
+    }
+    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput([...outer, m, n], "float32");
+    const batch = prod(outer);
+    if (m * n * batch === 0) return out;
+    // Views made after makeOutput, whose allocation may have grown (moved) the heap.
+    const [av, bv, cv] = [a, b, out].map((t) => heapView(backend, t) as Float32Array);
+    for (let i = 0; i < batch; i++) {
+      const ai = batchA === 1 ? av : av.subarray(i * ar * ac, (i + 1) * ar * ac);
+      const bi = batchB === 1 ? bv : bv.subarray(i * br * bc, (i + 1) * br * bc);
+      const ci = batch === 1 ? cv : cv.subarray(i * m * n, (i + 1) * m * n);
+      sgemm(ROW_MAJOR, transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, m, n, k, 1,
+        ai, Math.max(1, ac), bi, Math.max(1, bc), 0, ci, Math.max(1, n));
+    }
+    return out;
+  };
+}
+
+let registered = false;
+
+/** Whether the current backend is wasm with OpenBLAS behind its products. */
+export const usingBlas = () => registered && tf.getBackend() === "wasm";
+
+let ones = new Float32Array(0);
+
+/**
+ * Sum over the leading axes (a bias gradient: dy summed over every axis but the channels) as one product
+ * ones[1, M]·x[M, C]; wasm's Sum transposes such a tensor before reducing it. Other sums keep the original.
+ */
+function blasSum(sgemm: Sgemm, fallback: tf.KernelFunc) {
+  return (args: KernelArgs) => {
+    const { x } = args.inputs as { x: tf.TensorInfo };
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const rank = x.shape.length;
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
+    const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
+    if (x.dtype !== "float32" || !leading) return fallback(args as Parameters<tf.KernelFunc>[0]);
+    const m = prod(x.shape.slice(0, axes.length)), c = prod(x.shape.slice(axes.length));
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length), "float32");
+    const outView = heapView(backend, out) as Float32Array;
+    if (m === 0 || c === 0) { outView.fill(0); return out; }
+    if (ones.length < m) ones = new Float32Array(m).fill(1);
+    sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, c, m, 1, ones, m, heapView(backend, x) as Float32Array, c, 0, outView, c);
+    return out;
+  };
+}
+
+/**
+ * out[m, n] += bias (one row, repeated), as the rank-1 product ones[m, 1]·bias[1, n] added onto out:
+ * one pass over the output, instead of a separate Add kernel.
+ */
+export function addBias(sgemm: Sgemm, backend: WasmBackend, bias: tf.TensorInfo | undefined, out: tf.TensorInfo, m: number, n: number): void {
+  if (!bias || m * n === 0) return;
+  if (ones.length < m) ones = new Float32Array(m).fill(1);
+  sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, 1, 1, ones, 1, heapView(backend, bias) as Float32Array, n, 1, heapView(backend, out) as Float32Array, n);
+}
+
+/** Whether `bias` is one value per output column (shape [n] or [1, n]), the only form the fused kernels take here. */
+export const isRowBias = (bias: tf.TensorInfo | undefined, n: number) =>
+  !bias || (bias.dtype === "float32" && prod(bias.shape) === n && bias.shape.length <= 2 && bias.shape.at(-1) === n);
+
+export function reluInPlace(backend: WasmBackend, out: tf.TensorInfo): void {
+  const v = heapView(backend, out) as Float32Array;
+  for (let i = 0; i < v.length; i++) if (!(v[i] >= 0)) v[i] = v[i] !== v[i] ? v[i] : 0; // NaN stays NaN, as tf.relu
+}
+
+/**
+ * tf.fused.matMul (matMul + bias + activation) for one matrix pair (tf.fused.matMul sends them as
+ * [1, rows, cols]), bias per column and a linear or relu
+ * activation: the bias first, then the product added onto it. This also replaces the wasm kernel whose
+ * transposeB path with bias and relu gives wrong values. Other forms keep the original kernel.
+ */
+function blasFusedMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
+  return (args: KernelArgs) => {
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
+    const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
+    const single = (t: tf.TensorInfo) => t.shape.length >= 2 && prod(t.shape.slice(0, -2)) === 1;
+    if (!a || !b || a.dtype !== "float32" || !single(a) || !single(b) || a.shape.length !== b.shape.length ||
+        preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
+      return fallback(args as Parameters<tf.KernelFunc>[0]);
+    }
+    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+    const m = transposeA ? ac : ar, k = transposeA ? ar : ac, n = transposeB ? br : bc;
+    if (k !== (transposeB ? bc : br)) throw new Error(`matMul: inner sizes of shapes [${a.shape}] and [${b.shape}] must match.`);
+    if (!isRowBias(bias, n)) return fallback(args as Parameters<tf.KernelFunc>[0]);
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
+    if (m * n === 0) return out;
+    if (k === 0) heapView(backend, out).fill(0);
+    else {
+      sgemm(ROW_MAJOR, transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, m, n, k, 1,
+        heapView(backend, a) as Float32Array, ac, heapView(backend, b) as Float32Array, bc, 0, heapView(backend, out) as Float32Array, n);
+    }
+    addBias(sgemm, backend, bias, out, m, n);
+    if (activation === "relu") reluInPlace(backend, out);
+    return out;
+  };
+}
+
+/** Replaces (or adds) one wasm kernel, keeping the original's setup so that its fallback still works. */
+function override(kernelName: string, kernelFunc: (args: never) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig | undefined {
+  const original = tf.getKernel(kernelName, "wasm");
+  if (original) tf.unregisterKernel(kernelName, "wasm");
+  tf.registerKernel({ ...(original ?? { kernelName, backendName: "wasm" }), kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+  return original;
+}
+
+/**
+ * Puts OpenBLAS behind matMul and conv2d (forward and both gradients) on the wasm backend. Returns
+ * whether it did; without OpenBLAS or koffi the wasm kernels stay.
+ */
+export function useBlasOnWasm(): boolean {
+  if (registered) return true;
+  const lib = loadBlas();
+  const matMul = tf.getKernel("BatchMatMul", "wasm"), conv = tf.getKernel("Conv2D", "wasm");
+  if (!lib || !matMul || !conv) return false;
+  override("BatchMatMul", blasBatchMatMul(lib.sgemm, matMul.kernelFunc));
+  const sum = tf.getKernel("Sum", "wasm");
+  if (sum) override("Sum", blasSum(lib.sgemm, sum.kernelFunc));
+  const fusedMatMul = tf.getKernel("_FusedMatMul", "wasm");
+  if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, fusedMatMul.kernelFunc));
+  const k = conv2dKernels(lib.sgemm, {
+    conv2d: conv.kernelFunc, inputGrad: tf.getKernel("Conv2DBackpropInput", "wasm")?.kernelFunc,
+    fused: tf.getKernel("FusedConv2D", "wasm")?.kernelFunc,
+  });
+  override("Conv2D", k.forward);
+  override("FusedConv2D", k.fusedForward);
+  override("Conv2DBackpropInput", k.inputGrad);
+  override("Conv2DBackpropFilter", k.filterGrad);
+  registered = true;
+  return true;
+}

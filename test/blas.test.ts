@@ -1,0 +1,94 @@
+// OpenBLAS behind matMul on wasm (lib/src/blas.ts): every shape the kernel accepts must give cpu's numbers,
+// and what it does not take must still work through the original kernel. On this project's machines
+// OpenBLAS is installed (.ci/run installs libopenblas0-pthread): there, not finding it is a failure.
+import { test } from "node:test";
+import * as assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { tf } from "../lib/src/tf";
+import { initBackend, describeBackend } from "../lib/src/backend";
+import { loadBlas, usingBlas } from "../lib/src/blas";
+
+function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+  return diff / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-6);
+}
+
+function requireBlas(t: { skip(msg: string): void }): boolean {
+  if (loadBlas()) return true;
+  if (process.env.CI === "true") assert.fail("OpenBLAS (or koffi) is missing: .ci/run installs libopenblas0-pthread");
+  t.skip("no OpenBLAS on this machine (apt-get install libopenblas0-pthread)");
+  return false;
+}
+
+// [a shape, b shape, transposeA, transposeB]
+const CASES: [number[], number[], boolean, boolean][] = [
+  [[5, 7], [7, 3], false, false],
+  [[7, 5], [7, 3], true, false],
+  [[5, 7], [3, 7], false, true],
+  [[7, 5], [3, 7], true, true],
+  [[256, 784], [784, 1], false, false], // a linear model's forward pass
+  [[256, 784], [256, 30], true, false], // the weight gradient aᵀ·dy
+  [[2, 4, 6], [2, 6, 3], false, false], // batched
+  [[2, 6, 4], [2, 3, 6], true, true],
+  [[1, 4, 6], [3, 6, 2], false, false], // a batch of 1 broadcast
+  [[3, 4, 6], [6, 2], false, false], // rank 3 by rank 2
+  [[2, 3, 4, 5], [2, 3, 5, 2], false, false], // two batch dimensions
+  [[1, 1, 4, 5], [3, 5, 2], false, false], // broadcast keeps the larger rank
+  [[2, 1, 4, 5], [3, 5, 2], false, false], // general broadcasting: the original kernel's work
+  [[0, 5], [5, 3], false, false], // empty output
+  [[4, 0], [0, 3], false, false], // empty inner size: zeros
+];
+
+test("matMul through OpenBLAS on wasm equals cpu for plain, transposed, batched, broadcast and empty operands", async (t) => {
+  if (!requireBlas(t)) return;
+  const products = async (backend: string) => {
+    await initBackend(backend);
+    return CASES.map(([sa, sb, ta, tb], i) => {
+      const a = tf.randomNormal(sa, 0, 1, "float32", 2 * i + 1);
+      const b = tf.randomNormal(sb, 0, 1, "float32", 2 * i + 2);
+      const c = tf.matMul(a, b, ta, tb);
+      return { shape: c.shape, values: Array.from(c.dataSync()) };
+    });
+  };
+  const cpu = await products("cpu");
+  const wasm = await products("wasm");
+  assert.ok(usingBlas(), "initBackend('wasm') put OpenBLAS behind matMul");
+  cpu.forEach((ref, i) => {
+    const [sa, sb, ta, tb] = CASES[i];
+    const what = `[${sa}]·[${sb}] transposeA=${ta} transposeB=${tb}`;
+    assert.deepEqual(wasm[i].shape, ref.shape, what);
+    if (ref.values.length) assert.ok(maxRelDiff(tf.tensor(wasm[i].values), tf.tensor(ref.values)) < 1e-5, what);
+  });
+  assert.deepEqual(cpu[14].values, new Array(12).fill(0), "an empty inner size gives zeros");
+});
+
+test("matMul gradients through OpenBLAS on wasm equal cpu's", async (t) => {
+  if (!requireBlas(t)) return;
+  const grads = async (backend: string) => {
+    await initBackend(backend);
+    const a = tf.randomNormal([16, 9], 0, 1, "float32", 11);
+    const b = tf.randomNormal([9, 4], 0, 1, "float32", 12);
+    return tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, w))))([a, b]).map((g) => g.arraySync());
+  };
+  const cpu = await grads("cpu"), wasm = await grads("wasm");
+  cpu.forEach((g, i) => assert.ok(maxRelDiff(tf.tensor(wasm[i] as number[]), tf.tensor(g as number[])) < 1e-5, `gradient ${i}`));
+});
+
+test("mismatched inner sizes are a clear error; int32 keeps the wasm kernel's own message", async (t) => {
+  if (!requireBlas(t)) return;
+  await initBackend("wasm");
+  assert.throws(() => tf.matMul(tf.ones([2, 3]), tf.ones([4, 2])), /inner/);
+  assert.throws(() => tf.matMul(tf.ones([2, 3], "int32"), tf.ones([3, 2], "int32")), /float32/);
+});
+
+test("describeBackend says whether OpenBLAS does the products; FASTBOOK_BLAS=off turns it off", async (t) => {
+  if (!requireBlas(t)) return;
+  assert.match(describeBackend(await initBackend("wasm")), /matMul and conv2d through libopenblas/);
+  const code = `const { initBackend, describeBackend, tf } = require("./lib/src/index.ts");
+    initBackend("wasm").then((c) => { console.log(describeBackend(c)); console.log(tf.matMul(tf.ones([2, 3]), tf.ones([3, 1])).dataSync().join(",")); });`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { env: { ...process.env, FASTBOOK_BLAS: "off" }, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /matMul and conv2d in wasm: turned off by FASTBOOK_BLAS=off/);
+  assert.match(r.stdout, /^3,3$/m, "and the wasm kernel still multiplies");
+});
