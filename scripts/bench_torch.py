@@ -100,8 +100,6 @@ def main():
     from torch import nn
 
     torch.manual_seed(0)
-    if spec.get("threads"):
-        torch.set_num_threads(spec["threads"])  # as many as our side's matrix products use
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
 
     cold_ms, sample_x = timed_load(spec["sample"])

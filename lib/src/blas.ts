@@ -11,11 +11,14 @@ import { conv2dKernels } from "./blas-conv";
 
 const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 
+type Saxpy = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
+
 export type Sgemm = (order: number, ta: number, tb: number, m: number, n: number, k: number, alpha: number,
   a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number) => void;
 
 interface Blas {
   sgemm: Sgemm;
+  saxpy: Saxpy;
   /** The shared library that was loaded, for describeBackend. */
   library: string;
   threads: number;
@@ -65,7 +68,8 @@ export function loadBlas(): Blas | null {
         threads = (lib.func("int openblas_get_num_threads()") as () => number)();
         setThreads = lib.func("void openblas_set_num_threads(int)") as (n: number) => void;
       } catch { /* another CBLAS: its own threading */ }
-      blas = { sgemm: setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm, library: name, threads };
+      const saxpy = lib.func("void cblas_saxpy(int, float, const float *, int, float *, int)") as Saxpy;
+      blas = { sgemm: setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm, saxpy, library: name, threads };
       return blas;
     } catch (e) {
       whyNot = `${name}: ${(e as Error).message.split("\n")[0]}`;
@@ -206,6 +210,49 @@ function blasFusedMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
   };
 }
 
+const SGD_KERNEL = "FastbookSgdUpdate";
+
+/**
+ * One kernel for a whole SGD step: p - lr·g for every parameter (inputs p0, g0, p1, g1, ...), each a
+ * copy of p with g·(-lr) added by cblas_saxpy. Replaces two kernels per parameter (Multiply, Sub).
+ */
+function sgdKernel(saxpy: Saxpy) {
+  return (args: KernelArgs) => {
+    const backend = args.backend as WasmBackend;
+    const { lr } = args.attrs as unknown as { lr: number };
+    const n = Object.keys(args.inputs).length / 2;
+    const outs: tf.TensorInfo[] = [];
+    for (let i = 0; i < n; i++) {
+      const p = args.inputs[`p${i}`] as tf.TensorInfo, g = args.inputs[`g${i}`] as tf.TensorInfo;
+      const out = backend.makeOutput(p.shape, "float32");
+      const size = prod(p.shape);
+      const o = heapView(backend, out) as Float32Array;
+      o.set(heapView(backend, p));
+      if (size) saxpy(size, -lr, heapView(backend, g) as Float32Array, 1, o, 1);
+      outs.push(out);
+    }
+    return outs;
+  };
+}
+
+/**
+ * p ← p − lr·g for each parameter: one kernel on wasm with OpenBLAS, plain ops elsewhere (or for
+ * parameters that are not float32, or whose gradient has another shape).
+ */
+export function sgdUpdate(params: tf.Variable[], grads: tf.Tensor[], lr: number): void {
+  const fused = usingBlas() && tf.getKernel(SGD_KERNEL, "wasm") !== undefined &&
+    params.every((p, i) => p.dtype === "float32" && grads[i].dtype === "float32" && p.size === grads[i].size);
+  if (!fused || params.length === 0) {
+    tf.tidy(() => params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], lr)))));
+    return;
+  }
+  const inputs: Record<string, tf.Tensor> = {};
+  params.forEach((p, i) => { inputs[`p${i}`] = p; inputs[`g${i}`] = grads[i]; });
+  const outs = tf.engine().runKernel(SGD_KERNEL, inputs, { lr }) as unknown as tf.Tensor[];
+  params.forEach((p, i) => { p.assign(outs[i]); });
+  tf.dispose(outs);
+}
+
 /** Replaces (or adds) one wasm kernel, keeping the original's setup so that its fallback still works. */
 function override(kernelName: string, kernelFunc: (args: never) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig | undefined {
   const original = tf.getKernel(kernelName, "wasm");
@@ -234,6 +281,7 @@ export function useBlasOnWasm(): boolean {
   });
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
+  override(SGD_KERNEL, sgdKernel(lib.saxpy));
   override("Conv2DBackpropInput", k.inputGrad);
   override("Conv2DBackpropFilter", k.filterGrad);
   registered = true;

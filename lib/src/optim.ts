@@ -5,6 +5,7 @@
 // gradients on every call and never accumulates. GradStore adds that PyTorch behaviour back, so the
 // chapter's steps (backward, step, zero_grad) can be shown as they are.
 import { tf } from "./tf";
+import { sgdUpdate } from "./blas";
 
 export class GradStore {
   private readonly grads = new Map<tf.Variable, tf.Tensor>();
@@ -15,9 +16,15 @@ export class GradStore {
 
   /** Adds `g` to the gradient stored for `p` (the caller keeps ownership of `g`). */
   add(p: tf.Variable, g: tf.Tensor): void {
+    this.take(p, g.clone());
+  }
+
+  /** As add, but the store takes ownership of `g` (no copy when it is the first gradient). */
+  take(p: tf.Variable, g: tf.Tensor): void {
     const old = this.grads.get(p);
-    this.grads.set(p, tf.keep(old ? tf.add(old, g) : g.clone()));
-    old?.dispose();
+    if (!old) { this.grads.set(p, tf.keep(g)); return; }
+    this.grads.set(p, tf.keep(tf.add(old, g)));
+    tf.dispose([old, g]);
   }
 
   /** Forgets all gradients (PyTorch's zero_grad). */
@@ -35,9 +42,10 @@ export function backward(lossFn: () => tf.Scalar, params: tf.Variable[], store: 
   const { value, grads } = tf.variableGrads(lossFn, params);
   for (const p of params) {
     const g = grads[p.name];
-    if (g) store.add(p, g);
+    if (g) store.take(p, g);
+    delete grads[p.name];
   }
-  tf.dispose(grads);
+  tf.dispose(Object.values(grads)); // any the caller did not ask for
   return value;
 }
 
@@ -55,12 +63,8 @@ export class BasicOptim implements Optimizer {
   constructor(readonly params: tf.Variable[], public lr: number) {}
 
   step(): void {
-    tf.tidy(() => {
-      for (const p of this.params) {
-        const g = this.grads.get(p);
-        if (g) p.assign(tf.sub(p, tf.mul(g, this.lr)));
-      }
-    });
+    const withGrads = this.params.filter((p) => this.grads.get(p));
+    sgdUpdate(withGrads, withGrads.map((p) => this.grads.get(p)!), this.lr);
   }
 
   zeroGrad(): void {

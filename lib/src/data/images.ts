@@ -7,6 +7,8 @@ import { Jimp } from "jimp";
 import { PNG } from "pngjs";
 import { tf } from "../tf";
 import { defaultDataDir } from "./untar";
+import { decodeGray8Png, isPng } from "./png-gray";
+import { tensorFilledBy } from "../wasm-heap";
 
 export interface GrayImage {
   width: number;
@@ -14,8 +16,6 @@ export interface GrayImage {
   /** One byte per pixel, row by row. */
   data: Uint8Array;
 }
-
-const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
 
 /** RGBA bytes to one gray byte per pixel: the red channel when r = g = b, else the ITU-R 601 luma, as PIL's "L". */
 function rgbaToGray(rgba: Uint8Array | Buffer, width: number, height: number): Uint8Array {
@@ -45,13 +45,40 @@ function readImageFile(file: string): Buffer {
   }
 }
 
+// One reusable buffer for reading many small files in a row (MNIST's PNGs are ~300 bytes): no allocation
+// and no size lookup per file, about a third less time than readFileSync. Valid until the next call.
+let readBuffer = Buffer.allocUnsafe(1 << 16);
+
+function readIntoShared(file: string): Buffer {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`No such image file: ${file}`);
+    throw e;
+  }
+  try {
+    let n = 0;
+    for (;;) {
+      if (n === readBuffer.length) readBuffer = Buffer.concat([readBuffer, Buffer.allocUnsafe(readBuffer.length)]);
+      const got = fs.readSync(fd, readBuffer, n, readBuffer.length - n, null);
+      if (got === 0) return readBuffer.subarray(0, n);
+      n += got;
+    }
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 const decodeError = (file: string, e: unknown) =>
   new Error(`Could not decode image ${file}: ${(e as Error).message}. The file is corrupt or not a PNG, JPEG, BMP, GIF or TIFF.`);
 
-/** Synchronous PNG decoding; undefined when the bytes are not a PNG. */
+/** Synchronous PNG decoding (8-bit gray directly, other PNGs through pngjs); undefined when not a PNG. */
 function decodeGray(bytes: Buffer, file: string): GrayImage | undefined {
-  if (!bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return undefined;
+  if (!isPng(bytes)) return undefined;
   try {
+    const gray = decodeGray8Png(bytes);
+    if (gray) return gray;
     const png = PNG.sync.read(bytes);
     return { width: png.width, height: png.height, data: rgbaToGray(png.data, png.width, png.height) };
   } catch (e) {
@@ -90,12 +117,13 @@ export function ls(dir: string): string[] {
 // not decode thousands of PNGs again. The key covers every path, size and modification time, so a
 // changed, added or removed file means a new entry.
 function cacheKey(files: string[]): string {
-  const h = createHash("sha256");
+  // One string hashed once (relative paths are made unique by the working folder in front).
+  const lines = [process.cwd()];
   for (const f of files) {
     const st = fs.statSync(f, { throwIfNoEntry: false });
-    h.update(`${path.resolve(f)}\0${st?.size ?? -1}\0${st?.mtimeMs ?? -1}\n`);
+    lines.push(`${f}\0${st?.size ?? -1}\0${st?.mtimeMs ?? -1}`);
   }
-  return h.digest("hex").slice(0, 32);
+  return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 32);
 }
 
 function readCache(file: string, expected: number): Uint8Array | undefined {
@@ -118,10 +146,14 @@ function writeCache(file: string, bytes: Uint8Array): void {
   }
 }
 
-function toUnitFloats(bytes: Uint8Array): Float32Array {
-  const out = new Float32Array(bytes.length);
+/** out[i] = bytes[i] / 255 (a function of its own, so that the loop stays monomorphic and fast). */
+function toUnit(out: Float32Array, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255;
-  return out;
+}
+
+/** Bytes as a float32 tensor in [0, 1] (v / 255), written straight into the backend's memory on wasm. */
+function unitTensor(bytes: Uint8Array, shape: [number, number, number]): tf.Tensor3D {
+  return tensorFilledBy(shape, "float32", (out) => toUnit(out as Float32Array, bytes)) as tf.Tensor3D;
 }
 
 /**
@@ -141,25 +173,24 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
       if (!m) continue;
       const [n, h, w] = m.slice(1).map(Number);
       const bytes = n === files.length ? readCache(path.join(dir, name), n * h * w) : undefined;
-      if (bytes) return tf.tensor3d(toUnitFloats(bytes), [n, h, w]);
+      if (bytes) return unitTensor(bytes, [n, h, w]);
     }
   }
-  // PNGs decode synchronously in one loop (no per-file promise); anything else goes through jimp.
-  const images: GrayImage[] = [];
-  for (const f of files) {
-    const bytes = readImageFile(f);
-    images.push(decodeGray(bytes, f) ?? await decodeWithJimp(bytes, f));
-  }
-  const { width, height } = images[0];
-  const bytes = new Uint8Array(files.length * width * height);
-  images.forEach((im, i) => {
+  // PNGs decode synchronously in one loop (no per-file promise), each straight into the stack; anything
+  // else goes through jimp. The first image sets the size.
+  let width = 0, height = 0;
+  let bytes = new Uint8Array(0);
+  for (const [i, f] of files.entries()) {
+    const raw = readIntoShared(f);
+    const im = decodeGray(raw, f) ?? await decodeWithJimp(Buffer.from(raw), f);
+    if (i === 0) ({ width, height } = im), bytes = new Uint8Array(files.length * width * height);
     if (im.width !== width || im.height !== height) {
-      throw new Error(`Cannot stack ${files[i]}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
+      throw new Error(`Cannot stack ${f}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
     }
     bytes.set(im.data, i * width * height);
-  });
+  }
   if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.u8`), bytes);
-  return tf.tensor3d(toUnitFloats(bytes), [files.length, height, width]);
+  return unitTensor(bytes, [files.length, height, width]);
 }
 
 export type ColorMap = "Greys" | "gray";
