@@ -4,7 +4,7 @@
 //
 // A benchmark, not a test: it never fails on time. Both sides get one spec (data folders, batch sizes,
 // learning rates, step counts) from here, so they cannot drift apart. Each figure is the median of RUNS
-// runs after one untimed warm-up run (training) or the median over fresh processes (cold loading).
+// runs after WARMUP untimed epochs (training) or the median over fresh processes (cold loading).
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
@@ -23,8 +23,13 @@ const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "bench", "cache");
 const PYTHON = process.env.BENCH_PYTHON || "/usr/bin/python3";
 const QUICK = process.argv.includes("--quick");
-/** Timed training runs per case (each after a warm-up), and loads per kind (each load takes seconds). */
+/** Timed training runs per case, and loads per kind (each load takes seconds). */
 const RUNS = QUICK ? 1 : 5;
+/**
+ * Untimed epochs before them, on both sides. V8 optimises TensorFlow.js's JavaScript over the first few
+ * thousand ops: a linear model's epoch takes ~80 ms, then ~55, ~45, and settles near 30 from the fourth.
+ */
+const WARMUP = QUICK ? 1 : 3;
 const LOAD_RUNS = QUICK ? 2 : 3; // 2 in the smoke run, to exercise the cold-load child
 /** Files read per digit folder; the quick smoke run reads a few hundred. */
 const LIMIT: number | null = QUICK ? 400 : null;
@@ -157,7 +162,7 @@ function shareStart(c: TrainCase, model: Module, n: number): SharedStart {
   const params = model.parameters();
   const weights = Buffer.concat(params.map((p) => Buffer.from((p.dataSync() as Float32Array).slice().buffer)));
   const rand = seededRandom(SHUFFLE_SEED);
-  const orders = Int32Array.from(Array.from({ length: RUNS + 1 }, () => shuffled(n, rand)).flat());
+  const orders = Int32Array.from(Array.from({ length: WARMUP + RUNS }, () => shuffled(n, rand)).flat());
   const files = { params: path.join(CACHE, `start_${c.key}_params.f32`), orders: path.join(CACHE, `start_${c.key}_orders.i32`) };
   fs.writeFileSync(files.params, weights);
   fs.writeFileSync(files.orders, Buffer.from(orders.buffer));
@@ -166,7 +171,7 @@ function shareStart(c: TrainCase, model: Module, n: number): SharedStart {
 
 interface OursResult { runs: number[]; epochLosses: number[]; start: SharedStart }
 
-/** One case on our side: the Learner the notebooks use, RUNS + 1 epochs (the first one warms up). */
+/** One case on our side: the Learner the notebooks use, WARMUP + RUNS epochs. */
 async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<OursResult> {
   const dls = DataLoaders.fromTensors(x, y, x, y, { bs: c.bs, seed: SHUFFLE_SEED });
   const timer = new TrainTimer();
@@ -175,9 +180,9 @@ async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<Ours
   const model = archs[c.arch]();
   const start = shareStart(c, model, x.shape[0]);
   const learn = new Learner(loaders, model, { lossFunc: losses[c.loss], progress: false, cbs: [timer] });
-  await learn.fit(RUNS + 1, c.lr);
+  await learn.fit(WARMUP + RUNS, c.lr);
   tf.dispose(model.parameters());
-  return { runs: timer.times.slice(1), epochLosses: learn.recorder.values.map((v) => v.trainLoss), start };
+  return { runs: timer.times.slice(WARMUP), epochLosses: learn.recorder.values.map((v) => v.trainLoss), start };
 }
 
 /** Relative difference of two losses; agreement within LOSS_TOLERANCE means both sides did the same work. */
@@ -214,7 +219,7 @@ function ensureTorch(): void {
 interface Row {
   name: string; ours_ms: number; reference_ms: number; ratio: number;
   /**
-   * Mean training loss of the first epoch (the untimed warm-up, same weights and batches on both sides) and
+   * Mean training loss of the first epoch (untimed warm-up; same weights and batches on both sides) and
    * whether the two agree within LOSS_TOLERANCE; then the last epoch's, where rounding differences have
    * had 300 steps to grow (a sanity figure).
    */
@@ -253,27 +258,29 @@ async function main(): Promise<void> {
   first.x.dispose();
   const mnistXY = await loadMnistTrain(mnist);
 
+  // Each case runs on our side, then at once on PyTorch's, so that a slow spell of this machine (they
+  // happen: shared cores) hits both sides of a comparison rather than one. PyTorch keeps its default
+  // thread count (here 1; its matrix products still use OpenBLAS's own threads, as ours do). Forcing 2
+  // made it slower here ((c): ~1150 ms against ~250 ms), so the default is its best showing.
+  const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
+  type TorchOut = { torch: string; threads: number; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; epoch_losses: (number | null)[] }> };
+  const torch = (cases: (TrainCase & { start: SharedStart })[], timeLoads: boolean, mode = "all") => runJson(PYTHON, [torchScript, mode], JSON.stringify({
+    sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warmup: WARMUP, warm_loads: LOAD_RUNS, time_loads: timeLoads, cases,
+  })) as TorchOut;
   const ours: Record<string, OursResult> = {};
+  const refCases: TorchOut["cases"] = {};
   for (const c of CASES) {
     const [x, y] = c.data === "sample" ? sampleXY : mnistXY;
     ours[c.key] = await trainOurs(c, x, y);
-    console.log(`bench: ours ${c.name}: ${ours[c.key].runs.map((t) => t.toFixed(0)).join(", ")} ms`);
+    refCases[c.key] = torch([{ ...c, start: ours[c.key].start }], false).cases[c.key];
+    console.log(`bench: ${c.name}: ours ${ours[c.key].runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
+      `PyTorch ${(refCases[c.key] as { runs_ms?: number[] }).runs_ms?.map((t) => t.toFixed(0)).join(", ")} ms`);
   }
   tf.dispose([...sampleXY, ...mnistXY]);
-
-  // The PyTorch side, after ours has finished.
-  // PyTorch keeps its default thread count (here 1; its matrix products still use OpenBLAS's own threads).
-  // Forcing 2 made it slower here ((c): ~1150 ms against ~250 ms), so the default is its best showing.
-  const spec = JSON.stringify({
-    sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warm_loads: LOAD_RUNS,
-    cases: CASES.map((c) => ({ ...c, start: ours[c.key].start })),
-  });
-  const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
-  const ref = runJson(PYTHON, [torchScript, "all"], spec) as {
-    torch: string; threads: number; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; epoch_losses: (number | null)[] }>;
-  };
+  const loads = torch([], true);
+  const ref = { ...loads, cases: refCases };
   const refCold = [ref.load_ms];
-  for (let i = 1; i < LOAD_RUNS; i++) refCold.push(runJson(PYTHON, [torchScript, "load"], spec).load_ms as number);
+  for (let i = 1; i < LOAD_RUNS; i++) refCold.push(torch([], true, "load").load_ms);
 
   const row = (name: string, o: number, r: number, extra: Partial<Row> = {}): Row =>
     ({ name, ours_ms: +o.toFixed(1), reference_ms: +r.toFixed(1), ratio: +(o / r).toFixed(2), ...extra });
@@ -301,7 +308,7 @@ async function main(): Promise<void> {
   const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
   console.log(`\nmachine: ${machine}\nours: ${describeBackend(backend)}\nreference: ${reference}\n`);
   console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
-  console.log(`\nMedians: training of ${RUNS} epochs after a warm-up one, validation not timed; loading of ${LOAD_RUNS} runs. ` +
+  console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones, validation not timed; loading of ${LOAD_RUNS} runs. ` +
     "Losses: mean training loss of the first (warm-up) epoch; both sides start from the same weights and see the same " +
     `batches, so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative). Last epochs' losses are in bench/results.json.`);
   const mismatched = rows.filter((r) => r.losses_match === false);

@@ -6,7 +6,7 @@ Reads a JSON spec on stdin (data folders, cases, hyperparameters: bench.ts owns 
 always agree) and prints one JSON object on stdout. Times are milliseconds.
 
   bench_torch.py load   one cold load of MNIST_SAMPLE's training PNGs (a fresh process each time)
-  bench_torch.py all    a cold load, warm reloads, then every training case
+  bench_torch.py all    a cold load, warm reloads (unless "time_loads" is false), then the spec's training cases
 """
 import json
 import math
@@ -103,8 +103,9 @@ def main():
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
 
     cold_ms, sample_x = timed_load(spec["sample"])
-    out["load_ms"] = cold_ms
-    out["warm_load_ms"] = [timed_load(spec["sample"])[0] for _ in range(spec["warm_loads"])]
+    if spec.get("time_loads", True):
+        out["load_ms"] = cold_ms
+        out["warm_load_ms"] = [timed_load(spec["sample"])[0] for _ in range(spec["warm_loads"])]
 
     # 3 -> 1 and 7 -> 0, as the notebook labels them.
     n3 = len(ls(os.path.join(spec["sample"], "train", "3")))
@@ -160,9 +161,10 @@ def main():
         opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
         steps = min(case["steps"] or n, -(-n // bs))
         times, epoch_losses = [], []
-        # Run 0 warms up (allocations, kernel choice); each run takes the next shuffle's first `steps`
-        # batches: the orders our side's DataLoader drew, so both sides see the same batches.
-        for run in range(spec["runs"] + 1):
+        # The first `warmup` runs warm up (allocations, kernel choice); each run takes the next shuffle's
+        # first `steps` batches: the orders our side's DataLoader drew, so both sides see the same batches.
+        warmup = spec["warmup"]
+        for run in range(warmup + spec["runs"]):
             batch_losses = []
             t0 = time.perf_counter()
             perm = orders[run]
@@ -177,7 +179,7 @@ def main():
             # Weighted by batch size, as our Recorder averages an epoch.
             sizes = torch.tensor([min(bs, n - i * bs) for i in range(steps)], dtype=torch.float64)
             epoch_losses.append(finite(float((torch.stack(batch_losses).double() * sizes).sum() / sizes.sum())))
-        out["cases"][case["key"]] = {"ms": statistics.median(times[1:]), "runs_ms": times[1:], "epoch_losses": epoch_losses}
+        out["cases"][case["key"]] = {"ms": statistics.median(times[warmup:]), "runs_ms": times[warmup:], "epoch_losses": epoch_losses}
     print(json.dumps(out))
 
 

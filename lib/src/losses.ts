@@ -1,6 +1,7 @@
 // Loss functions of the chapter: the distances used as losses, then the MNIST losses built up step by
 // step (probabilities, then logits through sigmoid), and the stable forms a real model trains with.
 import { tf } from "./tf";
+import { fastCrossEntropy, fastLossesApply, fastMnistLoss } from "./loss-kernels";
 
 /**
  * Brings predictions and targets to the same shape. A model's head gives [N,1] while labels are
@@ -60,7 +61,12 @@ export function mnistLossOnProbabilities(preds: tf.Tensor, targets: tf.Tensor): 
 
 /** The chapter's final MNIST loss: the model gives any number (a logit); sigmoid maps it to [0,1] first. */
 export function mnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  return tf.tidy(() => mnistLossOnProbabilities(tf.sigmoid(logits), targets));
+  return tf.tidy(() => {
+    const [x, t] = aligned(logits, targets);
+    // On wasm: the same loss as one kernel, its gradient as another (loss-kernels.ts).
+    if (fastLossesApply(x)) return fastMnistLoss(x, t);
+    return mnistLossOnProbabilities(tf.sigmoid(x), t);
+  });
 }
 
 /**
@@ -85,7 +91,9 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   const [n, classes] = logits.shape as [number, number];
   if (targets.size !== n) throw new Error(`crossEntropy: ${n} rows of logits but ${targets.size} targets.`);
   return tf.tidy(() => {
-    const onehot = tf.oneHot(tf.cast(targets.reshape([-1]), "int32"), classes);
+    const labels = tf.cast(targets.reshape([-1]), "int32") as tf.Tensor1D;
+    if (fastLossesApply(logits)) return fastCrossEntropy(logits as tf.Tensor2D, labels); // loss-kernels.ts
+    const onehot = tf.oneHot(labels, classes);
     // Picking each row's target entry as a dot product with its one-hot row keeps it one batched op.
     const picked = tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1);
     return tf.neg(tf.mean(picked)) as tf.Scalar;
