@@ -23,6 +23,9 @@ const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "bench", "cache");
 const PYTHON = process.env.BENCH_PYTHON || "/usr/bin/python3";
 const QUICK = process.argv.includes("--quick");
+/** "cuda" on a GPU machine (scripts/gpu/bench-on-device.sh): PyTorch on CUDA, and no PNG-loading cases. */
+const DEVICE = process.env.BENCH_DEVICE || "cpu";
+const ON_GPU = DEVICE !== "cpu";
 /** Timed training runs per case, and loads per kind (each load takes seconds). */
 const RUNS = QUICK ? 1 : 5;
 /**
@@ -36,6 +39,23 @@ const LIMIT: number | null = QUICK ? 400 : null;
 
 type Arch = "linear" | "simple_net" | "mlp" | "cnn";
 type LossName = "mnist" | "bce" | "ce";
+
+/**
+ * The training arrays both sides use, as one file: n label bytes, then n·784 pixel bytes. The PyTorch
+ * side reads these instead of decoding the PNGs itself, so both train on identical numbers.
+ */
+function writeDataFile(name: string, x: tf.Tensor, labels: Uint8Array): string {
+  const n = labels.length;
+  const bytes = new Uint8Array(n * 785);
+  bytes.set(labels);
+  const px = x.dataSync();
+  for (let i = 0; i < px.length; i++) bytes[n + i] = Math.round(px[i] * 255);
+  fs.mkdirSync(CACHE, { recursive: true });
+  const file = path.join(CACHE, `${name}.u8`);
+  fs.writeFileSync(file + ".tmp", bytes);
+  fs.renameSync(file + ".tmp", file);
+  return file;
+}
 
 interface TrainCase {
   key: string;
@@ -144,7 +164,11 @@ class TrainTimer implements Callback {
   readonly times: number[] = [];
   private t0 = 0;
   beforeTrain(): void { this.t0 = performance.now(); }
-  afterTrain(): void { this.times.push(performance.now() - this.t0); }
+  afterTrain(learn: Learner): void {
+    // A GPU backend queues work: wait for the last step's weights before reading the clock.
+    if (!["wasm", "cpu"].includes(tf.getBackend())) learn.model.parameters()[0]?.dataSync();
+    this.times.push(performance.now() - this.t0);
+  }
 }
 
 const SHUFFLE_SEED = 1;
@@ -199,6 +223,12 @@ function runJson(cmd: string, args: string[], input?: string): Record<string, un
 /** PyTorch, PIL and numpy for PYTHON, plus OpenBLAS's threaded build (without it torch falls back to a
  * reference BLAS and the comparison says nothing). Installed from Debian when we are root, as setup does for Jupyter. */
 function ensureTorch(): void {
+  if (ON_GPU) {
+    if (spawnSync(PYTHON, ["-c", "import torch, numpy; assert torch.cuda.is_available()"], { stdio: "inherit" }).status !== 0) {
+      throw new Error(`BENCH_DEVICE=${DEVICE} needs ${PYTHON} with torch and numpy, and torch.cuda.is_available().`);
+    }
+    return;
+  }
   const ok = () => spawnSync(PYTHON, ["-c", "import torch, PIL, numpy"], { stdio: "ignore" }).status === 0 &&
     (!fs.existsSync("/usr/bin/dpkg-query") ||
       spawnSync("dpkg-query", ["-W", "-f=${Status}", "libopenblas0-pthread"], { encoding: "utf8" }).stdout?.includes("install ok installed"));
@@ -243,29 +273,36 @@ async function main(): Promise<void> {
   console.log(`bench: ${describeBackend(backend)}${QUICK ? " (quick smoke run)" : ""}`);
 
   // (e) Cold: every PNG decoded, here once and in fresh child processes. Warm: from the pixel cache,
-  // which one untimed load fills first.
+  // which one untimed load fills first. Not on a GPU machine: loading is CPU work.
   const first = await timedLoad(sample, false);
   const coldMs = [first.ms];
-  (await timedLoad(sample, true)).x.dispose();
   const warmMs: number[] = [];
-  for (let i = 0; i < LOAD_RUNS; i++) { const r = await timedLoad(sample, true); warmMs.push(r.ms); r.x.dispose(); }
-  const childArgs = [...process.execArgv, __filename, "--cold-load", ...(QUICK ? ["--quick"] : [])];
-  for (let i = 1; i < LOAD_RUNS; i++) coldMs.push(runJson(process.execPath, childArgs).load_ms as number);
+  if (!ON_GPU) {
+    (await timedLoad(sample, true)).x.dispose();
+    for (let i = 0; i < LOAD_RUNS; i++) { const r = await timedLoad(sample, true); warmMs.push(r.ms); r.x.dispose(); }
+    const childArgs = [...process.execArgv, __filename, "--cold-load", ...(QUICK ? ["--quick"] : [])];
+    for (let i = 1; i < LOAD_RUNS; i++) coldMs.push(runJson(process.execPath, childArgs).load_ms as number);
+  }
 
   // 3 -> 1 and 7 -> 0, as the notebook labels them.
   const n3 = listDigit(path.join(sample, "train", "3")).length;
   const sampleXY = [first.x.reshape([-1, 784]), tf.concat([tf.ones([n3, 1]), tf.zeros([first.x.shape[0] - n3, 1])])];
   first.x.dispose();
   const mnistXY = await loadMnistTrain(mnist);
+  const dataFiles = {
+    sample: writeDataFile("train_sample", sampleXY[0], Uint8Array.from(sampleXY[1].dataSync())),
+    mnist: writeDataFile("train_mnist", mnistXY[0], Uint8Array.from(mnistXY[1].dataSync())),
+  };
 
   // Each case runs on our side, then at once on PyTorch's, so that a slow spell of this machine (they
   // happen: shared cores) hits both sides of a comparison rather than one. PyTorch keeps its default
   // thread count (here 1; its matrix products still use OpenBLAS's own threads, as ours do). Forcing 2
   // made it slower here ((c): ~1150 ms against ~250 ms), so the default is its best showing.
   const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
-  type TorchOut = { torch: string; threads: number; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; epoch_losses: (number | null)[] }> };
+  type TorchOut = { torch: string; threads: number; gpu?: string; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; epoch_losses: (number | null)[] }> };
   const torch = (cases: (TrainCase & { start: SharedStart })[], timeLoads: boolean, mode = "all") => runJson(PYTHON, [torchScript, mode], JSON.stringify({
-    sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warmup: WARMUP, warm_loads: LOAD_RUNS, time_loads: timeLoads, cases,
+    sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warmup: WARMUP, warm_loads: LOAD_RUNS, time_loads: timeLoads,
+    device: DEVICE, data_files: dataFiles, cases,
   })) as TorchOut;
   const ours: Record<string, OursResult> = {};
   const refCases: TorchOut["cases"] = {};
@@ -277,10 +314,10 @@ async function main(): Promise<void> {
       `PyTorch ${(refCases[c.key] as { runs_ms?: number[] }).runs_ms?.map((t) => t.toFixed(0)).join(", ")} ms`);
   }
   tf.dispose([...sampleXY, ...mnistXY]);
-  const loads = torch([], true);
+  const loads = torch([], !ON_GPU);
   const ref = { ...loads, cases: refCases };
   const refCold = [ref.load_ms];
-  for (let i = 1; i < LOAD_RUNS; i++) refCold.push(torch([], true, "load").load_ms);
+  if (!ON_GPU) for (let i = 1; i < LOAD_RUNS; i++) refCold.push(torch([], true, "load").load_ms);
 
   const row = (name: string, o: number, r: number, extra: Partial<Row> = {}): Row =>
     ({ name, ours_ms: +o.toFixed(1), reference_ms: +r.toFixed(1), ratio: +(o / r).toFixed(2), ...extra });
@@ -293,13 +330,15 @@ async function main(): Promise<void> {
         ours_last_loss: round6(o.at(-1)!), reference_last_loss: round6(r.at(-1)!),
       });
     }),
-    row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
-    row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(ref.warm_load_ms)),
+    ...(ON_GPU ? [] : [
+      row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
+      row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(ref.warm_load_ms)),
+    ]),
   ];
 
   const cpus = os.cpus();
-  const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores`;
-  const reference = `PyTorch ${ref.torch} (${PYTHON}), ${ref.threads} thread(s); PIL + numpy for loading`;
+  const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (ref.gpu ? `; GPU ${ref.gpu}` : "");
+  const reference = `PyTorch ${ref.torch} (${PYTHON}) on ${DEVICE}, ${ref.threads} CPU thread(s)` + (ON_GPU ? "" : "; PIL + numpy for loading");
   const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "epoch-1 loss ours", "PyTorch", "same"];
   const cells = rows.map((r) => [r.name, r.ours_ms.toFixed(0), r.reference_ms.toFixed(0), r.ratio.toFixed(2),
     ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(6))),
@@ -315,7 +354,8 @@ async function main(): Promise<void> {
   if (mismatched.length) console.log(`WARNING: losses differ for ${mismatched.map((r) => r.name.split(" ")[0]).join(", ")}: the two sides did not compute the same thing.`);
 
   if (QUICK) return; // a smoke run's figures mean nothing; keep the recorded ones
-  const out = path.join(ROOT, "bench", "results.json");
+  // BENCH_OUT: where a device run writes its table (the recorded CPU results stay as they are).
+  const out = process.env.BENCH_OUT || path.join(ROOT, "bench", "results.json");
   fs.writeFileSync(out, JSON.stringify({ machine, backend: backend.name, reference, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");
   console.log(`wrote ${path.relative(ROOT, out)}`);
 }

@@ -6,7 +6,8 @@ Reads a JSON spec on stdin (data folders, cases, hyperparameters: bench.ts owns 
 always agree) and prints one JSON object on stdout. Times are milliseconds.
 
   bench_torch.py load   one cold load of MNIST_SAMPLE's training PNGs (a fresh process each time)
-  bench_torch.py all    a cold load, warm reloads (unless "time_loads" is false), then the spec's training cases
+  bench_torch.py all    a cold load, warm reloads (unless "time_loads" is false), then the spec's training
+                        cases, on the arrays our side wrote ("data_files") and on "device" (cpu or cuda)
 """
 import json
 import math
@@ -16,7 +17,6 @@ import sys
 import time
 
 import numpy as np
-from PIL import Image
 
 
 LIMIT = None  # files read per digit folder (the spec's "limit"; the quick smoke run reads a few)
@@ -29,6 +29,8 @@ def ls(folder):
 
 def load_sample_train(sample):
     """The chapter's `torch.stack([tensor(Image.open(o)) ...]).float()/255`, for the 3s then the 7s."""
+    from PIL import Image  # here, so that a GPU machine without PIL can still run the training cases
+
     files = ls(os.path.join(sample, "train", "3")) + ls(os.path.join(sample, "train", "7"))
     return np.stack([np.asarray(Image.open(f)) for f in files]).astype(np.float32) / 255
 
@@ -39,23 +41,17 @@ def timed_load(sample):
     return (time.perf_counter() - t0) * 1000, x
 
 
-def load_mnist_train(root, cache):
-    """Full MNIST training set as uint8 [60000, 784] and int64 labels, decoded once and cached as .npz
-    (decoding 60,000 PNGs takes far longer than the steps timed on them)."""
-    folder = os.path.join(root, "training")
-    digits = [str(d) for d in range(10)]
-    files = [ls(os.path.join(folder, d)) for d in digits]
-    key = f"{sum(map(len, files))}-{int(max(os.stat(os.path.join(folder, d)).st_mtime for d in digits))}"
-    path = os.path.join(cache, f"mnist_train_torch_{key}.npz")
-    if os.path.exists(path):
-        z = np.load(path)
-        return z["x"], z["y"]
-    x = np.stack([np.asarray(Image.open(f)).reshape(-1) for fs in files for f in fs])
-    y = np.concatenate([np.full(len(fs), d, dtype=np.int64) for d, fs in enumerate(files)])
-    os.makedirs(cache, exist_ok=True)
-    np.savez(path + ".tmp.npz", x=x, y=y)
-    os.replace(path + ".tmp.npz", path)
-    return x, y
+def load_training_data(file, binary):
+    """The arrays our side trains on (bench.ts writes them): n label bytes, then n*784 pixel bytes.
+    Pixels become floats in [0, 1]; labels a [n, 1] float column for the 3-vs-7 sample (3 -> 1, 7 -> 0),
+    class indices otherwise."""
+    import torch
+
+    raw = np.fromfile(file, dtype=np.uint8)
+    n = len(raw) // 785
+    x = torch.from_numpy(raw[n:].reshape(n, 784).astype(np.float32) / 255)
+    labels = torch.from_numpy(raw[:n].astype(np.int64))
+    return x, (labels.float().view(-1, 1) if binary else labels)
 
 
 def load_start(model, start):
@@ -100,17 +96,18 @@ def main():
     from torch import nn
 
     torch.manual_seed(0)
+    dev = torch.device(spec.get("device", "cpu"))
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    if dev.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(dev)
 
-    cold_ms, sample_x = timed_load(spec["sample"])
+    def sync():
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+
     if spec.get("time_loads", True):
-        out["load_ms"] = cold_ms
+        out["load_ms"] = timed_load(spec["sample"])[0]
         out["warm_load_ms"] = [timed_load(spec["sample"])[0] for _ in range(spec["warm_loads"])]
-
-    # 3 -> 1 and 7 -> 0, as the notebook labels them.
-    n3 = len(ls(os.path.join(spec["sample"], "train", "3")))
-    sample = (torch.from_numpy(sample_x.reshape(-1, 784)),
-              torch.cat([torch.ones(n3, 1), torch.zeros(len(sample_x) - n3, 1)]))
 
     class SameConv(nn.Conv2d):
         """A stride-2 3x3 convolution with TensorFlow's "same" padding, which puts the odd pixel of padding
@@ -146,18 +143,16 @@ def main():
         "ce": F.cross_entropy,
     }
 
-    mnist = None
     out["cases"] = {}
     for case in spec["cases"]:
-        if case["data"] == "mnist" and mnist is None:
-            x, y = load_mnist_train(spec["mnist"], spec["cache"])
-            mnist = (torch.from_numpy(x).float() / 255, torch.from_numpy(y))
-        x, y = sample if case["data"] == "sample" else mnist
+        x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample")
+        x, y = x.to(dev), y.to(dev)
         model, loss_func = archs[case["arch"]](), losses[case["loss"]]
         n, bs = len(x), case["bs"]
         start = case["start"]
         load_start(model, start)
-        orders = torch.from_numpy(np.fromfile(start["orders"], dtype=np.int32).astype(np.int64)).view(-1, n)
+        model.to(dev)
+        orders = torch.from_numpy(np.fromfile(start["orders"], dtype=np.int32).astype(np.int64)).view(-1, n).to(dev)
         opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
         steps = min(case["steps"] or n, -(-n // bs))
         times, epoch_losses = [], []
@@ -175,10 +170,11 @@ def main():
                 opt.step()
                 opt.zero_grad()
                 batch_losses.append(loss.detach())
+            sync()
             times.append((time.perf_counter() - t0) * 1000)
             # Weighted by batch size, as our Recorder averages an epoch.
             sizes = torch.tensor([min(bs, n - i * bs) for i in range(steps)], dtype=torch.float64)
-            epoch_losses.append(finite(float((torch.stack(batch_losses).double() * sizes).sum() / sizes.sum())))
+            epoch_losses.append(finite(float((torch.stack(batch_losses).double().cpu() * sizes).sum() / sizes.sum())))
         out["cases"][case["key"]] = {"ms": statistics.median(times[warmup:]), "runs_ms": times[warmup:], "epoch_losses": epoch_losses}
     print(json.dumps(out))
 

@@ -87,6 +87,29 @@ export function writeKernelspec(root = ROOT) {
   return true;
 }
 
+const hasOpenBlas = () =>
+  process.platform !== 'linux' || /libopenblas\.so\.0\b/.test(spawnSync('/sbin/ldconfig', ['-p'], { encoding: 'utf8' }).stdout ?? '');
+
+/**
+ * e. OpenBLAS (Debian: libopenblas0-pthread), which the lib calls for matrix products and convolutions
+ * on the wasm backend (lib/src/blas.ts). Optional: without it training is slower, not wrong, so a
+ * non-root user only gets a hint. FASTBOOK_BLAS=off skips it.
+ */
+export function ensureOpenBlas() {
+  if (process.env.FASTBOOK_BLAS === 'off' || hasOpenBlas()) return false;
+  const canApt = process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
+  if (!canApt) {
+    console.log('setup: OpenBLAS not found; training runs without it, several times slower. ' +
+      'Install it with: sudo apt-get install libopenblas0-pthread');
+    return false;
+  }
+  console.log('setup: installing OpenBLAS from Debian (libopenblas0-pthread)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  run('apt-get', ['install', '-y', '--no-install-recommends', 'libopenblas0-pthread'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  return true;
+}
+
 /** Newest mtime of any file under dir. */
 function newest(dir) {
   let latest = 0;
@@ -115,6 +138,7 @@ export function setup(root = ROOT) {
   ensureDeps(root);
   ensureJupyter(root);
   writeKernelspec(root);
+  ensureOpenBlas();
   buildLib(root);
 }
 

@@ -16,7 +16,7 @@ export type HostDtype = keyof typeof ARRAYS;
 /** A typed-array view of a wasm tensor's data (valid until the next allocation, which may grow the heap). */
 export function heapView(backend: WasmBackend, t: tf.TensorInfo, size = t.shape.reduce((a, b) => a * b, 1)): HostArray {
   const Arr = ARRAYS[t.dtype as HostDtype];
-  return new Arr(backend.wasm.HEAPU8.buffer, backend.dataIdMap.get(t.dataId).memoryOffset, size);
+  return new Arr(backend.wasm.HEAPU8.buffer as ArrayBuffer, backend.dataIdMap.get(t.dataId).memoryOffset, size);
 }
 
 /**
