@@ -54,7 +54,8 @@ const loaders: Record<BackendName, Loader> = {
   // Vulkan driver. Both packages are optional. `webgpu`'s own entry is ESM-only, so its addon is loaded
   // directly (DAWN_NODE may point elsewhere), and navigator.gpu must exist before the backend is imported.
   async webgpu() {
-    for (const pkg of ["webgpu", "@tensorflow/tfjs-backend-webgpu"]) {
+    // With DAWN_NODE set (a bundled script on a machine without node_modules), only the addon is needed.
+    for (const pkg of process.env.DAWN_NODE ? [] : ["webgpu", "@tensorflow/tfjs-backend-webgpu"]) {
       try { require.resolve(`${pkg}/package.json`); } catch { throw new Error(`${pkg} not installed`); }
     }
     const platform = process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
