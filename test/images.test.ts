@@ -92,5 +92,14 @@ test("stackImages caches decoded pixels and notices when a file changes", async 
   // cache: false neither reads nor writes.
   await stackImages([b], { cacheDir, cache: false });
   assert.equal(fs.readdirSync(cacheDir).length, 2);
-  tf.dispose([first, again, changed]);
+  // A damaged entry (cut short) is not trusted: the images are decoded again and the entry rewritten.
+  const entries = fs.readdirSync(cacheDir).map((n) => path.join(cacheDir, n));
+  const entry = entries.sort((p, q) => fs.statSync(q).mtimeMs - fs.statSync(p).mtimeMs)[0]; // the changed files' entry
+  const memory = tf.memory().numTensors;
+  fs.truncateSync(entry, 5);
+  const repaired = await stackImages([a, b], { cacheDir });
+  assert.deepEqual(Array.from(repaired.dataSync(), (v) => Math.round(v * 255)), [255, 0, 51, 102]);
+  assert.equal(fs.statSync(entry).size, 4 * 4, "rewritten whole");
+  assert.equal(tf.memory().numTensors, memory + 1, "only the result is left");
+  tf.dispose([first, again, changed, repaired]);
 });

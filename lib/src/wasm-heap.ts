@@ -27,7 +27,12 @@ export function tensorFilledBy(shape: number[], dtype: HostDtype, fill: (values:
   if (tf.getBackend() === "wasm") {
     const backend = tf.backend() as unknown as WasmBackend;
     const info = backend.makeOutput(shape, dtype);
-    fill(heapView(backend, info));
+    try {
+      fill(heapView(backend, info));
+    } catch (e) {
+      (backend as unknown as { disposeData(id: object): void }).disposeData(info.dataId); // nothing half-made stays
+      throw e;
+    }
     return tf.engine().makeTensorFromTensorInfo(info);
   }
   const values = new ARRAYS[dtype](shape.reduce((a, b) => a * b, 1));

@@ -126,20 +126,40 @@ function cacheKey(files: string[]): string {
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 32);
 }
 
-function readCache(file: string, expected: number): Uint8Array | undefined {
+/**
+ * The cached stack as a tensor, its float32 values read straight into the tensor's memory (on wasm, the
+ * wasm heap): no conversion at all. Undefined when the file is missing or has the wrong size.
+ */
+function readCache(file: string, shape: [number, number, number]): tf.Tensor3D | undefined {
+  const bytes = shape[0] * shape[1] * shape[2] * 4;
+  let fd: number;
   try {
-    const bytes = fs.readFileSync(file);
-    return bytes.length === expected ? bytes : undefined;
+    fd = fs.openSync(file, "r");
   } catch {
     return undefined;
   }
+  try {
+    if (fs.fstatSync(fd).size !== bytes) return undefined;
+    return tensorFilledBy(shape, "float32", (out) => {
+      const view = new Uint8Array(out.buffer, out.byteOffset, bytes);
+      for (let done = 0; done < bytes;) {
+        const got = fs.readSync(fd, view, done, bytes - done, done);
+        if (got === 0) throw new Error(`${file} ended early`);
+        done += got;
+      }
+    }) as tf.Tensor3D;
+  } catch {
+    return undefined; // a damaged entry: decode again (and rewrite it)
+  } finally {
+    fs.closeSync(fd);
+  }
 }
 
-function writeCache(file: string, bytes: Uint8Array): void {
+function writeCache(file: string, values: Float32Array): void {
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, bytes);
+    fs.writeFileSync(tmp, values);
     fs.renameSync(tmp, file);
   } catch {
     // A read-only data folder only costs speed.
@@ -169,11 +189,11 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
   const key = useCache ? cacheKey(files) : "";
   if (useCache) {
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.u8$`).exec(name);
+      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.f32$`).exec(name);
       if (!m) continue;
       const [n, h, w] = m.slice(1).map(Number);
-      const bytes = n === files.length ? readCache(path.join(dir, name), n * h * w) : undefined;
-      if (bytes) return unitTensor(bytes, [n, h, w]);
+      const cached = n === files.length ? readCache(path.join(dir, name), [n, h, w]) : undefined;
+      if (cached) return cached;
     }
   }
   // PNGs decode synchronously in one loop (no per-file promise), each straight into the stack; anything
@@ -189,8 +209,9 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
     }
     bytes.set(im.data, i * width * height);
   }
-  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.u8`), bytes);
-  return unitTensor(bytes, [files.length, height, width]);
+  const stack = unitTensor(bytes, [files.length, height, width]);
+  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.f32`), stack.dataSync() as Float32Array);
+  return stack;
 }
 
 export type ColorMap = "Greys" | "gray";
