@@ -30,9 +30,9 @@ const ON_GPU = DEVICE !== "cpu";
 const RUNS = QUICK ? 1 : 5;
 /**
  * Untimed epochs before them, on both sides. V8 optimises TensorFlow.js's JavaScript over the first few
- * thousand ops: a linear model's epoch takes ~80 ms, then ~55, ~45, and settles near 30 from the fourth.
+ * thousand ops: a linear model's epoch takes ~55 ms, then ~40, ~35, ~30, and settles near 22 from the sixth.
  */
-const WARMUP = QUICK ? 1 : 3;
+const WARMUP = QUICK ? 1 : 5;
 const LOAD_RUNS = QUICK ? 2 : 3; // 2 in the smoke run, to exercise the cold-load child
 /** Files read per digit folder; the quick smoke run reads a few hundred. */
 const LIMIT: number | null = QUICK ? 400 : null;
