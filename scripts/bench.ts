@@ -8,6 +8,7 @@
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
+//   tsx scripts/bench.ts --cases=c  only the cases named (a, b, c, d); writes nothing
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as os from "node:os";
@@ -23,6 +24,8 @@ const ROOT = path.resolve(__dirname, "..");
 const CACHE = path.join(ROOT, "bench", "cache");
 const PYTHON = process.env.BENCH_PYTHON || "/usr/bin/python3";
 const QUICK = process.argv.includes("--quick");
+/** --cases=a,c: time only those training cases (and still the loading). */
+const ONLY = process.argv.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",");
 /** "cuda" on a GPU machine (scripts/gpu/bench-on-device.sh): PyTorch on CUDA, and no PNG-loading cases. */
 const DEVICE = process.env.BENCH_DEVICE || "cpu";
 const ON_GPU = DEVICE !== "cpu";
@@ -76,7 +79,7 @@ const CASES: TrainCase[] = ([
   { key: "b", name: "(b) simple net 784-30-1, MNIST_SAMPLE", data: "sample", arch: "simple_net", loss: "mnist", bs: 256, lr: 0.1, steps: null },
   { key: "c", name: "(c) MLP 784-128-10, full MNIST", data: "mnist", arch: "mlp", loss: "ce", bs: 256, lr: 0.1, steps: null },
   { key: "d", name: "(d) CNN of 04b, MNIST_SAMPLE", data: "sample", arch: "cnn", loss: "bce", bs: 256, lr: 0.5, steps: null },
-] as TrainCase[]).map((c) => {
+] as TrainCase[]).filter((c) => !ONLY || ONLY.includes(c.key)).map((c) => {
   const steps = QUICK ? 3 : c.steps;
   return { ...c, steps, name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
 });
@@ -353,7 +356,7 @@ async function main(): Promise<void> {
   const mismatched = rows.filter((r) => r.losses_match === false);
   if (mismatched.length) console.log(`WARNING: losses differ for ${mismatched.map((r) => r.name.split(" ")[0]).join(", ")}: the two sides did not compute the same thing.`);
 
-  if (QUICK) return; // a smoke run's figures mean nothing; keep the recorded ones
+  if (QUICK || (ONLY && !process.env.BENCH_OUT)) return; // keep the recorded full run
   // BENCH_OUT: where a device run writes its table (the recorded CPU results stay as they are).
   const out = process.env.BENCH_OUT || path.join(ROOT, "bench", "results.json");
   fs.writeFileSync(out, JSON.stringify({ machine, backend: backend.name, reference, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");

@@ -92,3 +92,55 @@ test("describeBackend says whether OpenBLAS does the products; FASTBOOK_BLAS=off
   assert.match(r.stdout, /matMul and conv2d in wasm: turned off by FASTBOOK_BLAS=off/);
   assert.match(r.stdout, /^3,3$/m, "and the wasm kernel still multiplies");
 });
+
+// [input NHWC, filter [kh, kw, ci, co], strides, pad]
+type Shape4 = [number, number, number, number];
+const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | number][] = [
+  [[2, 7, 7, 3], [3, 3, 3, 4], 1, "same"],
+  [[2, 8, 8, 3], [3, 3, 3, 4], 2, "same"],
+  [[3, 28, 28, 1], [3, 3, 1, 8], 2, "same"], // the notebook's first layer
+  [[2, 9, 7, 5], [5, 3, 5, 2], [2, 1], "valid"], // non-square everything
+  [[1, 6, 6, 4], [1, 1, 4, 3], 1, "valid"], // 1×1
+  [[2, 5, 5, 2], [3, 3, 2, 3], 1, 2], // explicit padding of 2
+  [[1, 2, 2, 2], [3, 3, 2, 2], 2, "same"], // the window hangs over on every side
+];
+
+test("conv2d and both of its gradients through OpenBLAS on wasm equal cpu's", async (t) => {
+  if (!requireBlas(t)) return;
+  const run = async (backend: string) => {
+    await initBackend(backend);
+    return CONVS.map(([xs, fs, s, pad], i) => {
+      const x = tf.randomNormal(xs, 0, 1, "float32", 10 + i) as tf.Tensor4D;
+      const w = tf.randomNormal(fs, 0, 1, "float32", 20 + i) as tf.Tensor4D;
+      const bias = tf.randomNormal([fs[3]], 0, 1, "float32", 30 + i);
+      const f = (a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, s, pad)));
+      const [gx, gw] = tf.grads(f)([x, w]);
+      const fused = tf.fused.conv2d({ x, filter: w, strides: s, pad, bias, activation: "relu" });
+      return [tf.conv2d(x, w, s, pad), gx, gw, fused].map((r) => ({ shape: r.shape, values: Array.from(r.dataSync()) }));
+    });
+  };
+  const cpu = await run("cpu"), wasm = await run("wasm");
+  cpu.forEach((outs, i) => outs.forEach((ref, j) => {
+    const what = `case ${i} (${JSON.stringify(CONVS[i])}), ${["forward", "input gradient", "filter gradient", "fused + bias + relu"][j]}`;
+    assert.deepEqual(wasm[i][j].shape, ref.shape, what);
+    assert.ok(maxRelDiff(tf.tensor(wasm[i][j].values), tf.tensor(ref.values)) < 1e-5, what);
+  }));
+});
+
+test("repeated convolutions of the same input reuse, and changed inputs rebuild, the im2col matrix", async (t) => {
+  if (!requireBlas(t)) return;
+  await initBackend("wasm");
+  const w = tf.randomNormal([3, 3, 2, 4], 0, 1, "float32", 1) as tf.Tensor4D;
+  const a = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 2) as tf.Tensor4D;
+  const b = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 3) as tf.Tensor4D; // same geometry, other values
+  const ya = Array.from(tf.conv2d(a, w, 1, "same").dataSync());
+  const yb = Array.from(tf.conv2d(b, w, 1, "same").dataSync());
+  assert.notDeepEqual(yb, ya);
+  assert.deepEqual(Array.from(tf.conv2d(a, w, 1, "same").dataSync()), ya, "back to a: its own values again");
+});
+
+test("the committed wasm bytes are what conv-loops.wat compiles to (npm run build:wasm)", async () => {
+  const { compileConvLoops } = await import("../lib/scripts/build-wasm.mjs");
+  const { CONV_LOOPS_WASM } = await import("../lib/src/conv-loops-wasm");
+  assert.equal((await compileConvLoops()).toString("base64"), CONV_LOOPS_WASM, "run npm run build:wasm after editing the .wat");
+});
