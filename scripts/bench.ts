@@ -263,6 +263,13 @@ interface Row {
 const round6 = (v: number | null) => (v !== null && Number.isFinite(v) ? +v.toFixed(6) : null);
 
 async function main(): Promise<void> {
+  // Offline machines of this project's kind keep the data sets beside the checkout (../shared/datasets,
+  // as .ci/run uses them); take them from there when no mirror is named.
+  const shared = path.resolve(ROOT, "..", "shared", "datasets");
+  if (!process.env.DATA_MIRROR && fs.existsSync(path.join(shared, "SHA256SUMS"))) {
+    process.env.DATA_MIRROR = shared;
+    if (!process.argv.includes("--cold-load")) console.log(`bench: DATA_MIRROR not set; using ${shared}`);
+  }
   const backend = await initBackend(); // TFJS_BACKEND, or the fastest that loads
   const sample = await untarData(URLs.MNIST_SAMPLE);
 

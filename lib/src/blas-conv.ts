@@ -32,10 +32,16 @@ declare const WebAssembly: {
 };
 
 let loops: ConvLoops | undefined;
+let boundTo: object | undefined; // the heap the module and the blocks below belong to
+
 function convLoops(backend: Heap): ConvLoops {
-  if (!loops) {
+  if (!loops || boundTo !== backend.wasm.asm.memory) {
+    // First use, or a new wasm backend (a new heap): the old blocks' offsets mean nothing there.
+    boundTo = backend.wasm.asm.memory;
     const module = new WebAssembly.Module(Buffer.from(CONV_LOOPS_WASM, "base64"));
-    loops = new WebAssembly.Instance(module, { env: { memory: backend.wasm.asm.memory } }).exports as unknown as ConvLoops;
+    loops = new WebAssembly.Instance(module, { env: { memory: boundTo } }).exports as unknown as ConvLoops;
+    scratch.forget();
+    recent.clear();
   }
   return loops;
 }
@@ -57,6 +63,9 @@ class HeapBlock {
   }
   release(backend: Heap): void {
     if (this.ptr) backend.wasm._free(this.ptr);
+    this.forget();
+  }
+  forget(): void {
     this.ptr = this.bytes = 0;
   }
 }
@@ -72,12 +81,13 @@ const MAX_RECENT = 16;
 
 /** Heap offset of the im2col matrix of `x`. */
 function colsOf(backend: Heap, x: tf.TensorInfo, ci: ConvInfo): number {
+  const run = convLoops(backend);
   const key = `${geometry(ci)}|${ci.outChannels}`;
   const slot = recent.get(key);
   if (slot?.dataId === x.dataId) return slot.block.ptr;
   const block = slot?.block ?? new HeapBlock();
   const ptr = block.reserve(backend, rowsOf(ci) * depthOf(ci));
-  convLoops(backend).im2col(backend.dataIdMap.get(x.dataId).memoryOffset, ptr, ...geometry(ci));
+  run.im2col(backend.dataIdMap.get(x.dataId).memoryOffset, ptr, ...geometry(ci));
   recent.delete(key);
   recent.set(key, { dataId: x.dataId, block });
   if (recent.size > MAX_RECENT) {
@@ -160,10 +170,11 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const out = backend.makeOutput(a.inputShape, "float32");
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * k === 0 || co === 0) { heapView(backend, out).fill(0); return out; }
+    const run = convLoops(backend);
     const c = scratch.reserve(backend, m * k);
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, m, k, co, 1, heapView(backend, dy) as Float32Array, co,
       heapView(backend, filter) as Float32Array, co, 0, f32At(backend, c, m * k), k);
-    convLoops(backend).col2im(c, backend.dataIdMap.get(out.dataId).memoryOffset, ...geometry(ci));
+    run.col2im(c, backend.dataIdMap.get(out.dataId).memoryOffset, ...geometry(ci));
     return out;
   };
 
