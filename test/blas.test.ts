@@ -7,6 +7,7 @@ import { spawnSync } from "node:child_process";
 import { tf } from "../lib/src/tf";
 import { initBackend, describeBackend } from "../lib/src/backend";
 import { loadBlas, usingBlas } from "../lib/src/blas";
+import { Conv2d, Linear } from "../lib/src/nn";
 
 function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
   assert.deepEqual(a.shape, b.shape);
@@ -143,4 +144,24 @@ test("the committed wasm bytes are what conv-loops.wat compiles to (npm run buil
   const { compileConvLoops } = await import("../lib/scripts/build-wasm.mjs");
   const { CONV_LOOPS_WASM } = await import("../lib/src/conv-loops-wasm");
   assert.equal((await compileConvLoops()).toString("base64"), CONV_LOOPS_WASM, "run npm run build:wasm after editing the .wat");
+});
+
+test("Linear and Conv2d as single kernels on wasm (dense, conv2dWithBias): values and all gradients equal cpu's", async (t) => {
+  if (!requireBlas(t)) return;
+  const run = async (backend: string) => {
+    await initBackend(backend);
+    const x = tf.randomNormal([5, 7], 0, 1, "float32", 1) as tf.Tensor2D;
+    const lin = new Linear(7, 3, { seed: 2 });
+    lin.bias.assign(tf.randomNormal([3], 0, 1, "float32", 3));
+    const img = tf.randomNormal([2, 9, 9, 3], 0, 1, "float32", 4) as tf.Tensor4D;
+    const conv = new Conv2d(3, 4, 3, { stride: 2, seed: 5 });
+    conv.bias.assign(tf.randomNormal([4], 0, 1, "float32", 6));
+    const f = (a: tf.Tensor, b: tf.Tensor) => tf.add(tf.sum(tf.square(lin.forward(a))), tf.sum(tf.square(conv.forward(b))));
+    const { value, grads } = tf.variableGrads(() => f(x, img) as tf.Scalar, [...lin.parameters(), ...conv.parameters()]);
+    const [gx, gimg] = tf.grads(f)([x, img]);
+    return [value, ...Object.values(grads), gx, gimg].map((g) => Array.from(g.dataSync()));
+  };
+  const cpu = await run("cpu"), wasm = await run("wasm");
+  assert.ok(usingBlas());
+  cpu.forEach((ref, i) => assert.ok(maxRelDiff(tf.tensor(wasm[i]), tf.tensor(ref)) < 1e-5, `output ${i}`));
 });

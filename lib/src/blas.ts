@@ -85,7 +85,7 @@ export function blasStatus(): string {
   return b ? `matMul and conv2d through ${b.library} (${b.threads} thread${b.threads === 1 ? "" : "s"})` : `matMul and conv2d in wasm: ${whyNot}`;
 }
 
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
@@ -253,6 +253,69 @@ export function sgdUpdate(params: tf.Variable[], grads: tf.Tensor[], lr: number)
   tf.dispose(outs);
 }
 
+const DENSE = "FastbookDense", CONV_BIAS = "FastbookConv2dBias";
+
+/** x·w + b for x [n, k], w [k, m], b [m]: one product, the bias added in the same pass. */
+function denseKernel(sgemm: Sgemm) {
+  return (args: KernelArgs) => {
+    const { x, w, b } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo };
+    const [n, k] = x.shape, m = w.shape[1];
+    const backend = args.backend as WasmBackend;
+    const out = backend.makeOutput([n, m], "float32");
+    if (n * m === 0) return out;
+    if (k === 0) heapView(backend, out).fill(0);
+    else sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, m, k, 1, heapView(backend, x) as Float32Array, k, heapView(backend, w) as Float32Array, m, 0, heapView(backend, out) as Float32Array, m);
+    addBias(sgemm, backend, b, out, n, m);
+    return out;
+  };
+}
+
+/**
+ * The layers' own ops (Linear and Conv2d with their bias) as one kernel each, with gradients that the
+ * engine asks for input by input: unlike tf.fused.matMul's, whose custom gradient always computes all
+ * three, so the images' gradient would be computed for the first layer too. One Add kernel, and its
+ * gradient, less per layer and step.
+ */
+function registerLayerKernels(sgemm: Sgemm, convWithBias: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
+  override(DENSE, denseKernel(sgemm));
+  tf.registerGradient({
+    kernelName: DENSE,
+    inputsToSave: ["x", "w"],
+    gradFunc: (dy, [x, w]) => ({
+      x: () => tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D, false, true),
+      w: () => tf.matMul(x as tf.Tensor2D, dy as tf.Tensor2D, true, false),
+      b: () => tf.sum(dy as tf.Tensor, 0),
+    }),
+  });
+  override(CONV_BIAS, convWithBias);
+  tf.registerGradient({
+    kernelName: CONV_BIAS,
+    inputsToSave: ["x", "filter"],
+    gradFunc: (dy, [x, filter], attrs) => {
+      const { strides, pad } = attrs as unknown as { strides: [number, number]; pad: "same" | "valid" };
+      const common = { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+      const run = (name: string, inputs: tf.NamedTensorMap, extra: object) =>
+        tf.engine().runKernel(name, inputs, { ...common, ...extra } as unknown as tf.NamedAttrMap) as tf.Tensor;
+      return {
+        x: () => run("Conv2DBackpropInput", { dy: dy as tf.Tensor, filter }, { inputShape: x.shape }),
+        filter: () => run("Conv2DBackpropFilter", { x, dy: dy as tf.Tensor }, { filterShape: filter.shape }),
+        bias: () => tf.sum(dy as tf.Tensor, [0, 1, 2]),
+      };
+    },
+  });
+}
+
+/** x·w + b as one kernel on wasm with OpenBLAS (Linear's forward pass); callers check usingBlas(). */
+export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  return tf.engine().runKernel(DENSE, { x, w, b }, {}) as unknown as tf.Tensor2D;
+}
+
+/** conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass). */
+export function conv2dWithBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D {
+  const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", dilations: [1, 1], activation: "linear" };
+  return tf.engine().runKernel(CONV_BIAS, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+}
+
 /** Replaces (or adds) one wasm kernel, keeping the original's setup so that its fallback still works. */
 function override(kernelName: string, kernelFunc: (args: never) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig | undefined {
   const original = tf.getKernel(kernelName, "wasm");
@@ -282,6 +345,7 @@ export function useBlasOnWasm(): boolean {
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
   override(SGD_KERNEL, sgdKernel(lib.saxpy));
+  registerLayerKernels(lib.sgemm, k.fusedForward);
   override("Conv2DBackpropInput", k.inputGrad);
   override("Conv2DBackpropFilter", k.filterGrad);
   registered = true;

@@ -1,6 +1,7 @@
 // Layers as small objects: a forward function and the variables it learns. Nothing more.
 import { tf } from "./tf";
 import { useConvGradientsOnWasm } from "./speedups";
+import { conv2dWithBias, dense, usingBlas } from "./blas";
 
 export interface Module {
   forward(x: tf.Tensor): tf.Tensor;
@@ -26,6 +27,8 @@ export class Linear implements Module {
     this.bias = tf.variable(tf.zeros([outFeatures]));
   }
   forward(x: tf.Tensor): tf.Tensor {
+    // With OpenBLAS on wasm, the same x·W + b as one kernel (blas.ts).
+    if (usingBlas() && x.rank === 2) return dense(x as tf.Tensor2D, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D);
     return tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
   }
   parameters(): tf.Variable[] {
@@ -72,8 +75,10 @@ export class Conv2d implements Module {
     useConvGradientsOnWasm(); // wasm has no kernel for conv2d's filter gradient; this supplies one
   }
   forward(x: tf.Tensor): tf.Tensor {
-    const s = this.opts.stride ?? 1;
-    return tf.add(tf.conv2d(x as tf.Tensor4D, this.filter as tf.Tensor4D, s, this.opts.padding ?? "same"), this.bias);
+    const s = this.opts.stride ?? 1, pad = this.opts.padding ?? "same";
+    // With OpenBLAS on wasm, the same conv2d + bias as one kernel (blas.ts).
+    if (usingBlas()) return conv2dWithBias(x as tf.Tensor4D, this.filter as tf.Tensor4D, this.bias as tf.Tensor1D, s, pad);
+    return tf.add(tf.conv2d(x as tf.Tensor4D, this.filter as tf.Tensor4D, s, pad), this.bias);
   }
   parameters(): tf.Variable[] {
     return [this.filter, this.bias];
