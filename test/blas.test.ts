@@ -146,7 +146,7 @@ test("the committed wasm bytes are what conv-loops.wat compiles to (npm run buil
   assert.equal((await compileConvLoops()).toString("base64"), CONV_LOOPS_WASM, "run npm run build:wasm after editing the .wat");
 });
 
-test("Linear and Conv2d as single kernels on wasm (dense, conv2dWithBias): values and all gradients equal cpu's", async (t) => {
+test("Linear, and Conv2d as a single kernel on wasm (conv2dWithBias): values and all gradients equal cpu's", async (t) => {
   if (!requireBlas(t)) return;
   const run = async (backend: string) => {
     await initBackend(backend);

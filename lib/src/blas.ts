@@ -253,40 +253,16 @@ export function sgdUpdate(params: tf.Variable[], grads: tf.Tensor[], lr: number)
   tf.dispose(outs);
 }
 
-const DENSE = "FastbookDense", CONV_BIAS = "FastbookConv2dBias";
-
-/** x·w + b for x [n, k], w [k, m], b [m]: one product, the bias added in the same pass. */
-function denseKernel(sgemm: Sgemm) {
-  return (args: KernelArgs) => {
-    const { x, w, b } = args.inputs as { x: tf.TensorInfo; w: tf.TensorInfo; b: tf.TensorInfo };
-    const [n, k] = x.shape, m = w.shape[1];
-    const backend = args.backend as WasmBackend;
-    const out = backend.makeOutput([n, m], "float32");
-    if (n * m === 0) return out;
-    if (k === 0) heapView(backend, out).fill(0);
-    else sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, n, m, k, 1, heapView(backend, x) as Float32Array, k, heapView(backend, w) as Float32Array, m, 0, heapView(backend, out) as Float32Array, m);
-    addBias(sgemm, backend, b, out, n, m);
-    return out;
-  };
-}
+const CONV_BIAS = "FastbookConv2dBias";
 
 /**
- * The layers' own ops (Linear and Conv2d with their bias) as one kernel each, with gradients that the
- * engine asks for input by input: unlike tf.fused.matMul's, whose custom gradient always computes all
- * three, so the images' gradient would be computed for the first layer too. One Add kernel, and its
- * gradient, less per layer and step.
+ * Conv2d's forward pass (conv2d + bias) as one kernel, with a gradient that the engine asks for input by
+ * input: unlike tf.fused.conv2d's, whose custom gradient always computes all three, so the images'
+ * gradient would be computed for the first layer too. Saves an Add over the whole output, and its
+ * gradient, per layer and step (about a tenth of the CNN's epoch). For Linear, whose outputs are small,
+ * the same measured no gain, so it keeps matMul + add.
  */
-function registerLayerKernels(sgemm: Sgemm, convWithBias: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
-  override(DENSE, denseKernel(sgemm));
-  tf.registerGradient({
-    kernelName: DENSE,
-    inputsToSave: ["x", "w"],
-    gradFunc: (dy, [x, w]) => ({
-      x: () => tf.matMul(dy as tf.Tensor2D, w as tf.Tensor2D, false, true),
-      w: () => tf.matMul(x as tf.Tensor2D, dy as tf.Tensor2D, true, false),
-      b: () => tf.sum(dy as tf.Tensor, 0),
-    }),
-  });
+function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
   override(CONV_BIAS, convWithBias);
   tf.registerGradient({
     kernelName: CONV_BIAS,
@@ -303,11 +279,6 @@ function registerLayerKernels(sgemm: Sgemm, convWithBias: (args: KernelArgs) => 
       };
     },
   });
-}
-
-/** x·w + b as one kernel on wasm with OpenBLAS (Linear's forward pass); callers check usingBlas(). */
-export function dense(x: tf.Tensor2D, w: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
-  return tf.engine().runKernel(DENSE, { x, w, b }, {}) as unknown as tf.Tensor2D;
 }
 
 /** conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass). */
@@ -345,7 +316,7 @@ export function useBlasOnWasm(): boolean {
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
   override(SGD_KERNEL, sgdKernel(lib.saxpy));
-  registerLayerKernels(lib.sgemm, k.fusedForward);
+  registerConvWithBias(k.fusedForward);
   override("Conv2DBackpropInput", k.inputGrad);
   override("Conv2DBackpropFilter", k.filterGrad);
   registered = true;

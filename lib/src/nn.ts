@@ -1,7 +1,7 @@
 // Layers as small objects: a forward function and the variables it learns. Nothing more.
 import { tf } from "./tf";
 import { useConvGradientsOnWasm } from "./speedups";
-import { conv2dWithBias, dense, usingBlas } from "./blas";
+import { conv2dWithBias, usingBlas } from "./blas";
 
 export interface Module {
   forward(x: tf.Tensor): tf.Tensor;
@@ -27,8 +27,6 @@ export class Linear implements Module {
     this.bias = tf.variable(tf.zeros([outFeatures]));
   }
   forward(x: tf.Tensor): tf.Tensor {
-    // With OpenBLAS on wasm, the same x·W + b as one kernel (blas.ts).
-    if (usingBlas() && x.rank === 2) return dense(x as tf.Tensor2D, this.weight as tf.Tensor2D, this.bias as tf.Tensor1D);
     return tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
   }
   parameters(): tf.Variable[] {
