@@ -9,7 +9,8 @@
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
 //   tsx scripts/bench.ts --cases=c  only the cases named (a, b, c, d); writes nothing
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import * as readline from "node:readline";
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -196,10 +197,40 @@ function shareStart(c: TrainCase, model: Module, n: number): SharedStart {
   return { ...files, shapes: params.map((p) => p.shape) };
 }
 
-interface OursResult { runs: number[]; epochLosses: number[]; start: SharedStart }
+/** One PyTorch process holding one case, answering one epoch per request (scripts/bench_torch.py serve). */
+class TorchCase {
+  private readonly child;
+  private readonly lines: AsyncIterator<string>;
+  constructor(spec: object) {
+    this.child = spawn(PYTHON, [path.join(ROOT, "scripts", "bench_torch.py"), "serve"], { stdio: ["pipe", "pipe", "inherit"] });
+    this.lines = readline.createInterface({ input: this.child.stdout })[Symbol.asyncIterator]();
+    this.child.stdin.write(JSON.stringify(spec) + "\n");
+  }
+  /** The next answer; the process's exit is an error that says so. */
+  async next<T>(): Promise<T> {
+    const r = await this.lines.next();
+    if (r.done) throw new Error(`PyTorch (${PYTHON} scripts/bench_torch.py serve) exited early with code ${this.child.exitCode}; see its message above.`);
+    return JSON.parse(r.value) as T;
+  }
+  async epoch(run: number): Promise<{ ms: number; loss: number | null }> {
+    this.child.stdin.write(JSON.stringify({ run }) + "\n");
+    return this.next();
+  }
+  close(): void {
+    this.child.stdin.end();
+  }
+}
 
-/** One case on our side: the Learner the notebooks use, WARMUP + RUNS epochs. */
-async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<OursResult> {
+interface Side { runs: number[]; epochLosses: number[] }
+interface CaseResult { ours: Side; torch: Side; about: TorchAbout }
+type TorchAbout = { torch: string; threads: number; gpu?: string };
+
+/**
+ * One case on both sides, taking turns epoch by epoch: ours (the Learner the notebooks use) trains one
+ * epoch, then PyTorch trains the same epoch while ours waits. A slow spell of this shared machine (they
+ * happen, and last seconds) then falls on both sides of a ratio instead of one. WARMUP + RUNS epochs.
+ */
+async function trainBoth(c: TrainCase, x: tf.Tensor, y: tf.Tensor, spec: object): Promise<CaseResult> {
   const dls = DataLoaders.fromTensors(x, y, x, y, { bs: c.bs, seed: SHUFFLE_SEED });
   const timer = new TrainTimer();
   // Validation is not timed (on either side); one batch keeps the Recorder's epoch row complete.
@@ -207,9 +238,23 @@ async function trainOurs(c: TrainCase, x: tf.Tensor, y: tf.Tensor): Promise<Ours
   const model = archs[c.arch]();
   const start = shareStart(c, model, x.shape[0]);
   const learn = new Learner(loaders, model, { lossFunc: losses[c.loss], progress: false, cbs: [timer] });
-  await learn.fit(WARMUP + RUNS, c.lr);
-  tf.dispose(model.parameters());
-  return { runs: timer.times.slice(WARMUP), epochLosses: learn.recorder.values.map((v) => v.trainLoss), start };
+  const torch = new TorchCase({ ...spec, case: { ...c, start } });
+  try {
+    const about = await torch.next<TorchAbout>();
+    const torchSide: Side = { runs: [], epochLosses: [] };
+    for (let run = 0; run < WARMUP + RUNS; run++) {
+      await learn.fit(1, c.lr);
+      const r = await torch.epoch(run);
+      torchSide.runs.push(r.ms);
+      torchSide.epochLosses.push(r.loss ?? NaN);
+    }
+    const ours: Side = { runs: timer.times, epochLosses: learn.recorder.values.map((v) => v.trainLoss) };
+    const timed = (side: Side) => ({ ...side, runs: side.runs.slice(WARMUP) });
+    return { ours: timed(ours), torch: timed(torchSide), about };
+  } finally {
+    torch.close();
+    tf.dispose(model.parameters());
+  }
 }
 
 /** Relative difference of two losses; agreement within LOSS_TOLERANCE means both sides did the same work. */
@@ -304,51 +349,43 @@ async function main(): Promise<void> {
     mnist: writeDataFile("train_mnist", mnistXY[0], Uint8Array.from(mnistXY[1].dataSync())),
   };
 
-  // Each case runs on our side, then at once on PyTorch's, so that a slow spell of this machine (they
-  // happen: shared cores) hits both sides of a comparison rather than one. PyTorch keeps its default
-  // thread count (here 1; its matrix products still use OpenBLAS's own threads, as ours do). Forcing 2
-  // made it slower here ((c): ~1150 ms against ~250 ms), so the default is its best showing.
-  const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
-  type TorchOut = { torch: string; threads: number; gpu?: string; load_ms: number; warm_load_ms: number[]; cases: Record<string, { ms: number; epoch_losses: (number | null)[] }> };
-  const torch = (cases: (TrainCase & { start: SharedStart })[], timeLoads: boolean, mode = "all") => runJson(PYTHON, [torchScript, mode], JSON.stringify({
-    sample, mnist, cache: CACHE, limit: LIMIT, runs: RUNS, warmup: WARMUP, warm_loads: LOAD_RUNS, time_loads: timeLoads,
-    device: DEVICE, data_files: dataFiles, cases,
-  })) as TorchOut;
-  const ours: Record<string, OursResult> = {};
-  const refCases: TorchOut["cases"] = {};
+  // PyTorch keeps its default thread count (here 1; its matrix products still use OpenBLAS's own threads,
+  // as ours do). Forcing 2 made it slower here ((c): ~1150 ms against ~250 ms): the default is its best.
+  const spec = { sample, limit: LIMIT, warm_loads: LOAD_RUNS, device: DEVICE, data_files: dataFiles };
+  const results: Record<string, CaseResult> = {};
   for (const c of CASES) {
     const [x, y] = c.data === "sample" ? sampleXY : mnistXY;
-    ours[c.key] = await trainOurs(c, x, y);
-    refCases[c.key] = torch([{ ...c, start: ours[c.key].start }], false).cases[c.key];
-    console.log(`bench: ${c.name}: ours ${ours[c.key].runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
-      `PyTorch ${(refCases[c.key] as { runs_ms?: number[] }).runs_ms?.map((t) => t.toFixed(0)).join(", ")} ms`);
+    const r = (results[c.key] = await trainBoth(c, x, y, spec));
+    console.log(`bench: ${c.name}: ours ${r.ours.runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
+      `PyTorch ${r.torch.runs.map((t) => t.toFixed(0)).join(", ")} ms`);
   }
   tf.dispose([...sampleXY, ...mnistXY]);
-  const loads = torch([], !ON_GPU);
-  const ref = { ...loads, cases: refCases };
-  const refCold = [ref.load_ms];
-  if (!ON_GPU) for (let i = 1; i < LOAD_RUNS; i++) refCold.push(torch([], true, "load").load_ms);
+  const about = Object.values(results)[0]?.about ?? { torch: "?", threads: 0 };
+  const loadSpec = JSON.stringify(spec);
+  const refLoads = ON_GPU ? undefined : (runJson(PYTHON, [path.join(ROOT, "scripts", "bench_torch.py"), "loads"], loadSpec) as { load_ms: number; warm_load_ms: number[] });
+  const refCold = refLoads ? [refLoads.load_ms] : [];
+  if (!ON_GPU) for (let i = 1; i < LOAD_RUNS; i++) refCold.push(runJson(PYTHON, [path.join(ROOT, "scripts", "bench_torch.py"), "load"], loadSpec).load_ms as number);
 
   const row = (name: string, o: number, r: number, extra: Partial<Row> = {}): Row =>
     ({ name, ours_ms: +o.toFixed(1), reference_ms: +r.toFixed(1), ratio: +(o / r).toFixed(2), ...extra });
   const nFiles = sampleTrainFiles(sample).length;
   const rows: Row[] = [
     ...CASES.map((c) => {
-      const o = ours[c.key].epochLosses, r = ref.cases[c.key].epoch_losses.map((l) => l ?? NaN);
-      return row(c.name, median(ours[c.key].runs), ref.cases[c.key].ms, {
+      const o = results[c.key].ours.epochLosses, r = results[c.key].torch.epochLosses;
+      return row(c.name, median(results[c.key].ours.runs), median(results[c.key].torch.runs), {
         ours_loss: round6(o[0]), reference_loss: round6(r[0]), losses_match: relDiff(o[0], r[0]) <= LOSS_TOLERANCE,
         ours_last_loss: round6(o.at(-1)!), reference_last_loss: round6(r.at(-1)!),
       });
     }),
     ...(ON_GPU ? [] : [
       row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
-      row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(ref.warm_load_ms)),
+      row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),
     ]),
   ];
 
   const cpus = os.cpus();
-  const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (ref.gpu ? `; GPU ${ref.gpu}` : "");
-  const reference = `PyTorch ${ref.torch} (${PYTHON}) on ${DEVICE}, ${ref.threads} CPU thread(s)` + (ON_GPU ? "" : "; PIL + numpy for loading");
+  const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (about.gpu ? `; GPU ${about.gpu}` : "");
+  const reference = `PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} CPU thread(s)` + (ON_GPU ? "" : "; PIL + numpy for loading");
   const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "epoch-1 loss ours", "PyTorch", "same"];
   const cells = rows.map((r) => [r.name, r.ours_ms.toFixed(0), r.reference_ms.toFixed(0), r.ratio.toFixed(2),
     ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(6))),
@@ -357,7 +394,8 @@ async function main(): Promise<void> {
   const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
   console.log(`\nmachine: ${machine}\nours: ${describeBackend(backend)}\nreference: ${reference}\n`);
   console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
-  console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones, validation not timed; loading of ${LOAD_RUNS} runs. ` +
+  console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones, the two sides taking turns epoch by epoch, ` +
+    `validation not timed; loading of ${LOAD_RUNS} runs. ` +
     "Losses: mean training loss of the first (warm-up) epoch; both sides start from the same weights and see the same " +
     `batches, so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative). Last epochs' losses are in bench/results.json.`);
   const mismatched = rows.filter((r) => r.losses_match === false);

@@ -2,17 +2,17 @@
 the way a PyTorch user would write it. Run with Debian's /usr/bin/python3 (python3-torch, and
 libopenblas0-pthread so that torch uses a real BLAS).
 
-Reads a JSON spec on stdin (data folders, cases, hyperparameters: bench.ts owns them, so both sides
-always agree) and prints one JSON object on stdout. Times are milliseconds.
+Reads a JSON spec as the first line of stdin (data folders, cases, hyperparameters: bench.ts owns them,
+so both sides always agree) and answers in JSON lines on stdout. Times are milliseconds.
 
-  bench_torch.py load   one cold load of MNIST_SAMPLE's training PNGs (a fresh process each time)
-  bench_torch.py all    a cold load, warm reloads (unless "time_loads" is false), then the spec's training
-                        cases, on the arrays our side wrote ("data_files") and on "device" (cpu or cuda)
+  bench_torch.py load    one cold load of MNIST_SAMPLE's training PNGs (a fresh process each time)
+  bench_torch.py loads   a cold load, then warm reloads
+  bench_torch.py serve   one training case ("case"), on the arrays our side wrote ("data_files") and on
+                         "device" (cpu or cuda): then one epoch per request line, answered by one line
 """
 import json
 import math
 import os
-import statistics
 import sys
 import time
 
@@ -81,33 +81,14 @@ def finite(v):
     return v if math.isfinite(v) else None
 
 
-def main():
-    global LIMIT
-    mode = sys.argv[1] if len(sys.argv) > 1 else "all"
-    spec = json.load(sys.stdin)
-    LIMIT = spec["limit"]
-    if mode == "load":
-        print(json.dumps({"load_ms": timed_load(spec["sample"])[0]}))
-        return
-
-    # Imported only here, so that a cold-load child does not pay for torch's import.
+def case_runner(spec, case):
+    """Builds one training case (our side's data, weights and batch orders) and returns a function that
+    trains epoch `run` and returns (milliseconds, mean loss)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
 
-    torch.manual_seed(0)
     dev = torch.device(spec.get("device", "cpu"))
-    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    if dev.type == "cuda":
-        out["gpu"] = torch.cuda.get_device_name(dev)
-
-    def sync():
-        if dev.type == "cuda":
-            torch.cuda.synchronize(dev)
-
-    if spec.get("time_loads", True):
-        out["load_ms"] = timed_load(spec["sample"])[0]
-        out["warm_load_ms"] = [timed_load(spec["sample"])[0] for _ in range(spec["warm_loads"])]
 
     class SameConv(nn.Conv2d):
         """A stride-2 3x3 convolution with TensorFlow's "same" padding, which puts the odd pixel of padding
@@ -143,40 +124,76 @@ def main():
         "ce": F.cross_entropy,
     }
 
-    out["cases"] = {}
-    for case in spec["cases"]:
-        x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample")
-        x, y = x.to(dev), y.to(dev)
-        model, loss_func = archs[case["arch"]](), losses[case["loss"]]
-        n, bs = len(x), case["bs"]
-        start = case["start"]
-        load_start(model, start)
-        model.to(dev)
-        orders = torch.from_numpy(np.fromfile(start["orders"], dtype=np.int32).astype(np.int64)).view(-1, n).to(dev)
-        opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
-        steps = min(case["steps"] or n, -(-n // bs))
-        times, epoch_losses = [], []
-        # The first `warmup` runs warm up (allocations, kernel choice); each run takes the next shuffle's
-        # first `steps` batches: the orders our side's DataLoader drew, so both sides see the same batches.
-        warmup = spec["warmup"]
-        for run in range(warmup + spec["runs"]):
-            batch_losses = []
-            t0 = time.perf_counter()
-            perm = orders[run]
-            for i in range(steps):
-                idx = perm[i * bs:(i + 1) * bs]
-                loss = loss_func(model(x[idx]), y[idx])
-                loss.backward()
-                opt.step()
-                opt.zero_grad()
-                batch_losses.append(loss.detach())
-            sync()
-            times.append((time.perf_counter() - t0) * 1000)
-            # Weighted by batch size, as our Recorder averages an epoch.
-            sizes = torch.tensor([min(bs, n - i * bs) for i in range(steps)], dtype=torch.float64)
-            epoch_losses.append(finite(float((torch.stack(batch_losses).double().cpu() * sizes).sum() / sizes.sum())))
-        out["cases"][case["key"]] = {"ms": statistics.median(times[warmup:]), "runs_ms": times[warmup:], "epoch_losses": epoch_losses}
-    print(json.dumps(out))
+    x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample")
+    x, y = x.to(dev), y.to(dev)
+    model, loss_func = archs[case["arch"]](), losses[case["loss"]]
+    n, bs = len(x), case["bs"]
+    start = case["start"]
+    load_start(model, start)
+    model.to(dev)
+    orders = torch.from_numpy(np.fromfile(start["orders"], dtype=np.int32).astype(np.int64)).view(-1, n).to(dev)
+    opt = torch.optim.SGD(model.parameters(), lr=case["lr"])
+    steps = min(case["steps"] or n, -(-n // bs))
+    sizes = torch.tensor([min(bs, n - i * bs) for i in range(steps)], dtype=torch.float64)
+
+    def run_epoch(run):
+        # Epoch `run` takes shuffle number `run`'s first `steps` batches: the orders our side's DataLoader
+        # drew, so both sides see the same batches.
+        batch_losses = []
+        t0 = time.perf_counter()
+        perm = orders[run]
+        for i in range(steps):
+            idx = perm[i * bs:(i + 1) * bs]
+            loss = loss_func(model(x[idx]), y[idx])
+            loss.backward()
+            opt.step()
+            opt.zero_grad()
+            batch_losses.append(loss.detach())
+        if dev.type == "cuda":
+            torch.cuda.synchronize(dev)
+        ms = (time.perf_counter() - t0) * 1000
+        # Weighted by batch size, as our Recorder averages an epoch.
+        return ms, finite(float((torch.stack(batch_losses).double().cpu() * sizes).sum() / sizes.sum()))
+
+    return run_epoch
+
+
+def about_torch(spec):
+    import torch
+
+    out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
+    dev = torch.device(spec.get("device", "cpu"))
+    if dev.type == "cuda":
+        out["gpu"] = torch.cuda.get_device_name(dev)
+    return out
+
+
+def main():
+    global LIMIT
+    mode = sys.argv[1] if len(sys.argv) > 1 else "loads"
+    spec = json.loads(sys.stdin.readline())
+    LIMIT = spec["limit"]
+    if mode == "load":
+        print(json.dumps({"load_ms": timed_load(spec["sample"])[0]}))
+    elif mode == "loads":
+        cold = timed_load(spec["sample"])[0]
+        warm = [timed_load(spec["sample"])[0] for _ in range(spec["warm_loads"])]
+        print(json.dumps({"load_ms": cold, "warm_load_ms": warm}))
+    elif mode == "serve":
+        # One case, one epoch per request line ({"run": k}), so that the two sides can take turns.
+        import torch
+
+        torch.manual_seed(0)
+        run_epoch = case_runner(spec, spec["case"])
+        print(json.dumps({"ready": True, **about_torch(spec)}), flush=True)
+        for line in sys.stdin:
+            request = json.loads(line)
+            if "run" not in request:
+                break
+            ms, loss = run_epoch(request["run"])
+            print(json.dumps({"ms": ms, "loss": loss}), flush=True)
+    else:
+        sys.exit(f"unknown mode {mode!r}: load, loads or serve")
 
 
 if __name__ == "__main__":

@@ -109,8 +109,10 @@ export function ls(dir: string): string[] {
   } catch {
     throw new Error(`No such folder: ${dir}`);
   }
-  // Compare as code units (like Python's str order), not with localeCompare.
-  return names.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)).map((n) => path.join(dir, n));
+  // The default sort compares UTF-16 code units (like Python's str order), not with localeCompare; the
+  // folder is normalised once rather than path.join'ed 6,000 times.
+  const base = path.join(dir, "x").slice(0, -1); // what path.join(dir, name) puts before each name
+  return names.sort().map((n) => base + n);
 }
 
 // Decoded pixels of a list of files, kept under <data dir>/.cache/images so that re-running a cell does
