@@ -1,6 +1,7 @@
 // The speed-ups must not change results: each is checked against TensorFlow.js's own ops on `cpu`, and
 // a few seeded training steps must give the same losses on every backend present.
 import { test } from "node:test";
+import { spawnSync } from "node:child_process";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
 import { initBackend } from "../lib/src/backend";
@@ -144,4 +145,25 @@ test("on wasm, tf.clone shares the data instead of copying it, and nothing leaks
   b.dispose();
   assert.equal(backend.numDataIds(), ids);
   assert.equal(tf.memory().numBytes, before);
+});
+
+test("without OpenBLAS (FASTBOOK_BLAS=off), wasm still trains a CNN to cpu's losses through the replaced conv gradients", async () => {
+  // A fresh process, since OpenBLAS is chosen once per process.
+  const code = `const { tf, initBackend, Sequential, Reshape, Conv2d, ReLU, GlobalAvgPool, Linear, BasicOptim, backward, binaryCrossEntropy, usingBlas } = require("./lib/src/index.ts");
+    (async () => {
+      await initBackend(process.env.BACKEND);
+      const x = tf.randomUniform([16, 784], 0, 1, "float32", 5), y = tf.randomUniform([16, 1], 0, 1, "float32", 6).round();
+      const m = new Sequential(new Reshape([28, 28, 1]), new Conv2d(1, 4, 3, { stride: 2, seed: 4 }), new ReLU(), new Conv2d(4, 8, 3, { stride: 2, seed: 5 }), new ReLU(), new GlobalAvgPool(), new Linear(8, 1, { seed: 6 }));
+      const opt = new BasicOptim(m.parameters(), 0.5), losses = [];
+      for (let i = 0; i < 3; i++) { const l = backward(() => binaryCrossEntropy(m.forward(x), y), opt.params, opt.grads); losses.push(l.dataSync()[0]); l.dispose(); opt.step(); opt.zeroGrad(); }
+      console.log(JSON.stringify({ losses, blas: usingBlas() }));
+    })();`;
+  const run = (backend: string) => {
+    const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { env: { ...process.env, FASTBOOK_BLAS: "off", BACKEND: backend }, encoding: "utf8" });
+    assert.equal(r.status, 0, r.stderr);
+    return JSON.parse(r.stdout.trim().split("\n").at(-1)!) as { losses: number[]; blas: boolean };
+  };
+  const cpu = run("cpu"), wasm = run("wasm");
+  assert.equal(wasm.blas, false, "OpenBLAS is off");
+  cpu.losses.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses[i]) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l}, wasm ${wasm.losses[i]}`));
 });
