@@ -5,15 +5,10 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { tf } from "../lib/src/tf";
+import { maxRelDiff } from "./helpers";
 import { initBackend, describeBackend } from "../lib/src/backend";
 import { loadBlas, usingBlas } from "../lib/src/blas";
 import { Conv2d, Linear } from "../lib/src/nn";
-
-function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
-  return diff / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-6);
-}
 
 function requireBlas(t: { skip(msg: string): void }): boolean {
   if (loadBlas()) return true;

@@ -1,11 +1,13 @@
 // Shared by the tests: temporary folders, small archives and images made on the spot, and the rule for
-// tests that need real MNIST.
+// tests that need real MNIST, and how close two tensors are.
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { createHash } from "node:crypto";
 import * as tar from "tar";
 import { Jimp } from "jimp";
+import * as assert from "node:assert/strict";
+import { tf } from "../lib/src/tf";
 import { defaultDataDir } from "../lib/src/data/untar";
 import { archiveName, folderName, URLs } from "../lib/src/data/urls";
 
@@ -69,4 +71,11 @@ export async function skipUnlessMnist(): Promise<string | false> {
   if (!reason) return false;
   if (process.env.CI === "true") throw new Error(`CI=true and real MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
   return reason;
+}
+
+/** The largest difference between two same-shaped tensors, relative to the largest value of `b`. */
+export function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
+  assert.deepEqual(a.shape, b.shape);
+  const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
+  return diff / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-6);
 }

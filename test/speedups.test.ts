@@ -4,19 +4,13 @@ import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
+import { maxRelDiff } from "./helpers";
 import { initBackend } from "../lib/src/backend";
 import { conv2dFilterGrad, conv2dInputGrad, gatherRows, sliceRows } from "../lib/src/speedups";
 import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/blas";
-
-function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
-  assert.deepEqual(a.shape, b.shape);
-  const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
-  const scale = Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-6);
-  return diff / scale;
-}
 
 const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
 

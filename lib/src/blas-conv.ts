@@ -8,14 +8,11 @@
 //   filter grad    dfilter[K, co]  = colsᵀ · dy[M, co]
 //   input grad     dcols[M, K]     = dy · filterᵀ, then added back into dx window by window (col2im)
 import { tf } from "./tf";
-import { heapView, type WasmBackend } from "./wasm-heap";
-import { addBias, isRowBias, reluInPlace, type Sgemm } from "./blas";
+import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";
 import { CONV_LOOPS_WASM } from "./conv-loops-wasm";
 
-const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
-
 type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
-type KernelArgs = Parameters<tf.KernelFunc>[0];
 type ConvAttrs = { strides: number | [number, number]; pad: "same" | "valid" | number | tf.backend_util.ExplicitPadding; dataFormat?: string; dilations?: number | [number, number]; dimRoundingMode?: "floor" | "round" | "ceil" };
 
 // The loops themselves are a small wasm module (conv-loops.wat) that works in the backend's own heap.

@@ -6,15 +6,11 @@
 // we call its cblas_sgemm directly on the wasm heap through koffi (an FFI package shipped with prebuilt
 // binaries), with no copies. Without either, nothing changes: the wasm kernel stays in place.
 import { tf } from "./tf";
-import { heapView, type WasmBackend } from "./wasm-heap";
+import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { conv2dKernels } from "./blas-conv";
-
-const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
+import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, ones, prod, reluInPlace, type Sgemm } from "./blas-common";
 
 type Saxpy = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
-
-export type Sgemm = (order: number, ta: number, tb: number, m: number, n: number, k: number, alpha: number,
-  a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number) => void;
 
 interface Blas {
   sgemm: Sgemm;
@@ -85,10 +81,6 @@ export function blasStatus(): string {
   return b ? `matMul and conv2d through ${b.library} (${b.threads} thread${b.threads === 1 ? "" : "s"})` : `matMul and conv2d in wasm: ${whyNot}`;
 }
 
-type KernelArgs = Parameters<tf.KernelFunc>[0];
-
-const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
-
 /**
  * BatchMatMul as OpenBLAS sgemm calls on the wasm heap: one per batch entry, broadcasting a batch of 1.
  * Anything else (other dtypes, general broadcasting) goes to the original kernel.
@@ -101,7 +93,7 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
     const batchA = prod(outerA), batchB = prod(outerB);
     const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
     if (a.dtype !== "float32" || b.dtype !== "float32" || !(sameOuter || batchA === 1 || batchB === 1)) {
-      return fallback(args as Parameters<tf.KernelFunc>[0]);
+      return fallback(args);
     }
     const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
     const m = transposeA ? ac : ar, k = transposeA ? ar : ac;
@@ -133,8 +125,6 @@ let registered = false;
 /** Whether the current backend is wasm with OpenBLAS behind its products. */
 export const usingBlas = () => registered && tf.getBackend() === "wasm";
 
-let ones = new Float32Array(0);
-
 /**
  * Sum over the leading axes (a bias gradient: dy summed over every axis but the channels) as one product
  * ones[1, M]·x[M, C]; wasm's Sum transposes such a tensor before reducing it. Other sums keep the original.
@@ -146,65 +136,34 @@ function blasSum(sgemm: Sgemm, fallback: tf.KernelFunc) {
     const rank = x.shape.length;
     const axes = tf.util.parseAxisParam(axis, x.shape).sort((p, q) => p - q);
     const leading = axes.length > 0 && axes.length < rank && axes.every((a, i) => a === i);
-    if (x.dtype !== "float32" || !leading) return fallback(args as Parameters<tf.KernelFunc>[0]);
+    if (x.dtype !== "float32" || !leading) return fallback(args);
     const m = prod(x.shape.slice(0, axes.length)), c = prod(x.shape.slice(axes.length));
     const backend = args.backend as WasmBackend;
     const out = backend.makeOutput(keepDims ? x.shape.map((d, i) => (i < axes.length ? 1 : d)) : x.shape.slice(axes.length), "float32");
     const outView = heapView(backend, out) as Float32Array;
     if (m === 0 || c === 0) { outView.fill(0); return out; }
-    if (ones.length < m) ones = new Float32Array(m).fill(1);
-    sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, c, m, 1, ones, m, heapView(backend, x) as Float32Array, c, 0, outView, c);
+    sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, 1, c, m, 1, ones(m), m, heapView(backend, x) as Float32Array, c, 0, outView, c);
     return out;
   };
 }
 
 /**
- * out[m, n] += bias (one row, repeated), as the rank-1 product ones[m, 1]·bias[1, n] added onto out:
- * one pass over the output, instead of a separate Add kernel.
+ * tf.fused.matMul (matMul + bias + activation) with a bias per column and a linear or relu activation:
+ * the product as BatchMatMul computes it, then the bias and relu in place. This also replaces the wasm
+ * kernel whose transposeB path with bias and relu gives wrong values. Other forms keep that kernel.
  */
-export function addBias(sgemm: Sgemm, backend: WasmBackend, bias: tf.TensorInfo | undefined, out: tf.TensorInfo, m: number, n: number): void {
-  if (!bias || m * n === 0) return;
-  if (ones.length < m) ones = new Float32Array(m).fill(1);
-  sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, 1, 1, ones, 1, heapView(backend, bias) as Float32Array, n, 1, heapView(backend, out) as Float32Array, n);
-}
-
-/** Whether `bias` is one value per output column (shape [n] or [1, n]), the only form the fused kernels take here. */
-export const isRowBias = (bias: tf.TensorInfo | undefined, n: number) =>
-  !bias || (bias.dtype === "float32" && prod(bias.shape) === n && bias.shape.length <= 2 && bias.shape.at(-1) === n);
-
-export function reluInPlace(backend: WasmBackend, out: tf.TensorInfo): void {
-  const v = heapView(backend, out) as Float32Array;
-  for (let i = 0; i < v.length; i++) if (!(v[i] >= 0)) v[i] = v[i] !== v[i] ? v[i] : 0; // NaN stays NaN, as tf.relu
-}
-
-/**
- * tf.fused.matMul (matMul + bias + activation) for one matrix pair (tf.fused.matMul sends them as
- * [1, rows, cols]), bias per column and a linear or relu
- * activation: the bias first, then the product added onto it. This also replaces the wasm kernel whose
- * transposeB path with bias and relu gives wrong values. Other forms keep the original kernel.
- */
-function blasFusedMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
+function blasFusedMatMul(sgemm: Sgemm, product: (args: KernelArgs) => tf.TensorInfo, fallback: tf.KernelFunc) {
   return (args: KernelArgs) => {
-    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
-    const { transposeA, transposeB, activation } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean; activation: string };
-    const single = (t: tf.TensorInfo) => t.shape.length >= 2 && prod(t.shape.slice(0, -2)) === 1;
-    if (!a || !b || a.dtype !== "float32" || !single(a) || !single(b) || a.shape.length !== b.shape.length ||
-        preluActivationWeights || (activation !== "linear" && activation !== "relu")) {
-      return fallback(args as Parameters<tf.KernelFunc>[0]);
+    const { a, b, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo>;
+    const { transposeB, activation } = args.attrs as unknown as { transposeB: boolean; activation: string };
+    const n = b.shape.at(transposeB ? -2 : -1)!;
+    if (a.dtype !== "float32" || preluActivationWeights || (activation !== "linear" && activation !== "relu") ||
+        !isRowBias(bias, n)) {
+      return fallback(args);
     }
-    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
-    const m = transposeA ? ac : ar, k = transposeA ? ar : ac, n = transposeB ? br : bc;
-    if (k !== (transposeB ? bc : br)) throw new Error(`matMul: inner sizes of shapes [${a.shape}] and [${b.shape}] must match.`);
-    if (!isRowBias(bias, n)) return fallback(args as Parameters<tf.KernelFunc>[0]);
     const backend = args.backend as WasmBackend;
-    const out = backend.makeOutput([...a.shape.slice(0, -2), m, n], "float32");
-    if (m * n === 0) return out;
-    if (k === 0) heapView(backend, out).fill(0);
-    else {
-      sgemm(ROW_MAJOR, transposeA ? TRANS : NO_TRANS, transposeB ? TRANS : NO_TRANS, m, n, k, 1,
-        heapView(backend, a) as Float32Array, ac, heapView(backend, b) as Float32Array, bc, 0, heapView(backend, out) as Float32Array, n);
-    }
-    addBias(sgemm, backend, bias, out, m, n);
+    const out = product(args);
+    addBias(sgemm, backend, bias, out, n ? prod(out.shape) / n : 0, n);
     if (activation === "relu") reluInPlace(backend, out);
     return out;
   };
@@ -240,7 +199,7 @@ function sgdKernel(saxpy: Saxpy) {
  * parameters that are not float32, or whose gradient has another shape).
  */
 export function sgdUpdate(params: tf.Variable[], grads: tf.Tensor[], lr: number): void {
-  const fused = usingBlas() && tf.getKernel(SGD_KERNEL, "wasm") !== undefined &&
+  const fused = usingBlas() &&
     params.every((p, i) => p.dtype === "float32" && grads[i].dtype === "float32" && p.size === grads[i].size);
   if (!fused || params.length === 0) {
     tf.tidy(() => params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], lr)))));
@@ -304,11 +263,12 @@ export function useBlasOnWasm(): boolean {
   const lib = loadBlas();
   const matMul = tf.getKernel("BatchMatMul", "wasm"), conv = tf.getKernel("Conv2D", "wasm");
   if (!lib || !matMul || !conv) return false;
-  override("BatchMatMul", blasBatchMatMul(lib.sgemm, matMul.kernelFunc));
+  const product = blasBatchMatMul(lib.sgemm, matMul.kernelFunc);
+  override("BatchMatMul", product);
   const sum = tf.getKernel("Sum", "wasm");
   if (sum) override("Sum", blasSum(lib.sgemm, sum.kernelFunc));
   const fusedMatMul = tf.getKernel("_FusedMatMul", "wasm");
-  if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, fusedMatMul.kernelFunc));
+  if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, product as (args: KernelArgs) => tf.TensorInfo, fusedMatMul.kernelFunc));
   const k = conv2dKernels(lib.sgemm, {
     conv2d: conv.kernelFunc, inputGrad: tf.getKernel("Conv2DBackpropInput", "wasm")?.kernelFunc,
     fused: tf.getKernel("FusedConv2D", "wasm")?.kernelFunc,

@@ -3,9 +3,7 @@
 // is six, plus oneHot, casts, sums, means and all their gradients); on batches of 256 each costs more in
 // bookkeeping than in arithmetic. The values are the same (tests compare them with the plain ops on cpu).
 import { tf } from "./tf";
-import { heapView, type WasmBackend } from "./wasm-heap";
-
-type KernelArgs = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
 
 const CE = "FastbookSoftmaxCrossEntropy", CE_GRAD = "FastbookSoftmaxCrossEntropyGrad";
 const MNIST = "FastbookMnistLoss", MNIST_GRAD = "FastbookMnistLossGrad";

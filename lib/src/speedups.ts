@@ -2,7 +2,7 @@
 // speed-up keeps results equal to the plain ops (test/speedups.test.ts checks them against `cpu`).
 import { tf } from "./tf";
 import { usingBlas } from "./blas";
-import { heapView, tensorFilledBy, type HostArray, type HostDtype, type WasmBackend } from "./wasm-heap";
+import { tensorFilledBy, type HostArray, type HostDtype, type WasmBackend } from "./wasm-heap";
 
 const onHost = () => ["wasm", "cpu"].includes(tf.getBackend());
 
@@ -47,20 +47,14 @@ export function sliceRows(t: tf.Tensor, start: number, end: number): tf.Tensor {
  */
 function copyRows(t: tf.Tensor, count: number, plan: (copy: (from: number, to: number, rows: number) => void) => void): tf.Tensor {
   const width = t.size / t.shape[0]!;
-  const shape = [count, ...t.shape.slice(1)];
-  if (tf.getBackend() === "wasm") {
-    const backend = tf.backend() as unknown as WasmBackend;
-    const info = backend.makeOutput(shape, t.dtype);
-    const heap = heapView(backend, info, 0); // made after makeOutput, which may grow the heap
-    const rowBytes = heap.BYTES_PER_ELEMENT * width;
-    const src = backend.dataIdMap.get(t.dataId).memoryOffset, dst = backend.dataIdMap.get(info.dataId).memoryOffset;
-    const u8 = new Uint8Array(heap.buffer);
-    plan((from, to, rows) => u8.copyWithin(dst + to * rowBytes, src + from * rowBytes, src + (from + rows) * rowBytes));
-    return tf.engine().makeTensorFromTensorInfo(info);
-  }
-  const src = hostCopy(t);
-  return tensorFilledBy(shape, t.dtype as HostDtype, (out) =>
-    plan((from, to, rows) => out.set(src.subarray(from * width, (from + rows) * width), to * width)));
+  const src = tf.getBackend() === "wasm" ? undefined : hostCopy(t);
+  return tensorFilledBy([count, ...t.shape.slice(1)], t.dtype as HostDtype, (out) => {
+    if (src) return plan((from, to, rows) => out.set(src.subarray(from * width, (from + rows) * width), to * width));
+    // On wasm `out` lies in the heap beside `t`'s data: rows move within it (memmove).
+    const heap = new Uint8Array(out.buffer), rowBytes = out.BYTES_PER_ELEMENT * width;
+    const from0 = (tf.backend() as unknown as WasmBackend).dataIdMap.get(t.dataId).memoryOffset;
+    plan((from, to, rows) => heap.copyWithin(out.byteOffset + to * rowBytes, from0 + from * rowBytes, from0 + (from + rows) * rowBytes));
+  });
 }
 
 let identityPatched = false;

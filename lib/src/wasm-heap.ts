@@ -8,6 +8,9 @@ export interface WasmBackend {
   makeOutput(shape: number[], dtype: string): tf.TensorInfo;
 }
 
+/** What a kernel function receives. */
+export type KernelArgs = Parameters<tf.KernelFunc>[0];
+
 export type HostArray = Float32Array | Int32Array | Uint8Array;
 
 const ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;

@@ -28,21 +28,13 @@ function rgbaToGray(rgba: Uint8Array | Buffer, width: number, height: number): U
 }
 
 /**
- * Decodes an image file to 8-bit grayscale. PNGs go straight to pngjs (the PNG codec jimp itself uses,
- * without jimp's per-image overhead: about ten times faster on MNIST's small files); other formats
- * (JPEG, BMP, GIF, TIFF) go through jimp.
+ * Decodes an image file to 8-bit grayscale. 8-bit gray PNGs (all of MNIST) are decoded directly
+ * (png-gray.ts), other PNGs by pngjs (the codec jimp itself uses, without jimp's per-image overhead), and
+ * other formats (JPEG, BMP, GIF, TIFF) by jimp.
  */
 export async function readGray(file: string): Promise<GrayImage> {
-  return decodeGray(readImageFile(file), file) ?? decodeWithJimp(readImageFile(file), file);
-}
-
-function readImageFile(file: string): Buffer {
-  try {
-    return fs.readFileSync(file);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === "ENOENT") throw new Error(`No such image file: ${file}`);
-    throw e;
-  }
+  const bytes = readIntoShared(file);
+  return decodeGray(bytes, file) ?? decodeWithJimp(Buffer.from(bytes), file);
 }
 
 // One reusable buffer for reading many small files in a row (MNIST's PNGs are ~300 bytes): no allocation
