@@ -1,7 +1,7 @@
 // Backend choice: the TFJS_BACKEND override, unknown names, and the automatic pick.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { describeBackend, initBackend } from "../lib/src/backend";
+import { describeBackend, initBackend } from "../lib/src/engine/backend";
 import { tf } from "../lib/src/tf";
 
 test("an unknown backend name is an error that lists the valid ones", async () => {

@@ -6,8 +6,8 @@ import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { tf } from "../lib/src/tf";
 import { maxRelDiff } from "./helpers";
-import { initBackend, describeBackend } from "../lib/src/backend";
-import { loadBlas, usingBlas } from "../lib/src/blas";
+import { initBackend, describeBackend } from "../lib/src/engine/backend";
+import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 import { Conv2d, Linear } from "../lib/src/nn";
 
 function requireBlas(t: { skip(msg: string): void }): boolean {
@@ -137,7 +137,7 @@ test("repeated convolutions of the same input reuse, and changed inputs rebuild,
 
 test("the committed wasm bytes are what conv-loops.wat compiles to (npm run build:wasm)", async () => {
   const { compileConvLoops } = await import("../lib/scripts/build-wasm.mjs");
-  const { CONV_LOOPS_WASM } = await import("../lib/src/conv-loops-wasm");
+  const { CONV_LOOPS_WASM } = await import("../lib/src/engine/conv-loops-wasm");
   assert.equal((await compileConvLoops()).toString("base64"), CONV_LOOPS_WASM, "run npm run build:wasm after editing the .wat");
 });
 

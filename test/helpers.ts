@@ -79,3 +79,49 @@ export function maxRelDiff(a: tf.Tensor, b: tf.Tensor): number {
   const diff = tf.max(tf.abs(tf.sub(a, b))).dataSync()[0];
   return diff / Math.max(tf.max(tf.abs(b)).dataSync()[0], 1e-6);
 }
+
+/** Asserts |actual - expected| <= tol for one number or element by element, naming what differed. */
+export function assertClose(actual: number | ArrayLike<number>, expected: number | ArrayLike<number>, tol = 1e-5, what = "value"): void {
+  const a = typeof actual === "number" ? [actual] : Array.from(actual);
+  const e = typeof expected === "number" ? [expected] : Array.from(expected);
+  assert.equal(a.length, e.length, `${what}: ${a.length} values, expected ${e.length}`);
+  e.forEach((v, i) => assert.ok(Math.abs(a[i] - v) <= tol, `${what}${e.length > 1 ? ` [${i}]` : ""}: ${a[i]}, expected ${v} (±${tol})`));
+}
+
+/** What a computation may return for comparing across backends: numbers and tensors, nested in arrays. */
+export type Values = number | tf.Tensor | Values[];
+
+function flatValues(v: Values): number[] {
+  if (typeof v === "number") return [v];
+  if (v instanceof tf.Tensor) return Array.from(v.dataSync());
+  return v.flatMap(flatValues);
+}
+
+/**
+ * Runs `compute` on each backend in turn (the engine installed by initBackend) and asserts that every
+ * backend's values equal the first's within `tol`, relative to the largest of the first's values.
+ * Returns the values per backend. Tensors made by `compute` are disposed.
+ */
+export async function assertSameOnBackends(
+  what: string, compute: () => Values | Promise<Values>, { backends = ["cpu", "wasm"], tol = 1e-5 } = {},
+): Promise<number[][]> {
+  const { initBackend } = await import("../lib/src/engine/backend");
+  const results: number[][] = [];
+  for (const backend of backends) {
+    await initBackend(backend);
+    tf.engine().startScope();
+    try {
+      results.push(flatValues(await compute()));
+    } finally {
+      tf.engine().endScope();
+    }
+  }
+  const [ref, ...others] = results;
+  const scale = Math.max(1e-6, ...ref.map(Math.abs));
+  others.forEach((vals, b) => {
+    assert.equal(vals.length, ref.length, `${what}: ${backends[b + 1]} gave ${vals.length} values, ${backends[0]} ${ref.length}`);
+    const worst = vals.reduce((m, v, i) => Math.max(m, Math.abs(v - ref[i])), 0);
+    assert.ok(worst <= tol * scale, `${what}: ${backends[b + 1]} differs from ${backends[0]} by ${worst} (allowed ${tol * scale})`);
+  });
+  return results;
+}

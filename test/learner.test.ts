@@ -1,10 +1,7 @@
 // The Learner: it converges on a tiny problem, fires events in order, and leaks no tensors.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
-import { tf } from "../lib/src/tf";
-import { Learner, CancelFit, type BatchSource, type Callback, type EventName } from "../lib/src/learner";
-import { Linear } from "../lib/src/nn";
-import { initBackend } from "../lib/src/backend";
+import { tf, initBackend, Learner, CancelFit, Linear, type BatchSource, type Callback, type EventName } from "../lib/src/index";
 
 /** y = 2x - 1 on 64 points, in batches of 16; a fresh pair of tensors per batch, as a DataLoader gives. */
 function lineData(): { train: BatchSource; valid: BatchSource } {
@@ -77,4 +74,29 @@ test("a NaN loss stops training with an error that says what to do", async () =>
   await initBackend("cpu");
   const learn = new Learner(lineData(), new Linear(1, 1, { seed: 5 }), { lossFunc: mse, progress: false });
   await assert.rejects(learn.fit(3, 1e6), /Training diverged: the (training|validation) loss became (NaN|Infinity|-Infinity) in epoch \d+\. Try a lower learning rate/);
+});
+
+test("afterLoss fires before the backward pass: a callback that scales the loss scales the step", async () => {
+  await initBackend("cpu");
+  const weightAfterOneStep = async (scale: number, lr: number) => {
+    const model = new Linear(1, 1, { seed: 6 });
+    const halve: Callback = { afterLoss: (l) => { if (l.training) l.loss = tf.mul(l.loss!, scale) as tf.Scalar; } };
+    const stopAfterOne: Callback = { afterStep: () => { throw new CancelFit(); } };
+    const learn = new Learner(lineData(), model, { lossFunc: mse, cbs: [halve, stopAfterOne], progress: false });
+    await learn.fit(1, lr);
+    const w = model.weight.dataSync()[0];
+    tf.dispose(model.parameters());
+    return w;
+  };
+  // Halving the loss halves its gradient: the same step as the full loss at half the learning rate.
+  const scaled = await weightAfterOneStep(0.5, 0.2), plain = await weightAfterOneStep(1, 0.1);
+  assert.ok(Math.abs(scaled - plain) < 1e-6, `scaled loss ${scaled} vs half learning rate ${plain}`);
+});
+
+test("the default callbacks are a list the Learner takes: defaults.callbacks, plus cbs; progress: false drops the table", async () => {
+  const { defaults } = await import("../lib/src/index");
+  const names = (l: Learner) => l.cbs.map((c) => c.name ?? "?");
+  assert.deepEqual(defaults.callbacks.map((make) => make().name), ["recorder", "progress"]);
+  assert.deepEqual(names(new Learner(lineData(), new Linear(1, 1), { lossFunc: mse })), ["recorder", "progress"]);
+  assert.deepEqual(names(new Learner(lineData(), new Linear(1, 1), { lossFunc: mse, progress: false })), ["recorder"]);
 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { initBackend } from "../lib/src/backend";
+import { initBackend } from "../lib/src/engine/backend";
 import { crossEntropy, mnistLoss } from "../lib/src/losses";
 
 /** Loss and d loss / d logits on a backend, as plain arrays. */

@@ -1,4 +1,4 @@
-// Compiles lib/src/conv-loops.wat into lib/src/conv-loops-wasm.ts (the module's bytes, base64), so that
+// Compiles lib/src/engine/conv-loops.wat into lib/src/engine/conv-loops-wasm.ts (the module's bytes, base64), so that
 // the library needs no compiler at run time. `npm run build:wasm` after editing the .wat; a test checks
 // that the committed bytes are what the .wat compiles to.
 import fs from 'node:fs';
@@ -6,7 +6,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import wabtInit from 'wabt';
 
-const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src');
+const SRC = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'engine');
 
 /** The .wat compiled to wasm bytes. */
 export async function compileConvLoops() {

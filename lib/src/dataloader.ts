@@ -2,7 +2,6 @@
 // and optionally a fresh shuffle every epoch.
 import { inspect } from "node:util";
 import { tf } from "./tf";
-import { gatherRows, sliceRows } from "./speedups";
 
 /** A deterministic generator of numbers in [0, 1) (mulberry32): the same seed gives the same sequence. */
 export function seededRandom(seed: number): () => number {
@@ -122,9 +121,11 @@ class DataLoaderImpl<B> implements Iterable<B> {
   }
 
   private tensorBatch({ x, y }: TensorDataset, start: number, end: number, order?: number[]): [tf.Tensor, tf.Tensor] {
-    if (!order) return [sliceRows(x, start, end), sliceRows(y, start, end)];
-    const rows = order.slice(start, end);
-    return [gatherRows(x, rows), gatherRows(y, rows)];
+    if (!order) return [tf.slice(x, start, end - start), tf.slice(y, start, end - start)];
+    return tf.tidy(() => {
+      const rows = tf.tensor1d(order.slice(start, end), "int32");
+      return [tf.gather(x, rows), tf.gather(y, rows)];
+    });
   }
 
   private itemBatch(items: unknown[], start: number, end: number, order?: number[]): unknown[] {

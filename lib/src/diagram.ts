@@ -1,8 +1,8 @@
 // A flow diagram as inline SVG: boxes in a row joined by arrows, with a loop arrow back from one box to
 // an earlier one. Enough for the chapter's seven steps of gradient descent, and it needs no graphviz.
-import { escapeHtml } from "./jupyter";
+import { escapeHtml, showHtml } from "./jupyter";
 
-export function stepsDiagram(steps: string[], loop?: { from: number; to: number; label?: string }): string {
+export function stepsDiagramHtml(steps: string[], loop?: { from: number; to: number; label?: string }): string {
   const w = 92, h = 36, gap = 30, pad = 10, top = loop ? 40 : 10;
   const width = pad * 2 + steps.length * w + (steps.length - 1) * gap;
   const x = (i: number) => pad + i * (w + gap);
@@ -20,4 +20,10 @@ export function stepsDiagram(steps: string[], loop?: { from: number; to: number;
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${top + h + 10}" viewBox="0 0 ${width} ${top + h + 10}">` +
     `<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">` +
     `<path d="M 0 0 L 10 5 L 0 10 z" fill="#333"/></marker></defs>${back}${arrows.join("")}${boxes.join("")}</svg>`;
+}
+
+/** Shows the diagram (as text outside Jupyter): boxes for `steps`, and a loop arrow when given. */
+export function stepsDiagram(steps: string[], loop?: { from: number; to: number; label?: string }): void {
+  const text = steps.join(" -> ") + (loop ? `  (${loop.label ?? "repeat"}: ${steps[loop.from]} -> ${steps[loop.to]})` : "");
+  showHtml(stepsDiagramHtml(steps, loop), text);
 }

@@ -59,3 +59,14 @@ export function pixelTableHtml(t: tf.Tensor, opts: { rowStart?: number; colStart
 export function pixelTable(t: tf.Tensor, opts: { rowStart?: number; colStart?: number; fontSize?: number } = {}): void {
   showHtml(pixelTableHtml(t, opts), t.toString());
 }
+
+/** The number held by a one-element tensor (PyTorch's `.item()`). */
+export function item(t: tf.Tensor): number {
+  if (t.size !== 1) throw new Error(`item() needs a tensor holding one number; this one has shape [${t.shape}] (${t.size} numbers).`);
+  return t.dataSync()[0];
+}
+
+/** A one-element tensor's number with `digits` decimals, for printing: fmt(loss) -> "0.4333". */
+export function fmt(t: tf.Tensor, digits = 4): string {
+  return item(t).toFixed(digits);
+}

@@ -1,23 +1,24 @@
-// fastbook-ts: what the MNIST basics notebooks import.
+// fastbook-ts: what the MNIST basics notebooks import. The chapter's library; the engine that makes
+// TensorFlow.js fast or complete on a backend stays behind initBackend (engine tools: "fastbook-ts/engine").
 export { tf } from "./tf";
 export type { Tensor } from "./tf";
-export { initBackend, describeBackend, BACKENDS, type BackendName, type BackendChoice } from "./backend";
+export { initBackend, describeBackend, BACKENDS, type BackendName, type BackendChoice } from "./engine/backend";
 export { URLs, archiveName, folderName, type DatasetUrl } from "./data/urls";
 export { untarData, downloadData, defaultDataDir, type UntarOptions } from "./data/untar";
 export { readGray, openImage, ls, stackImages, tensorToPng, type GrayImage, type ColorMap } from "./data/images";
-export { showImage, showImages, pixelTable, pixelTableHtml, type ShowImageOptions } from "./display";
+export { showImage, showImages, pixelTable, pixelTableHtml, item, fmt, type ShowImageOptions } from "./display";
 export { l1Distance, rmseDistance, mnistDistance } from "./distances";
 export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy } from "./losses";
 export { batchAccuracy, accuracy } from "./metrics";
 export { DataLoader, DataLoaders, range, enumerate, seededRandom, shuffled, tensorDataset, type TensorDataset, type DataLoaderOptions } from "./dataloader";
 export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, subplotsRowHtml, resetPlotlyInlining, type Series, type Panel } from "./plot";
-export { stepsDiagram } from "./diagram";
+export { stepsDiagram, stepsDiagramHtml } from "./diagram";
 export { Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, type Module } from "./nn";
 export { BasicOptim, SGD, GradStore, backward, type Optimizer } from "./optim";
-export { Learner, CancelFit, EVENTS, type Callback, type EventName, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders } from "./learner";
+export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders } from "./learner";
+export { CancelFit, EVENTS, defaults, type Callback, type EventName } from "./callbacks/core";
 export { Recorder, type EpochRecord } from "./callbacks/recorder";
-export { ProgressCallback } from "./callbacks/progress";
-export { gatherRows, sliceRows, conv2dFilterGrad, conv2dInputGrad, useFastMatMulGradient, useConvGradientsOnWasm } from "./speedups";
-export { useBlasOnWasm, usingBlas, blasStatus, loadBlas } from "./blas";
+export { ProgressTable } from "./callbacks/progress-table";
+export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
-export { ProgressBar, formatBytes } from "./progress";
+export { ProgressBar, formatBytes } from "./progress-bar";

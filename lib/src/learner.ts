@@ -3,8 +3,10 @@
 import { tf } from "./tf";
 import type { Module } from "./nn";
 import { backward, SGD, type Optimizer } from "./optim";
-import { Recorder } from "./callbacks/recorder";
-import { ProgressCallback } from "./callbacks/progress";
+import { CancelFit, defaults, metricName, type Callback, type EventName } from "./callbacks/core";
+import type { Recorder } from "./callbacks/recorder";
+
+export { CancelFit, EVENTS, type Callback, type EventName } from "./callbacks/core";
 
 export type LossFunc = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
 export type Metric = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
@@ -20,32 +22,20 @@ export interface Loaders {
   valid: BatchSource;
 }
 
-export const EVENTS = [
-  "beforeFit", "beforeEpoch", "beforeTrain", "beforeBatch", "afterPred", "afterLoss", "afterBackward",
-  "afterStep", "afterBatch", "afterTrain", "beforeValidate", "afterValidate", "afterEpoch", "afterFit",
-] as const;
-export type EventName = (typeof EVENTS)[number];
-
-/** A callback implements any of the events; `learn` gives it the Learner's whole state. */
-export type Callback = { name?: string; order?: number } & Partial<Record<EventName, (learn: Learner) => void>>;
-
 export interface LearnerOptions {
   lossFunc: LossFunc;
   optFunc?: OptFunc;
   metrics?: Metric[];
-  /** Extra callbacks; a Recorder and a ProgressCallback are always added (pass progress: false to drop the latter). */
+  /** Callbacks besides `defaults.callbacks` (a Recorder and the progress table). */
   cbs?: Callback[];
+  /** false leaves out the progress table. */
   progress?: boolean;
 }
-
-/** Thrown by a callback to stop training early; the Learner still runs afterFit. */
-export class CancelFit extends Error {}
 
 export class Learner {
   readonly lossFunc: LossFunc;
   readonly optFunc: OptFunc;
   readonly metrics: Metric[];
-  readonly recorder = new Recorder();
   readonly cbs: Callback[];
   opt?: Optimizer;
 
@@ -66,8 +56,20 @@ export class Learner {
     this.lossFunc = opts.lossFunc;
     this.optFunc = opts.optFunc ?? SGD;
     this.metrics = opts.metrics ?? [];
-    const defaults: Callback[] = [this.recorder, ...(opts.progress === false ? [] : [new ProgressCallback()])];
-    this.cbs = [...defaults, ...(opts.cbs ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    const standard = defaults.callbacks.map((make) => make()).filter((cb) => opts.progress !== false || cb.name !== "progress");
+    this.cbs = [...standard, ...(opts.cbs ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+  }
+
+  /** The Recorder among the callbacks: losses and metrics of every epoch. */
+  get recorder(): Recorder {
+    const found = this.cbs.find((cb) => cb.name === "recorder");
+    if (!found) throw new Error("This Learner has no Recorder: import the Learner from \"fastbook-ts\", which registers it.");
+    return found as Recorder;
+  }
+
+  /** The metrics' column names, as the Recorder and the progress table show them. */
+  get metricNames(): string[] {
+    return this.metrics.map(metricName);
   }
 
   /** Calls `event` on every callback, in order. */
@@ -128,10 +130,10 @@ export class Learner {
       // Keep the predictions past the gradient computation, for callbacks (the Learner disposes them).
       this.pred = tf.keep(this.model.forward(this.xb!));
       this.fire("afterPred");
-      const loss = this.lossFunc(this.pred, this.yb!);
-      return loss;
+      this.loss = this.lossFunc(this.pred, this.yb!);
+      this.fire("afterLoss"); // a callback may still change the loss: the gradients are of what it leaves
+      return this.loss;
     }, opt.params, opt.grads);
-    this.fire("afterLoss");
     this.fire("afterBackward");
     opt.step();
     this.fire("afterStep");

@@ -1,7 +1,7 @@
 // Loss functions of the chapter: the distances used as losses, then the MNIST losses built up step by
 // step (probabilities, then logits through sigmoid), and the stable forms a real model trains with.
 import { tf } from "./tf";
-import { fastCrossEntropy, fastLossesApply, fastMnistLoss } from "./loss-kernels";
+import { fastPaths } from "./fast-paths";
 
 /**
  * Brings predictions and targets to the same shape. A model's head gives [N,1] while labels are
@@ -63,9 +63,7 @@ export function mnistLossOnProbabilities(preds: tf.Tensor, targets: tf.Tensor): 
 export function mnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   return tf.tidy(() => {
     const [x, t] = aligned(logits, targets);
-    // On wasm: the same loss as one kernel, its gradient as another (loss-kernels.ts).
-    if (fastLossesApply(x)) return fastMnistLoss(x, t);
-    return mnistLossOnProbabilities(tf.sigmoid(x), t);
+    return fastPaths.mnistLoss?.(x, t) ?? mnistLossOnProbabilities(tf.sigmoid(x), t);
   });
 }
 
@@ -92,7 +90,8 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
   if (targets.size !== n) throw new Error(`crossEntropy: ${n} rows of logits but ${targets.size} targets.`);
   return tf.tidy(() => {
     const labels = tf.cast(targets.reshape([-1]), "int32") as tf.Tensor1D;
-    if (fastLossesApply(logits)) return fastCrossEntropy(logits as tf.Tensor2D, labels); // loss-kernels.ts
+    const fast = fastPaths.crossEntropy?.(logits, labels);
+    if (fast) return fast;
     const onehot = tf.oneHot(labels, classes);
     // Picking each row's target entry as a dot product with its one-hot row keeps it one batched op.
     const picked = tf.sum(tf.mul(tf.logSoftmax(logits), onehot), -1);

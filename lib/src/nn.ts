@@ -1,7 +1,6 @@
 // Layers as small objects: a forward function and the variables it learns. Nothing more.
 import { tf } from "./tf";
-import { useConvGradientsOnWasm } from "./speedups";
-import { conv2dWithBias, usingBlas } from "./blas";
+import { fastPaths } from "./fast-paths";
 
 export interface Module {
   forward(x: tf.Tensor): tf.Tensor;
@@ -70,13 +69,11 @@ export class Conv2d implements Module {
     const k = kernelSize;
     this.filter = tf.variable(glorotUniform([k, k, inChannels, outChannels], k * k * inChannels, k * k * outChannels, opts.seed));
     this.bias = tf.variable(tf.zeros([outChannels]));
-    useConvGradientsOnWasm(); // wasm has no kernel for conv2d's filter gradient; this supplies one
   }
   forward(x: tf.Tensor): tf.Tensor {
     const s = this.opts.stride ?? 1, pad = this.opts.padding ?? "same";
-    // With OpenBLAS on wasm, the same conv2d + bias as one kernel (blas.ts).
-    if (usingBlas()) return conv2dWithBias(x as tf.Tensor4D, this.filter as tf.Tensor4D, this.bias as tf.Tensor1D, s, pad);
-    return tf.add(tf.conv2d(x as tf.Tensor4D, this.filter as tf.Tensor4D, s, pad), this.bias);
+    const [f, b] = [this.filter as tf.Tensor4D, this.bias as tf.Tensor1D];
+    return fastPaths.conv2dWithBias?.(x as tf.Tensor4D, f, b, s, pad) ?? tf.add(tf.conv2d(x as tf.Tensor4D, f, s, pad), b);
   }
   parameters(): tf.Variable[] {
     return [this.filter, this.bias];

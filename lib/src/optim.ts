@@ -5,7 +5,6 @@
 // gradients on every call and never accumulates. GradStore adds that PyTorch behaviour back, so the
 // chapter's steps (backward, step, zero_grad) can be shown as they are.
 import { tf } from "./tf";
-import { sgdUpdate } from "./blas";
 
 export class GradStore {
   private readonly grads = new Map<tf.Variable, tf.Tensor>();
@@ -63,8 +62,12 @@ export class BasicOptim implements Optimizer {
   constructor(readonly params: tf.Variable[], public lr: number) {}
 
   step(): void {
-    const withGrads = this.params.filter((p) => this.grads.get(p));
-    sgdUpdate(withGrads, withGrads.map((p) => this.grads.get(p)!), this.lr);
+    tf.tidy(() => {
+      for (const p of this.params) {
+        const grad = this.grads.get(p);
+        if (grad) p.assign(tf.sub(p, tf.mul(grad, this.lr)));
+      }
+    });
   }
 
   zeroGrad(): void {

@@ -2,7 +2,8 @@
 // loss, validation loss, metrics and time. Losses stay on the device until the epoch ends, then are read
 // in one go (one sync per epoch, not per batch).
 import { tf } from "../tf";
-import type { Callback, Learner } from "../learner";
+import type { Learner } from "../learner";
+import { defaults, type Callback } from "./core";
 import { linePlot } from "../plot";
 
 export interface EpochRecord {
@@ -29,7 +30,7 @@ export class Recorder implements Callback {
   private validCount = 0;
 
   beforeFit(learn: Learner): void {
-    this.metricNames = learn.metrics.map((m, i) => m.name || `metric${i + 1}`);
+    this.metricNames = learn.metricNames;
   }
 
   beforeEpoch(): void {
@@ -95,3 +96,5 @@ export class Recorder implements Callback {
       { title: name, xLabel: "epoch", yLabel: name });
   }
 }
+
+defaults.callbacks.push(() => new Recorder());

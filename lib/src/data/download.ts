@@ -6,7 +6,7 @@ import * as path from "node:path";
 import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
 import { fileURLToPath } from "node:url";
-import { formatBytes, ProgressBar } from "../progress";
+import { formatBytes, ProgressBar } from "../progress-bar";
 
 export function isUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !s.startsWith("file://");

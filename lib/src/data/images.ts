@@ -8,7 +8,6 @@ import { PNG } from "pngjs";
 import { tf } from "../tf";
 import { defaultDataDir } from "./untar";
 import { decodeGray8Png, isPng } from "./png-gray";
-import { tensorFilledBy } from "../wasm-heap";
 
 export interface GrayImage {
   width: number;
@@ -121,8 +120,8 @@ function cacheKey(files: string[]): string {
 }
 
 /**
- * The cached stack as a tensor, its float32 values read straight into the tensor's memory (on wasm, the
- * wasm heap): no conversion at all. Undefined when the file is missing or has the wrong size.
+ * The cached stack as a tensor, its float32 values read straight into the tensor's array: no conversion
+ * at all. Undefined when the file is missing or has the wrong size.
  */
 function readCache(file: string, shape: [number, number, number]): tf.Tensor3D | undefined {
   const bytes = shape[0] * shape[1] * shape[2] * 4;
@@ -134,7 +133,7 @@ function readCache(file: string, shape: [number, number, number]): tf.Tensor3D |
   }
   try {
     if (fs.fstatSync(fd).size !== bytes) return undefined;
-    return tensorFilledBy(shape, "float32", (out) => {
+    return floatTensor(shape, (out) => {
       const view = new Uint8Array(out.buffer, out.byteOffset, bytes);
       for (let done = 0; done < bytes;) {
         const got = fs.readSync(fd, view, done, bytes - done, done);
@@ -160,14 +159,21 @@ function writeCache(file: string, values: Float32Array): void {
   }
 }
 
+/** A float32 tensor of `shape` whose values `fill` writes. */
+function floatTensor(shape: number[], fill: (values: Float32Array) => void): tf.Tensor {
+  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
+  fill(values);
+  return tf.tensor(values, shape, "float32");
+}
+
 /** out[i] = bytes[i] / 255 (a function of its own, so that the loop stays monomorphic and fast). */
 function toUnit(out: Float32Array, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255;
 }
 
-/** Bytes as a float32 tensor in [0, 1] (v / 255), written straight into the backend's memory on wasm. */
+/** Bytes as a float32 tensor in [0, 1] (v / 255). */
 function unitTensor(bytes: Uint8Array, shape: [number, number, number]): tf.Tensor3D {
-  return tensorFilledBy(shape, "float32", (out) => toUnit(out as Float32Array, bytes)) as tf.Tensor3D;
+  return floatTensor(shape, (out) => toUnit(out, bytes)) as tf.Tensor3D;
 }
 
 /**

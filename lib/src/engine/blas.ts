@@ -5,16 +5,14 @@
 // multiplies matrices with OpenBLAS; where the same library is installed (Debian: libopenblas0-pthread),
 // we call its cblas_sgemm directly on the wasm heap through koffi (an FFI package shipped with prebuilt
 // binaries), with no copies. Without either, nothing changes: the wasm kernel stays in place.
-import { tf } from "./tf";
+import { tf } from "../tf";
 import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { conv2dKernels } from "./blas-conv";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, ones, prod, reluInPlace, type Sgemm } from "./blas-common";
-
-type Saxpy = (n: number, alpha: number, x: Float32Array, incx: number, y: Float32Array, incy: number) => void;
+import { isOverridden, originalKernel, overrideGradient, overrideKernel } from "./registry";
 
 interface Blas {
   sgemm: Sgemm;
-  saxpy: Saxpy;
   /** The shared library that was loaded, for describeBackend. */
   library: string;
   threads: number;
@@ -64,8 +62,7 @@ export function loadBlas(): Blas | null {
         threads = (lib.func("int openblas_get_num_threads()") as () => number)();
         setThreads = lib.func("void openblas_set_num_threads(int)") as (n: number) => void;
       } catch { /* another CBLAS: its own threading */ }
-      const saxpy = lib.func("void cblas_saxpy(int, float, const float *, int, float *, int)") as Saxpy;
-      blas = { sgemm: setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm, saxpy, library: name, threads };
+      blas = { sgemm: setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm, library: name, threads };
       return blas;
     } catch (e) {
       whyNot = `${name}: ${(e as Error).message.split("\n")[0]}`;
@@ -120,10 +117,8 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
   };
 }
 
-let registered = false;
-
 /** Whether the current backend is wasm with OpenBLAS behind its products. */
-export const usingBlas = () => registered && tf.getBackend() === "wasm";
+export const usingBlas = () => tf.getBackend() === "wasm" && isOverridden("BatchMatMul", "wasm");
 
 /**
  * Sum over the leading axes (a bias gradient: dy summed over every axis but the channels) as one product
@@ -169,49 +164,6 @@ function blasFusedMatMul(sgemm: Sgemm, product: (args: KernelArgs) => tf.TensorI
   };
 }
 
-const SGD_KERNEL = "FastbookSgdUpdate";
-
-/**
- * One kernel for a whole SGD step: p - lr·g for every parameter (inputs p0, g0, p1, g1, ...), each a
- * copy of p with g·(-lr) added by cblas_saxpy. Replaces two kernels per parameter (Multiply, Sub).
- */
-function sgdKernel(saxpy: Saxpy) {
-  return (args: KernelArgs) => {
-    const backend = args.backend as WasmBackend;
-    const { lr } = args.attrs as unknown as { lr: number };
-    const n = Object.keys(args.inputs).length / 2;
-    const outs: tf.TensorInfo[] = [];
-    for (let i = 0; i < n; i++) {
-      const p = args.inputs[`p${i}`] as tf.TensorInfo, g = args.inputs[`g${i}`] as tf.TensorInfo;
-      const out = backend.makeOutput(p.shape, "float32");
-      const size = prod(p.shape);
-      const o = heapView(backend, out) as Float32Array;
-      o.set(heapView(backend, p));
-      if (size) saxpy(size, -lr, heapView(backend, g) as Float32Array, 1, o, 1);
-      outs.push(out);
-    }
-    return outs;
-  };
-}
-
-/**
- * p ← p − lr·g for each parameter: one kernel on wasm with OpenBLAS, plain ops elsewhere (or for
- * parameters that are not float32, or whose gradient has another shape).
- */
-export function sgdUpdate(params: tf.Variable[], grads: tf.Tensor[], lr: number): void {
-  const fused = usingBlas() &&
-    params.every((p, i) => p.dtype === "float32" && grads[i].dtype === "float32" && p.size === grads[i].size);
-  if (!fused || params.length === 0) {
-    tf.tidy(() => params.forEach((p, i) => p.assign(tf.sub(p, tf.mul(grads[i], lr)))));
-    return;
-  }
-  const inputs: Record<string, tf.Tensor> = {};
-  params.forEach((p, i) => { inputs[`p${i}`] = p; inputs[`g${i}`] = grads[i]; });
-  const outs = tf.engine().runKernel(SGD_KERNEL, inputs, { lr }) as unknown as tf.Tensor[];
-  params.forEach((p, i) => { p.assign(outs[i]); });
-  tf.dispose(outs);
-}
-
 const CONV_BIAS = "FastbookConv2dBias";
 
 /**
@@ -222,8 +174,8 @@ const CONV_BIAS = "FastbookConv2dBias";
  * the same measured no gain, so it keeps matMul + add.
  */
 function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
-  override(CONV_BIAS, convWithBias);
-  tf.registerGradient({
+  overrideKernel(CONV_BIAS, "wasm", convWithBias);
+  overrideGradient({
     kernelName: CONV_BIAS,
     inputsToSave: ["x", "filter"],
     gradFunc: (dy, [x, filter], attrs) => {
@@ -240,18 +192,11 @@ function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo 
   });
 }
 
-/** conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass). */
-export function conv2dWithBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D {
+/** conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass); undefined elsewhere. */
+export function conv2dWithBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D | undefined {
+  if (!usingBlas()) return undefined;
   const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", dilations: [1, 1], activation: "linear" };
   return tf.engine().runKernel(CONV_BIAS, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
-}
-
-/** Replaces (or adds) one wasm kernel, keeping the original's setup so that its fallback still works. */
-function override(kernelName: string, kernelFunc: (args: never) => tf.TensorInfo | tf.TensorInfo[]): tf.KernelConfig | undefined {
-  const original = tf.getKernel(kernelName, "wasm");
-  if (original) tf.unregisterKernel(kernelName, "wasm");
-  tf.registerKernel({ ...(original ?? { kernelName, backendName: "wasm" }), kernelFunc: kernelFunc as unknown as tf.KernelFunc });
-  return original;
 }
 
 /**
@@ -259,26 +204,22 @@ function override(kernelName: string, kernelFunc: (args: never) => tf.TensorInfo
  * whether it did; without OpenBLAS or koffi the wasm kernels stay.
  */
 export function useBlasOnWasm(): boolean {
-  if (registered) return true;
   const lib = loadBlas();
-  const matMul = tf.getKernel("BatchMatMul", "wasm"), conv = tf.getKernel("Conv2D", "wasm");
+  const original = (name: string) => originalKernel(name, "wasm")?.kernelFunc;
+  const override = (name: string, f: Parameters<typeof overrideKernel>[2]) => overrideKernel(name, "wasm", f);
+  const matMul = original("BatchMatMul"), conv = original("Conv2D");
   if (!lib || !matMul || !conv) return false;
-  const product = blasBatchMatMul(lib.sgemm, matMul.kernelFunc);
+  const product = blasBatchMatMul(lib.sgemm, matMul);
   override("BatchMatMul", product);
-  const sum = tf.getKernel("Sum", "wasm");
-  if (sum) override("Sum", blasSum(lib.sgemm, sum.kernelFunc));
-  const fusedMatMul = tf.getKernel("_FusedMatMul", "wasm");
-  if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, product as (args: KernelArgs) => tf.TensorInfo, fusedMatMul.kernelFunc));
-  const k = conv2dKernels(lib.sgemm, {
-    conv2d: conv.kernelFunc, inputGrad: tf.getKernel("Conv2DBackpropInput", "wasm")?.kernelFunc,
-    fused: tf.getKernel("FusedConv2D", "wasm")?.kernelFunc,
-  });
+  const sum = original("Sum");
+  if (sum) override("Sum", blasSum(lib.sgemm, sum));
+  const fusedMatMul = original("_FusedMatMul");
+  if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, product as (args: KernelArgs) => tf.TensorInfo, fusedMatMul));
+  const k = conv2dKernels(lib.sgemm, { conv2d: conv, inputGrad: original("Conv2DBackpropInput"), fused: original("FusedConv2D") });
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
-  override(SGD_KERNEL, sgdKernel(lib.saxpy));
   registerConvWithBias(k.fusedForward);
   override("Conv2DBackpropInput", k.inputGrad);
   override("Conv2DBackpropFilter", k.filterGrad);
-  registered = true;
   return true;
 }

@@ -1,7 +1,8 @@
 // fastai's progress display: a table that gains a row per epoch and a bar for the current pass, updated
 // in place in Jupyter; plain lines elsewhere.
 import { tf } from "../tf";
-import type { Callback, Learner } from "../learner";
+import type { Learner } from "../learner";
+import { defaults, type Callback } from "./core";
 import { escapeHtml, newNotebookDisplay, type Display } from "../jupyter";
 import type { EpochRecord } from "./recorder";
 
@@ -14,7 +15,7 @@ function row(r: EpochRecord, metricNames: string[]): string[] {
   return [String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...metricNames.map((m) => r.metrics[m].toFixed(6)), formatTime(r.seconds)];
 }
 
-export class ProgressCallback implements Callback {
+export class ProgressTable implements Callback {
   readonly name = "progress";
   readonly order = 10; // after the Recorder has written the epoch's row
   private table?: Display;
@@ -25,7 +26,7 @@ export class ProgressCallback implements Callback {
   private header: string[] = [];
 
   beforeFit(learn: Learner): void {
-    this.header = ["epoch", "train_loss", "valid_loss", ...learn.metrics.map((m, i) => m.name || `metric${i + 1}`), "time"];
+    this.header = ["epoch", "train_loss", "valid_loss", ...learn.metricNames, "time"];
     this.firstRow = learn.recorder.values.length;
     this.started = Date.now();
     this.table = newNotebookDisplay();
@@ -62,3 +63,5 @@ export class ProgressCallback implements Callback {
     this.table!.html(`<table style="border-collapse:collapse;font-family:monospace"><thead><tr>${th}</tr></thead><tbody>${trs}</tbody></table>`);
   }
 }
+
+defaults.callbacks.push(() => new ProgressTable());

@@ -1,8 +1,8 @@
 // Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
 import * as path from "node:path";
-import { tf } from "./tf";
-import { useConvGradientsOnWasm, useFastMatMulGradient, useSharedIdentityOnWasm } from "./speedups";
-import { blasStatus, useBlasOnWasm } from "./blas";
+import { tf } from "../tf";
+import { blasStatus } from "./blas";
+import { installEngine } from "./install";
 
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -30,8 +30,7 @@ function isMissingModule(e: unknown, name: string): boolean {
 async function activate(name: string): Promise<void> {
   if (!(await tf.setBackend(name))) throw new Error(`tf.setBackend("${name}") failed to initialise`);
   await tf.ready();
-  useFastMatMulGradient();
-  useConvGradientsOnWasm();
+  installEngine(name);
 }
 
 const loaders: Record<BackendName, Loader> = {
@@ -74,8 +73,6 @@ const loaders: Record<BackendName, Loader> = {
   async wasm() {
     require("@tensorflow/tfjs-backend-wasm");
     await activate("wasm");
-    useSharedIdentityOnWasm();
-    useBlasOnWasm();
     return `@tensorflow/tfjs-backend-wasm, ${blasStatus()}`;
   },
   async cpu() {

@@ -2,8 +2,9 @@
 // gradient. Written with plain ops, a loss and its gradient are a score of tiny kernels (logSoftmax alone
 // is six, plus oneHot, casts, sums, means and all their gradients); on batches of 256 each costs more in
 // bookkeeping than in arithmetic. The values are the same (tests compare them with the plain ops on cpu).
-import { tf } from "./tf";
+import { tf } from "../tf";
 import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { isOverridden, overrideGradient, overrideKernel } from "./registry";
 
 const CE = "FastbookSoftmaxCrossEntropy", CE_GRAD = "FastbookSoftmaxCrossEntropyGrad";
 const MNIST = "FastbookMnistLoss", MNIST_GRAD = "FastbookMnistLossGrad";
@@ -87,20 +88,18 @@ function mnistLossGrad(args: KernelArgs): tf.TensorInfo {
 
 const run = (name: string, inputs: Record<string, tf.Tensor>) => tf.engine().runKernel(name, inputs, {}) as unknown as tf.Tensor;
 
-let registered = false;
-function register(): void {
-  if (registered) return;
-  registered = true;
+/** Registers the four loss kernels on wasm, and the two losses' gradients. */
+export function useLossKernelsOnWasm(): void {
   const kernels: [string, (args: KernelArgs) => tf.TensorInfo, string?][] = [
     [CE, softmaxCrossEntropy, CE_GRAD], [CE_GRAD, softmaxCrossEntropyGrad],
     [MNIST, mnistLossKernel, MNIST_GRAD], [MNIST_GRAD, mnistLossGrad],
   ];
   for (const [kernelName, kernelFunc, grad] of kernels) {
-    tf.registerKernel({ kernelName, backendName: "wasm", kernelFunc: kernelFunc as unknown as tf.KernelFunc });
+    overrideKernel(kernelName, "wasm", kernelFunc);
     if (!grad) continue;
     // The loss's gradient with respect to its logits (first input) is the grad kernel; the targets get none.
     const [first, second] = kernelName === CE ? ["logits", "labels"] : ["logits", "targets"];
-    tf.registerGradient({
+    overrideGradient({
       kernelName,
       inputsToSave: [first, second],
       gradFunc: (dy, saved) => ({
@@ -111,17 +110,15 @@ function register(): void {
   }
 }
 
-/** Whether the single-kernel losses apply: wasm, float32 values. */
-export const fastLossesApply = (x: tf.Tensor) => tf.getBackend() === "wasm" && x.dtype === "float32";
+/** Whether the single-kernel losses apply: wasm, float32 values, kernels registered. */
+const applies = (x: tf.Tensor) => tf.getBackend() === "wasm" && x.dtype === "float32" && isOverridden(CE, "wasm");
 
-/** crossEntropy's fast form: logits [n, c], labels int32 [n]. */
-export function fastCrossEntropy(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Scalar {
-  register();
-  return run(CE, { logits, labels }) as tf.Scalar;
+/** crossEntropy's fast form (logits [n, c], labels int32 [n]); undefined where it does not apply. */
+export function fastCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar | undefined {
+  return applies(logits) ? run(CE, { logits, labels: tf.cast(labels, "int32") }) as tf.Scalar : undefined;
 }
 
-/** mnistLoss's fast form: logits and float32 targets of the same size. */
-export function fastMnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  register();
-  return run(MNIST, { logits, targets }) as tf.Scalar;
+/** mnistLoss's fast form (logits and targets of the same size); undefined where it does not apply. */
+export function fastMnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined {
+  return applies(logits) ? run(MNIST, { logits, targets: tf.cast(targets, "float32") }) as tf.Scalar : undefined;
 }

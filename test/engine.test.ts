@@ -1,16 +1,17 @@
-// The speed-ups must not change results: each is checked against TensorFlow.js's own ops on `cpu`, and
-// a few seeded training steps must give the same losses on every backend present.
+// The engine must not change results: each of its kernels and gradients is checked against TensorFlow.js's
+// own ops on `cpu`, and a few seeded training steps must give the same losses on every backend present.
 import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { maxRelDiff } from "./helpers";
-import { initBackend } from "../lib/src/backend";
-import { conv2dFilterGrad, conv2dInputGrad, gatherRows, sliceRows } from "../lib/src/speedups";
+import { assertSameOnBackends, maxRelDiff } from "./helpers";
+import { initBackend } from "../lib/src/engine/backend";
+import { conv2dFilterGrad, conv2dInputGrad } from "../lib/src/engine/gradients";
+import { isOverridden, originalKernel, overrideKernel, restoreOverrides } from "../lib/src/engine/registry";
 import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
-import { loadBlas, usingBlas } from "../lib/src/blas";
+import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 
 const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
 
@@ -29,35 +30,34 @@ test("conv2dInputGrad and conv2dFilterGrad equal TensorFlow.js's conv2d gradient
 });
 
 test("on wasm, conv2d trains (its missing filter-gradient kernel is replaced) with cpu's gradients", async () => {
-  const grads = async (backend: string) => {
-    await initBackend(backend);
-    return CONV_CASES.map(([stride, mode, size]) => {
+  for (const [stride, mode, size] of CONV_CASES) {
+    await assertSameOnBackends(`conv2d gradients, stride ${stride} ${mode} ${size}px`, () => {
       const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
       const w = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 2) as tf.Tensor4D;
-      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode))))([x, w]).map((g) => g.arraySync());
-    });
-  };
-  const cpu = await grads("cpu"), wasm = await grads("wasm");
-  cpu.forEach((pair, i) => pair.forEach((g, j) => assert.ok(maxRelDiff(tf.tensor(wasm[i][j] as number[]), tf.tensor(g as number[])) < 1e-4, `case ${i}, grad ${j}`)));
-});
-
-test("gatherRows equals tf.gather on every backend and rejects rows out of range", async () => {
-  for (const backend of ["cpu", "wasm"]) {
-    await initBackend(backend);
-    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
-    const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "int32");
-    const rows = [9, 0, 3, 3, 7];
-    assert.deepEqual(gatherRows(x, rows).arraySync(), tf.gather(x, rows).arraySync(), backend);
-    const g = gatherRows(labels, rows);
-    assert.equal(g.dtype, "int32");
-    assert.deepEqual(g.arraySync(), rows);
-    assert.throws(() => gatherRows(x, [10]), /row 10 is outside 0\.\.9/);
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode))))([x, w]);
+    }, { tol: 1e-4 });
   }
 });
 
+test("tf.gather along rows (the shuffled mini-batch) gives cpu's values on wasm, for every dtype, and rejects bad rows", async () => {
+  const rows = [9, 0, 3, 3, 7];
+  await assertSameOnBackends("gather rows", () => {
+    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
+    const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "int32");
+    const flags = tf.tensor1d([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], "bool");
+    const idx = tf.tensor1d(rows, "int32");
+    return [tf.gather(x, idx), tf.gather(labels, idx), tf.gather(flags, idx), tf.gather(x, tf.tensor2d([[1, 2], [3, 4]], [2, 2], "int32")), tf.gather(x, [1, 0], 1)];
+  }, { tol: 0 });
+  await initBackend("wasm");
+  assert.ok(isOverridden("GatherV2", "wasm"));
+  const g = tf.gather(tf.tensor1d([5, 6, 7], "int32"), tf.tensor1d([2, 0], "int32"));
+  assert.equal(g.dtype, "int32");
+  assert.deepEqual(g.arraySync(), [7, 5]);
+  assert.throws(() => tf.gather(tf.zeros([10, 3]), [10]), /index value 10 is not in \[0, 9\]/);
+});
+
 /** Losses of a few seeded SGD steps, as the notebooks train. */
-async function seededLosses(backend: string, make: () => Module, loss: typeof mnistLoss, lr: number): Promise<number[]> {
-  await initBackend(backend);
+function seededLosses(make: () => Module, loss: typeof mnistLoss, lr: number): number[] {
   const x = tf.randomUniform([64, 784], 0, 1, "float32", 5);
   const y = tf.randomUniform([64, 1], 0, 1, "float32", 6).round();
   const model = make();
@@ -70,6 +70,7 @@ async function seededLosses(backend: string, make: () => Module, loss: typeof mn
     opt.step();
     opt.zeroGrad();
   }
+  tf.dispose(model.parameters());
   return losses;
 }
 
@@ -82,10 +83,8 @@ const MODELS: [string, () => Module, typeof mnistLoss, number][] = [
 
 for (const [name, make, loss, lr] of MODELS) {
   test(`${name}: four seeded SGD steps give the same losses on wasm as on cpu`, async () => {
-    const cpu = await seededLosses("cpu", make, loss, lr);
-    const wasm = await seededLosses("wasm", make, loss, lr);
+    const [cpu] = await assertSameOnBackends(`${name} losses`, () => seededLosses(make, loss, lr), { tol: 1e-4 });
     assert.ok(cpu[3] < cpu[0], `the loss falls: ${cpu}`);
-    cpu.forEach((l, i) => assert.ok(Math.abs(l - wasm[i]) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l}, wasm ${wasm[i]}`));
   });
 }
 
@@ -112,20 +111,6 @@ test("the reported wasm fused matMul bug (transposeB with bias and relu): does i
   assert.ok(maxRelDiff(tf.tensor(cpu.ours), tf.tensor(cpu.fused)) < 1e-5, "and equals the fused op on cpu");
 });
 
-test("sliceRows equals tf.slice on every backend and rejects rows out of range", async () => {
-  for (const backend of ["cpu", "wasm"]) {
-    await initBackend(backend);
-    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
-    const flags = tf.tensor1d([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], "bool");
-    assert.deepEqual(sliceRows(x, 2, 7).arraySync(), tf.slice(x, [2], [5]).arraySync(), backend);
-    const f = sliceRows(flags, 8, 10);
-    assert.equal(f.dtype, "bool");
-    assert.deepEqual(f.arraySync(), [1, 1]);
-    assert.deepEqual(sliceRows(x, 4, 4).shape, [0, 3, 2]);
-    assert.throws(() => sliceRows(x, 5, 11), /rows 5\.\.11 are outside 0\.\.10/);
-  }
-});
-
 test("on wasm, tf.clone shares the data instead of copying it, and nothing leaks", async () => {
   await initBackend("wasm");
   const before = tf.memory().numBytes;
@@ -143,7 +128,8 @@ test("on wasm, tf.clone shares the data instead of copying it, and nothing leaks
 
 test("without OpenBLAS (FASTBOOK_BLAS=off), wasm still trains a CNN to cpu's losses through the replaced conv gradients", async () => {
   // A fresh process, since OpenBLAS is chosen once per process.
-  const code = `const { tf, initBackend, Sequential, Reshape, Conv2d, ReLU, GlobalAvgPool, Linear, BasicOptim, backward, binaryCrossEntropy, usingBlas } = require("./lib/src/index.ts");
+  const code = `const { tf, initBackend, Sequential, Reshape, Conv2d, ReLU, GlobalAvgPool, Linear, BasicOptim, backward, binaryCrossEntropy } = require("./lib/src/index.ts");
+    const { usingBlas } = require("./lib/src/engine/index.ts");
     (async () => {
       await initBackend(process.env.BACKEND);
       const x = tf.randomUniform([16, 784], 0, 1, "float32", 5), y = tf.randomUniform([16, 1], 0, 1, "float32", 6).round();
@@ -160,4 +146,24 @@ test("without OpenBLAS (FASTBOOK_BLAS=off), wasm still trains a CNN to cpu's los
   const cpu = run("cpu"), wasm = run("wasm");
   assert.equal(wasm.blas, false, "OpenBLAS is off");
   cpu.losses.forEach((l, i) => assert.ok(Math.abs(l - wasm.losses[i]) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l}, wasm ${wasm.losses[i]}`));
+});
+
+test("the registry: overriding twice wraps the original, and restoreOverrides brings TensorFlow.js's kernels back", async () => {
+  await initBackend("wasm");
+  const stock = originalKernel("Neg", "wasm")!;
+  const calls: string[] = [];
+  overrideKernel("Neg", "wasm", (args) => { calls.push("first"); return stock.kernelFunc(args) as tf.TensorInfo; });
+  overrideKernel("Neg", "wasm", (args) => { calls.push("second"); return originalKernel("Neg", "wasm")!.kernelFunc(args) as tf.TensorInfo; });
+  assert.deepEqual(tf.neg(tf.tensor1d([1, -2])).arraySync(), [-1, 2]);
+  assert.deepEqual(calls, ["second"], "the second override replaced the first and called the original");
+  assert.equal(originalKernel("Neg", "wasm"), stock);
+  restoreOverrides();
+  assert.equal(isOverridden("GatherV2", "wasm"), false);
+  assert.equal(tf.getKernel("Neg", "wasm")!.kernelFunc, stock.kernelFunc);
+  assert.equal(usingBlas(), false, "OpenBLAS kernels are gone with the rest");
+  assert.deepEqual(tf.gather(tf.tensor1d([4, 5, 6]), [2, 0]).arraySync(), [6, 4], "the stock kernels work");
+  assert.ok(Math.abs(mnistLoss(tf.tensor1d([0]), tf.tensor1d([1])).dataSync()[0] - 0.5) < 1e-6, "losses fall back to the plain formula");
+  await initBackend("wasm"); // installs everything again
+  assert.ok(isOverridden("GatherV2", "wasm"));
+  assert.equal(usingBlas(), Boolean(loadBlas()));
 });

@@ -1,6 +1,6 @@
 // The few internals of TensorFlow.js's wasm backend (BackendWasm) that our kernels and loaders use: each
 // tensor's bytes live in the wasm heap at a known offset, so native code and row copies can work in place.
-import { tf } from "./tf";
+import { tf } from "../tf";
 
 export interface WasmBackend {
   wasm: { HEAPU8: Uint8Array };

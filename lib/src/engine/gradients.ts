@@ -1,86 +1,8 @@
-// Where TensorFlow.js's CPU backends are slow for this chapter's work, and what we do instead. Each
-// speed-up keeps results equal to the plain ops (test/speedups.test.ts checks them against `cpu`).
-import { tf } from "./tf";
+// Gradients that the wasm backend computes slowly or not at all, rewritten as other ops. Each keeps the
+// values of TensorFlow.js's own gradient (test/engine.test.ts checks them against `cpu`).
+import { tf } from "../tf";
 import { usingBlas } from "./blas";
-import { tensorFilledBy, type HostArray, type HostDtype, type WasmBackend } from "./wasm-heap";
-
-const onHost = () => ["wasm", "cpu"].includes(tf.getBackend());
-
-// Host copies of big, immutable tensors (a data set), made once per tensor.
-const hostCopies = new WeakMap<tf.Tensor, HostArray>();
-
-function hostCopy(t: tf.Tensor): HostArray {
-  let src = hostCopies.get(t);
-  if (!src) { src = t.dataSync() as HostArray; hostCopies.set(t, src); }
-  return src;
-}
-
-const rowsCopyable = (t: tf.Tensor) =>
-  onHost() && !(t instanceof tf.Variable) && (t.dtype === "float32" || t.dtype === "int32" || t.dtype === "bool");
-
-/**
- * `tf.gather(t, rows)` along axis 0. On wasm and cpu the Gather kernel walks element by element (about
- * 10 ms for a batch of 256 MNIST images); copying whole rows out of a host copy of `t` takes a fraction
- * of that. Variables change, so they always take tf.gather.
- */
-export function gatherRows(t: tf.Tensor, rows: number[]): tf.Tensor {
-  if (!rowsCopyable(t)) return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, "int32")));
-  const n = t.shape[0]!;
-  for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new Error(`gatherRows: row ${r} is outside 0..${n - 1}.`);
-  return copyRows(t, rows.length, (copy) => rows.forEach((r, i) => copy(r, i, 1)));
-}
-
-/** Rows start..end-1 of `t` (tf.slice along axis 0), copied in one piece on wasm and cpu. */
-export function sliceRows(t: tf.Tensor, start: number, end: number): tf.Tensor {
-  const n = t.shape[0]!;
-  if (!(Number.isInteger(start) && Number.isInteger(end) && 0 <= start && start <= end && end <= n)) {
-    throw new Error(`sliceRows: rows ${start}..${end} are outside 0..${n}.`);
-  }
-  if (!rowsCopyable(t)) return tf.slice(t, [start], [end - start]);
-  return copyRows(t, end - start, (copy) => copy(start, 0, end - start));
-}
-
-/**
- * A new tensor of `count` rows shaped like `t`'s rows; `plan` calls copy(from, to, rows) for each run of
- * rows to take. On wasm the rows are moved within the wasm heap (no host copy of the data set at all);
- * on cpu they come from a host copy of `t`, made once.
- */
-function copyRows(t: tf.Tensor, count: number, plan: (copy: (from: number, to: number, rows: number) => void) => void): tf.Tensor {
-  const width = t.size / t.shape[0]!;
-  const src = tf.getBackend() === "wasm" ? undefined : hostCopy(t);
-  return tensorFilledBy([count, ...t.shape.slice(1)], t.dtype as HostDtype, (out) => {
-    if (src) return plan((from, to, rows) => out.set(src.subarray(from * width, (from + rows) * width), to * width));
-    // On wasm `out` lies in the heap beside `t`'s data: rows move within it (memmove).
-    const heap = new Uint8Array(out.buffer), rowBytes = out.BYTES_PER_ELEMENT * width;
-    const from0 = (tf.backend() as unknown as WasmBackend).dataIdMap.get(t.dataId).memoryOffset;
-    plan((from, to, rows) => heap.copyWithin(out.byteOffset + to * rowBytes, from0 + from * rowBytes, from0 + (from + rows) * rowBytes));
-  });
-}
-
-let identityPatched = false;
-
-/**
- * On wasm, Identity (tf.clone) copies the tensor's bytes, and the engine clones every tensor it keeps for
- * a gradient: a training step copies its whole batch and every activation once more. Tensors are never
- * changed in place, so, as the cpu backend does, the clone can share the data and count one more user.
- */
-export function useSharedIdentityOnWasm(): void {
-  const original = tf.getKernel("Identity", "wasm");
-  if (identityPatched || !original) return;
-  identityPatched = true;
-  tf.unregisterKernel("Identity", "wasm");
-  tf.registerKernel({
-    ...original,
-    kernelFunc: (args) => {
-      const x = args.inputs.x as tf.TensorInfo;
-      if (x.dtype === "string") return original.kernelFunc(args);
-      (args.backend as unknown as { incRef(id: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  });
-}
-
-let matMulGradPatched = false;
+import { originalGradient, overrideGradient } from "./registry";
 
 /**
  * The wasm backend's matMul costs roughly the same per *output* element whatever the inner size, and its
@@ -89,11 +11,9 @@ let matMulGradPatched = false;
  * TensorFlow.js's own gradient, and so does wasm where OpenBLAS does its products (blas.ts).
  */
 export function useFastMatMulGradient(): void {
-  if (matMulGradPatched) return;
-  const original = tf.getGradient("BatchMatMul");
+  const original = originalGradient("BatchMatMul");
   if (!original) return;
-  matMulGradPatched = true;
-  tf.registerGradient({
+  overrideGradient({
     ...original,
     gradFunc: (dy, saved, attrs) => {
       const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
@@ -159,18 +79,14 @@ export function conv2dInputGrad(dy: tf.Tensor4D, filter: tf.Tensor4D, xShape: [n
   });
 }
 
-let convGradPatched = false;
-
 /**
  * On wasm, Conv2D's gradients come from the two functions above (lazily, so an input that needs no
  * gradient, such as the images, costs nothing); elsewhere TensorFlow.js's own.
  */
 export function useConvGradientsOnWasm(): void {
-  if (convGradPatched) return;
-  const original = tf.getGradient("Conv2D");
+  const original = originalGradient("Conv2D");
   if (!original) return;
-  convGradPatched = true;
-  tf.registerGradient({
+  overrideGradient({
     ...original,
     gradFunc: (dy, saved, attrs) => {
       const a = attrs as unknown as { strides: number | [number, number]; pad: unknown; dataFormat: string; dilations: number | [number, number] };

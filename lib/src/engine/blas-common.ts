@@ -1,6 +1,6 @@
 // What the OpenBLAS kernels (blas.ts, blas-conv.ts) share: the CBLAS calling convention and the steps
 // that finish a fused kernel's output (bias per column, relu).
-import { tf } from "./tf";
+import { tf } from "../tf";
 import { heapView, type WasmBackend } from "./wasm-heap";
 
 export const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;

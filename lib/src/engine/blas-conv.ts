@@ -7,7 +7,7 @@
 //   forward        out[M, co]      = cols[M, K] · filter[K, co]        (M = n·oh·ow, K = kh·kw·ci)
 //   filter grad    dfilter[K, co]  = colsᵀ · dy[M, co]
 //   input grad     dcols[M, K]     = dy · filterᵀ, then added back into dx window by window (col2im)
-import { tf } from "./tf";
+import { tf } from "../tf";
 import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";
 import { CONV_LOOPS_WASM } from "./conv-loops-wasm";

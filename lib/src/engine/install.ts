@@ -1,0 +1,24 @@
+// Everything the engine does to TensorFlow.js, in one place. initBackend calls installEngine once the
+// chosen backend runs; nothing else in the library reaches into the engine.
+import { fastPaths } from "../fast-paths";
+import { conv2dWithBias, useBlasOnWasm } from "./blas";
+import { useRowGatherOnWasm, useSharedIdentityOnWasm } from "./copies";
+import { useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
+import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
+
+/** Installs the kernels, gradients and fast paths for `backend`. Safe to call again. */
+export function installEngine(backend: string): void {
+  // Gradients are global (not per backend); each rewrite applies only on wasm and defers elsewhere.
+  useFastMatMulGradient();
+  useConvGradientsOnWasm();
+  if (backend === "wasm") {
+    useSharedIdentityOnWasm();
+    useRowGatherOnWasm();
+    useLossKernelsOnWasm();
+    useBlasOnWasm();
+  }
+  // Each entry checks the backend itself and returns undefined where it does not apply.
+  fastPaths.mnistLoss = fastMnistLoss;
+  fastPaths.crossEntropy = fastCrossEntropy;
+  fastPaths.conv2dWithBias = conv2dWithBias;
+}

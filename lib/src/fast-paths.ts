@@ -1,0 +1,20 @@
+// The one door through which a faster equivalent may replace a whole function of the library.
+//
+// Layers, losses and optimizers are written as plain TensorFlow.js ops, and most speed-ups sit behind
+// those ops as kernels (see engine/). A few functions are faster only as a whole: a loss and its
+// gradient as one kernel instead of a dozen small ones, or conv2d and its bias in one pass. For those,
+// the function first asks its entry here; an entry returns the same values as the plain formula, or
+// undefined where it does not apply (another backend, another dtype), and the formula runs as written.
+// Entries are filled in by initBackend (engine/install.ts); with none, everything runs as written.
+import type { tf } from "./tf";
+
+export interface FastPaths {
+  /** mnistLoss(logits, targets) for logits and targets of the same shape. */
+  mnistLoss?(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined;
+  /** crossEntropy(logits [N, C], class indices [N]). */
+  crossEntropy?(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined;
+  /** conv2d(x, filter, stride, pad) + bias, NHWC. */
+  conv2dWithBias?(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D | undefined;
+}
+
+export const fastPaths: FastPaths = {};
