@@ -42,7 +42,7 @@ export interface Panel {
 
 let plotlyInlined = false;
 
-/** Makes the next chart carry plotly.js again (for tests, or after the chart that carried it was cleared). */
+/** Makes the next chart include plotly.js again (for tests, or after the chart that included it was cleared). */
 export function resetPlotlyInlining(): void {
   plotlyInlined = false;
 }

@@ -1,0 +1,24 @@
+// Settings shared by the benchmark's parts: where things live, how many runs, which cases.
+import * as path from "node:path";
+
+export const ROOT = path.resolve(__dirname, "..", "..");
+export const CACHE = path.join(ROOT, "bench", "cache");
+export const PYTHON = process.env.BENCH_PYTHON || "/usr/bin/python3";
+export const QUICK = process.argv.includes("--quick");
+/** --cases=a,c: time only those training cases (and still the loading). */
+export const ONLY = process.argv.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",");
+/** "cuda" on a GPU machine (scripts/gpu/bench.sh): PyTorch on CUDA, and no PNG-loading cases. */
+export const DEVICE = process.env.BENCH_DEVICE || "cpu";
+export const ON_GPU = DEVICE !== "cpu";
+/** Timed training runs per case, and loads per kind (each load takes seconds). */
+export const RUNS = QUICK ? 1 : 5;
+/**
+ * Untimed epochs before them, on both sides. V8 optimises TensorFlow.js's JavaScript over the first few
+ * thousand ops: a linear model's epoch takes ~55 ms, then ~40, ~35, ~30, and settles near 22 from the sixth.
+ */
+export const WARMUP = QUICK ? 1 : 5;
+export const LOAD_RUNS = QUICK ? 2 : 3; // 2 in the smoke run, to exercise the cold-load child
+/** Files read per digit folder; the quick smoke run reads a few hundred. */
+export const LIMIT: number | null = QUICK ? 400 : null;
+
+export const median = (xs: number[]) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };

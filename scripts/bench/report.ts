@@ -1,0 +1,59 @@
+// The benchmark's report: one row per case (times, ratio, first-epoch losses), printed as a table and
+// written to bench/results.json.
+import * as fs from "node:fs";
+import { LOAD_RUNS, RUNS, WARMUP, median } from "./config";
+
+/** Relative difference of two losses; agreement within LOSS_TOLERANCE means both sides did the same work. */
+export const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
+export const LOSS_TOLERANCE = 1e-3;
+
+export interface Row {
+  name: string; ours_ms: number; reference_ms: number; ratio: number;
+  /**
+   * Mean training loss of the first epoch (untimed warm-up; same weights and batches on both sides) and
+   * whether the two agree within LOSS_TOLERANCE; then the last epoch's, where rounding differences have
+   * had 300 steps to grow (a sanity figure).
+   */
+  ours_loss?: number | null; reference_loss?: number | null; losses_match?: boolean;
+  ours_last_loss?: number | null; reference_last_loss?: number | null;
+}
+/** A loss to 6 decimals; null when it diverged (JSON has no NaN). */
+export const round6 = (v: number | null) => (v !== null && Number.isFinite(v) ? +v.toFixed(6) : null);
+
+
+/** A row: medians of both sides' runs and their ratio, plus anything else the case has. */
+export function row(name: string, ours: number, reference: number, extra: Partial<Row> = {}): Row {
+  return { name, ours_ms: +ours.toFixed(1), reference_ms: +reference.toFixed(1), ratio: +(ours / reference).toFixed(2), ...extra };
+}
+
+/** A training case's row: the median epoch times, and the first and last epochs' losses of both sides. */
+export function trainingRow(name: string, ours: { runs: number[]; epochLosses: number[] }, torch: { runs: number[]; epochLosses: number[] }): Row {
+  const o = ours.epochLosses, r = torch.epochLosses;
+  return row(name, median(ours.runs), median(torch.runs), {
+    ours_loss: round6(o[0]), reference_loss: round6(r[0]), losses_match: relDiff(o[0], r[0]) <= LOSS_TOLERANCE,
+    ours_last_loss: round6(o.at(-1)!), reference_last_loss: round6(r.at(-1)!),
+  });
+}
+
+/** Prints what was compared with what, and the table. */
+export function printReport(about: { machine: string; ours: string; reference: string }, rows: Row[]): void {
+  const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "epoch-1 loss ours", "PyTorch", "same"];
+  const cells = rows.map((r) => [r.name, r.ours_ms.toFixed(0), r.reference_ms.toFixed(0), r.ratio.toFixed(2),
+    ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(6))),
+    r.losses_match === undefined ? "" : r.losses_match ? "yes" : "NO"]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
+  console.log(`\nmachine: ${about.machine}\nours: ${about.ours}\nreference: ${about.reference}\n`);
+  console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
+  console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones, the two sides taking turns epoch by epoch, ` +
+    `validation not timed; loading of ${LOAD_RUNS} runs. ` +
+    "Losses: mean training loss of the first (warm-up) epoch; both sides start from the same weights and see the same " +
+    `batches, so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative). Last epochs' losses are in bench/results.json.`);
+  const mismatched = rows.filter((r) => r.losses_match === false);
+  if (mismatched.length) console.log(`WARNING: losses differ for ${mismatched.map((r) => r.name.split(" ")[0]).join(", ")}: the two sides did not compute the same thing.`);
+}
+
+/** Writes the results file (bench/results.json, or BENCH_OUT). */
+export function writeResults(file: string, about: { machine: string; backend: string; reference: string }, rows: Row[]): void {
+  fs.writeFileSync(file, JSON.stringify({ ...about, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");
+}
