@@ -1,11 +1,11 @@
-// OpenBLAS behind matMul on wasm (lib/src/blas.ts): every shape the kernel accepts must give cpu's numbers,
+// OpenBLAS behind matMul on wasm (lib/src/engine/blas.ts): every shape the kernel accepts must give cpu's numbers,
 // and what it does not take must still work through the original kernel. On this project's machines
 // OpenBLAS is installed (.ci/run installs libopenblas0-pthread): there, not finding it is a failure.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { tf } from "../lib/src/tf";
-import { maxRelDiff } from "./helpers";
+import { assertSameOnBackends, maxRelDiff } from "./helpers";
 import { initBackend, describeBackend } from "../lib/src/engine/backend";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 import { Conv2d, Linear } from "../lib/src/nn";
@@ -61,14 +61,11 @@ test("matMul through OpenBLAS on wasm equals cpu for plain, transposed, batched,
 
 test("matMul gradients through OpenBLAS on wasm equal cpu's", async (t) => {
   if (!requireBlas(t)) return;
-  const grads = async (backend: string) => {
-    await initBackend(backend);
+  await assertSameOnBackends("matMul gradients", () => {
     const a = tf.randomNormal([16, 9], 0, 1, "float32", 11);
     const b = tf.randomNormal([9, 4], 0, 1, "float32", 12);
-    return tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, w))))([a, b]).map((g) => g.arraySync());
-  };
-  const cpu = await grads("cpu"), wasm = await grads("wasm");
-  cpu.forEach((g, i) => assert.ok(maxRelDiff(tf.tensor(wasm[i] as number[]), tf.tensor(g as number[])) < 1e-5, `gradient ${i}`));
+    return tf.grads((x: tf.Tensor, w: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, w))))([a, b]);
+  });
 });
 
 test("mismatched inner sizes are a clear error; int32 keeps the wasm kernel's own message", async (t) => {
@@ -143,8 +140,7 @@ test("the committed wasm bytes are what conv-loops.wat compiles to (npm run buil
 
 test("Linear, and Conv2d as a single kernel on wasm (conv2dWithBias): values and all gradients equal cpu's", async (t) => {
   if (!requireBlas(t)) return;
-  const run = async (backend: string) => {
-    await initBackend(backend);
+  await assertSameOnBackends("Linear and Conv2d: value and gradients", () => {
     const x = tf.randomNormal([5, 7], 0, 1, "float32", 1) as tf.Tensor2D;
     const lin = new Linear(7, 3, { seed: 2 });
     lin.bias.assign(tf.randomNormal([3], 0, 1, "float32", 3));
@@ -154,9 +150,9 @@ test("Linear, and Conv2d as a single kernel on wasm (conv2dWithBias): values and
     const f = (a: tf.Tensor, b: tf.Tensor) => tf.add(tf.sum(tf.square(lin.forward(a))), tf.sum(tf.square(conv.forward(b))));
     const { value, grads } = tf.variableGrads(() => f(x, img) as tf.Scalar, [...lin.parameters(), ...conv.parameters()]);
     const [gx, gimg] = tf.grads(f)([x, img]);
-    return [value, ...Object.values(grads), gx, gimg].map((g) => Array.from(g.dataSync()));
-  };
-  const cpu = await run("cpu"), wasm = await run("wasm");
+    const out = [value, ...Object.values(grads), gx, gimg].map((g) => Array.from(g.dataSync()));
+    tf.dispose([...lin.parameters(), ...conv.parameters()]);
+    return out;
+  });
   assert.ok(usingBlas());
-  cpu.forEach((ref, i) => assert.ok(maxRelDiff(tf.tensor(wasm[i]), tf.tensor(ref)) < 1e-5, `output ${i}`));
 });

@@ -3,11 +3,9 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { l1Distance, mnistDistance, rmseDistance } from "../lib/src/distances";
 import { tf } from "../lib/src/tf";
+import { assertClose } from "./helpers";
 
-const close = (actual: ArrayLike<number>, expected: number[], tol = 1e-6) => {
-  assert.equal(actual.length, expected.length);
-  expected.forEach((x, i) => assert.ok(Math.abs(actual[i] - x) < tol, `element ${i}: ${actual[i]} != ${x}`));
-};
+const close = (actual: ArrayLike<number>, expected: number[]) => assertClose(actual, expected, 1e-6);
 
 test("l1Distance and rmseDistance of two 2x2 images", () => {
   const a = tf.tensor2d([[0, 1], [0.5, 0.25]]);

@@ -6,9 +6,9 @@ import {
 } from "../lib/src/losses";
 import { accuracy, batchAccuracy } from "../lib/src/metrics";
 import { tf } from "../lib/src/tf";
+import { assertClose } from "./helpers";
 
-const close = (actual: number, expected: number, tol = 1e-5) =>
-  assert.ok(Math.abs(actual - expected) <= tol * Math.max(1, Math.abs(expected)), `${actual} != ${expected}`);
+const close = (actual: number, expected: number, tol = 1e-5) => assertClose(actual, expected, tol * Math.max(1, Math.abs(expected)));
 
 /** Evaluates a loss on fresh tensors, disposes everything, and checks that nothing was left allocated. */
 function value(fn: (a: tf.Tensor, b: tf.Tensor) => tf.Scalar, a: () => tf.Tensor, b: () => tf.Tensor): number {
