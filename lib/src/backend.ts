@@ -3,6 +3,8 @@ import * as path from "node:path";
 import { tf } from "./tf";
 import { useConvGradientsOnWasm, useFastMatMulGradient, useSharedIdentityOnWasm } from "./speedups";
 import { blasStatus, useBlasOnWasm } from "./blas";
+import { useCpuFallbackOnWasm } from "./engine/cpu-fallback";
+import { removeWasmGlueHandlers } from "./engine/wasm-glue";
 
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -74,6 +76,8 @@ const loaders: Record<BackendName, Loader> = {
   async wasm() {
     require("@tensorflow/tfjs-backend-wasm");
     await activate("wasm");
+    removeWasmGlueHandlers();
+    useCpuFallbackOnWasm(); // before the kernels below, which fall back to these
     useSharedIdentityOnWasm();
     useBlasOnWasm();
     return `@tensorflow/tfjs-backend-wasm, ${blasStatus()}`;
