@@ -125,6 +125,12 @@ function needsCpu(kernelName: string, args: KernelArgs): boolean {
   return WRONG_ON_WASM[kernelName]?.(args) ?? false;
 }
 
+/** The kernel functions this module registered, so that a test can tell them from the library's own. */
+const registeredHere = new WeakSet<tf.KernelFunc>();
+
+/** Whether `kernelFunc` is one of this module's wrappers or cpu delegates (not a native or OpenBLAS kernel). */
+export const isCpuFallback = (kernelFunc: tf.KernelFunc) => registeredHere.has(kernelFunc);
+
 const isWasmAbort = (e: unknown) => e instanceof Error && e.name === "RuntimeError";
 
 /** The wasm kernel, with cpu taking the arguments it cannot run or gets wrong. */
@@ -173,11 +179,8 @@ export function useCpuFallbackOnWasm(): void {
   for (const { kernelName } of tf.getKernelsForBackend("cpu")) {
     const original = tf.getKernel(kernelName, "wasm");
     if (original) tf.unregisterKernel(kernelName, "wasm");
-    tf.registerKernel({
-      ...(original ?? { kernelName, backendName: "wasm" }),
-      kernelFunc: original
-        ? withCpuFallback(kernelName, original.kernelFunc)
-        : (args: KernelArgs) => runOnCpu(kernelName, args),
-    });
+    const kernelFunc = original ? withCpuFallback(kernelName, original.kernelFunc) : (args: KernelArgs) => runOnCpu(kernelName, args);
+    registeredHere.add(kernelFunc);
+    tf.registerKernel({ ...(original ?? { kernelName, backendName: "wasm" }), kernelFunc });
   }
 }
