@@ -100,7 +100,8 @@ async function main(): Promise<void> {
     ...(installed("@tensorflow/tfjs-node") || installed("@tensorflow/tfjs-node-gpu") ? ["tensorflow"] : []),
     ...(installed("@tensorflow/tfjs-backend-webgpu") && installed("webgpu") ? ["webgpu"] : []),
   ];
-  const modes = ["cpu", "wasm", "default", ...others];
+  // "noblas": initBackend("wasm") with FASTBOOK_BLAS=off, the library's kernels for machines without OpenBLAS.
+  const modes = ["cpu", "wasm", "default", "noblas", ...others];
   const parallel = Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
   const runs = await pool(modes.map((m) => () => runMode(m, grep)), parallel);
 
@@ -113,45 +114,58 @@ async function main(): Promise<void> {
   }
   const cpu = byMode.get("cpu"), stock = byMode.get("wasm"), def = byMode.get("default");
   if (!cpu || !stock || !def) { console.log("FAIL: cpu, stock wasm and the default backend must all run."); process.exitCode = 1; return; }
+  if (byMode.has("tensorflow") || byMode.has("webgpu")) console.log("  (other backends are compared with cpu below for information; the verdict is on the default backend and wasm)");
 
   const exceptions = JSON.parse(fs.readFileSync(exceptionsFile, "utf8")) as Exceptions;
   const classes = exceptions.classes.map((c) => ({ ...c, re: new RegExp(c.pattern) }));
   const listed = new Map(exceptions.specs.map((s) => [s.name, s.reason]));
-  const defFailed = failedSpecs(def), defPassed = passed(def);
-
-  // (a) specs the library's kernels broke: pass on stock wasm, fail on the default backend.
-  const broken = def.backend === "wasm" ? [...passed(stock)].filter((n) => !defPassed.has(n)) : [];
-  // (b) specs cpu passes and the default backend does not.
+  const cpuPassed = passed(cpu);
   // Specs whose constraints select cpu alone (switching between two cpu backends) never run elsewhere.
-  const defNames = new Set(def.results.map((s) => s.name));
-  const cpuOnly = [...passed(cpu)].filter((n) => !defNames.has(n));
-  const behind = [...passed(cpu)].filter((n) => defNames.has(n) && !defPassed.has(n));
-  const excused = new Map<string, string>();
-  const unexcused: string[] = [];
-  for (const n of behind) {
-    const reason = listed.get(n) ?? classes.find((c) => c.re.test(n))?.reason;
-    if (reason !== undefined) excused.set(n, reason); else unexcused.push(n);
-  }
-  const show = (n: string) => {
-    const why = defFailed.get(n)?.message?.split("\n")[0] ?? "(not run on this backend)";
-    return `    ${n}\n        ${why.slice(0, 200)}`;
-  };
+  const cpuOnly = [...cpuPassed].filter((n) => !def.results.some((s) => s.name === n));
   if (cpuOnly.length) console.log(`\n${cpuOnly.length} specs are for the cpu backend alone (not registered for the others), e.g. "${cpuOnly[0]}".`);
-  console.log(`\nPassing on cpu, not on the default backend (${def.about}): ${behind.length}`);
-  const perReason = new Map<string, number>();
-  for (const r of excused.values()) perReason.set(r, (perReason.get(r) ?? 0) + 1);
-  for (const [r, k] of perReason) console.log(`  ${String(k).padStart(4)} excepted: ${r}`);
-  if (unexcused.length) console.log(`  ${unexcused.length} not excepted:\n${unexcused.map(show).join("\n")}`);
-  if (broken.length) console.log(`\nPassing on stock wasm, failing with the library's kernels: ${broken.length}\n${broken.map(show).join("\n")}`);
-  const stale = [...listed.keys()].filter((n) => defPassed.has(n) || !cpu.results.some((s) => s.name === n && s.status === "passed"));
+
+  /** Prints how `run` compares with cpu and stock wasm; returns the specs that fail the checks. */
+  const compare = (run: Run, label: string, verdict: boolean) => {
+    const runFailed = failedSpecs(run), runPassed = passed(run), names = new Set(run.results.map((s) => s.name));
+    // (a) specs the library's kernels broke: pass on stock wasm, fail with the library's kernels.
+    const broken = run.backend === "wasm" ? [...passed(stock)].filter((n) => !runPassed.has(n)) : [];
+    // (b) specs cpu passes and this backend does not.
+    const behind = [...cpuPassed].filter((n) => names.has(n) && !runPassed.has(n));
+    const excused = new Map<string, string>();
+    const unexcused: string[] = [];
+    for (const n of behind) {
+      const reason = listed.get(n) ?? classes.find((c) => c.re.test(n))?.reason;
+      if (reason !== undefined && verdict) excused.set(n, reason); else unexcused.push(n);
+    }
+    const show = (n: string) => `    ${n}\n        ${(runFailed.get(n)?.message?.split("\n")[0] ?? "(did not pass)").slice(0, 200)}`;
+    console.log(`\nPassing on cpu, not on ${label} (${run.about}): ${behind.length}`);
+    const perReason = new Map<string, number>();
+    for (const r of excused.values()) perReason.set(r, (perReason.get(r) ?? 0) + 1);
+    for (const [r, k] of perReason) console.log(`  ${String(k).padStart(4)} excepted: ${r}`);
+    if (unexcused.length) console.log(`  ${unexcused.length}${verdict ? " not excepted" : ""}:\n${unexcused.map(show).join("\n")}`);
+    if (broken.length) console.log(`\nPassing on stock wasm, failing on ${label}: ${broken.length}\n${broken.map(show).join("\n")}`);
+    return { broken, unexcused };
+  };
+
+  const checked = [["default", "the default backend"], ["noblas", "wasm without OpenBLAS"]] as const;
+  let failures = 0;
+  for (const [mode, label] of checked) {
+    const run = byMode.get(mode);
+    if (!run) continue;
+    const { broken, unexcused } = compare(run, label, true);
+    if (broken.length || unexcused.length) console.log(`  -> ${label}: ${broken.length} broken by the library's kernels, ${unexcused.length} behind cpu without a listed reason`);
+    failures += broken.length + unexcused.length;
+  }
+  for (const mode of others) { const run = byMode.get(mode); if (run && mode !== def.backend) compare(run, mode, false); }
+  const stale = [...listed.keys()].filter((n) => passed(def).has(n) || !cpuPassed.has(n));
   if (stale.length && !grep) console.log(`\nListed as exceptions but not needed (pass on the default backend, or not on cpu): ${stale.length}\n${stale.map((n) => `    ${n}`).join("\n")}`);
   console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
   if (grep) return; // a partial run gives counts, not a verdict
-  if (broken.length || unexcused.length) {
-    console.log(`FAIL: ${broken.length} broken by the library's kernels, ${unexcused.length} behind cpu without a listed reason.`);
+  if (failures || !byMode.has("noblas")) {
+    console.log(failures ? "FAIL: see the specs above." : "FAIL: wasm without OpenBLAS did not run.");
     process.exitCode = 1;
   } else {
-    console.log("OK: nothing broken by the library's kernels; the default backend passes every spec cpu passes but the listed exceptions.");
+    console.log("OK: nothing broken by the library's kernels; the default backend (and wasm without OpenBLAS) passes every spec cpu passes but the listed exceptions.");
   }
 }
 

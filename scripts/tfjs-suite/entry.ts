@@ -1,6 +1,7 @@
 // One process of the TensorFlow.js op suite (bundled by scripts/test-tfjs.ts, run by node): boots jasmine,
 // sets up one backend, loads tfjs-core's own specs against it and writes every spec's outcome as JSON.
-//   node suite.cjs <mode> <out.json>    mode: cpu | wasm (stock) | default (initBackend()) | a backend name
+//   node suite.cjs <mode> <out.json>    mode: cpu | wasm (stock) | default (initBackend()) |
+//                                       noblas (initBackend("wasm") without OpenBLAS) | a backend name
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs-core";
@@ -33,6 +34,11 @@ async function main(): Promise<void> {
     if (!(await tf.setBackend(mode))) throw new Error(`backend ${mode} failed to start`);
     backendName = mode;
     about = mode === "wasm" ? "@tensorflow/tfjs-backend-wasm, its own kernels" : "@tensorflow/tfjs-backend-cpu";
+  } else if (mode === "noblas") {
+    process.env.FASTBOOK_BLAS = "off";
+    const choice = await initBackend("wasm");
+    backendName = choice.name;
+    about = `${choice.name} from ${choice.source}`;
   } else {
     const choice = await initBackend(mode === "default" ? undefined : mode);
     backendName = choice.name;
