@@ -167,8 +167,9 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
     const ci = convInfo(a.inputShape, filter.shape, a);
-    // conv2dTranspose passes dy as given: one larger than this geometry's output (a filter larger than the
-    // output, say) must be read with its own strides, as the original kernel does, not as a packed matrix.
+    // conv2dTranspose passes its input as dy without checking it against the geometry: a dy larger than this
+    // convolution's output is read with its own strides (its top-left corner), as the original kernel and cpu
+    // do, not as a packed [rows, channels] matrix. A conv2d's own gradient always has the output's shape.
     if (!ci || dy.dtype !== "float32" || filter.dtype !== "float32" || !hasShape(dy, ci.outShape)) {
       if (original.inputGrad) return original.inputGrad(args);
       throw new Error("conv2d's input gradient on wasm supports NHWC without dilation only.");
