@@ -7,7 +7,7 @@ import { tf } from "../lib/src/tf";
 import { assertSameOnBackends, maxRelDiff } from "./helpers";
 import { initBackend } from "../lib/src/engine/backend";
 import { conv2dFilterGrad, conv2dInputGrad } from "../lib/src/engine/gradients";
-import { isOverridden, originalKernel, overrideKernel, restoreOverrides } from "../lib/src/engine/registry";
+import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKernel } from "../lib/src/engine/registry";
 import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
@@ -150,13 +150,15 @@ test("without OpenBLAS (FASTBOOK_BLAS=off), wasm still trains a CNN to cpu's los
 
 test("the registry: overriding twice wraps the original, and restoreOverrides brings TensorFlow.js's kernels back", async () => {
   await initBackend("wasm");
-  const stock = originalKernel("Neg", "wasm")!;
+  const stock = stockKernel("Neg", "wasm")!;
+  const base = originalKernel("Neg", "wasm")!; // the cpu-fallback layer around the stock kernel
+  assert.notEqual(base.kernelFunc, stock.kernelFunc);
   const calls: string[] = [];
-  overrideKernel("Neg", "wasm", (args) => { calls.push("first"); return stock.kernelFunc(args) as tf.TensorInfo; });
+  overrideKernel("Neg", "wasm", (args) => { calls.push("first"); return base.kernelFunc(args) as tf.TensorInfo; });
   overrideKernel("Neg", "wasm", (args) => { calls.push("second"); return originalKernel("Neg", "wasm")!.kernelFunc(args) as tf.TensorInfo; });
   assert.deepEqual(tf.neg(tf.tensor1d([1, -2])).arraySync(), [-1, 2]);
-  assert.deepEqual(calls, ["second"], "the second override replaced the first and called the original");
-  assert.equal(originalKernel("Neg", "wasm"), stock);
+  assert.deepEqual(calls, ["second"], "the second override replaced the first and called the base layer");
+  assert.equal(originalKernel("Neg", "wasm"), base);
   restoreOverrides();
   assert.equal(isOverridden("GatherV2", "wasm"), false);
   assert.equal(tf.getKernel("Neg", "wasm")!.kernelFunc, stock.kernelFunc);
@@ -166,4 +168,6 @@ test("the registry: overriding twice wraps the original, and restoreOverrides br
   await initBackend("wasm"); // installs everything again
   assert.ok(isOverridden("GatherV2", "wasm"));
   assert.equal(usingBlas(), Boolean(loadBlas()));
+  assert.deepEqual(tf.math.confusionMatrix(tf.tensor1d([0, 1, 1], "int32"), tf.tensor1d([0, 1, 0], "int32"), 2).arraySync(),
+    [[1, 0], [1, 1]], "integer matMul works again through the base layer under OpenBLAS's kernel");
 });

@@ -110,7 +110,10 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvIn
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
 const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
 
-export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; inputGrad?: tf.KernelFunc; fused?: tf.KernelFunc }) {
+/** Whether `t` has exactly the shape the convolution's geometry gives (ops do not check dy against it). */
+const hasShape = (t: tf.TensorInfo, shape: number[]) => t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+
+export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; inputGrad?: tf.KernelFunc; filterGrad?: tf.KernelFunc; fused?: tf.KernelFunc }) {
   /** conv2d, plus a per-channel bias and relu for the fused op (tf.fused.conv2d). */
   const convolve = (args: KernelArgs, fallback: tf.KernelFunc | undefined) => {
     const { x, filter, bias, preluActivationWeights } = args.inputs as Record<string, tf.TensorInfo | undefined>;
@@ -143,7 +146,12 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const { x, dy } = args.inputs as { x: tf.TensorInfo; dy: tf.TensorInfo };
     const a = args.attrs as unknown as ConvAttrs & { filterShape: number[] };
     const ci = convInfo(x.shape, a.filterShape, a);
-    if (!ci) throw new Error("conv2d's filter gradient on wasm supports NHWC without dilation only; use the cpu backend for other layouts.");
+    // Other layouts, dilations and dtypes, or a dy not shaped as this convolution's output, go to the kernel
+    // this one replaces (the cpu backend's, on wasm).
+    if (!ci || x.dtype !== "float32" || dy.dtype !== "float32" || !hasShape(dy, ci.outShape)) {
+      if (original.filterGrad) return original.filterGrad(args);
+      throw new Error("conv2d's filter gradient on wasm supports float32 NHWC without dilation only; use the cpu backend for other layouts.");
+    }
     const backend = args.backend as unknown as Heap;
     const out = backend.makeOutput(a.filterShape, "float32");
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
@@ -159,7 +167,10 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const { dy, filter } = args.inputs as { dy: tf.TensorInfo; filter: tf.TensorInfo };
     const a = args.attrs as unknown as ConvAttrs & { inputShape: number[] };
     const ci = convInfo(a.inputShape, filter.shape, a);
-    if (!ci) {
+    // conv2dTranspose passes its input as dy without checking it against the geometry: a dy larger than this
+    // convolution's output is read with its own strides (its top-left corner), as the original kernel and cpu
+    // do, not as a packed [rows, channels] matrix. A conv2d's own gradient always has the output's shape.
+    if (!ci || dy.dtype !== "float32" || filter.dtype !== "float32" || !hasShape(dy, ci.outShape)) {
       if (original.inputGrad) return original.inputGrad(args);
       throw new Error("conv2d's input gradient on wasm supports NHWC without dilation only.");
     }

@@ -89,16 +89,15 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
     const outerA = a.shape.slice(0, -2), outerB = b.shape.slice(0, -2);
     const batchA = prod(outerA), batchB = prod(outerB);
     const sameOuter = outerA.length === outerB.length && outerA.every((d, i) => d === outerB[i]);
-    if (a.dtype !== "float32" || b.dtype !== "float32" || !(sameOuter || batchA === 1 || batchB === 1)) {
+    if (a.dtype !== "float32" || b.dtype !== "float32" || a.shape.length < 2 || b.shape.length < 2 ||
+        !(sameOuter || batchA === 1 || batchB === 1)) {
       return fallback(args);
     }
     const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
     const m = transposeA ? ac : ar, k = transposeA ? ar : ac;
     const k2 = transposeB ? bc : br, n = transposeB ? br : bc;
-    if (k !== k2) {
-      throw new Error(`matMul: inner sizes ${k} and ${k2} of shapes [${a.shape}] and [${b.shape}] ` +
-        `(transposeA=${transposeA}, transposeB=${transposeB}) must match.`);
-    }
+    // Mismatched shapes: the original kernel reports them (as cpu does).
+    if (k !== k2) return fallback(args);
     const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
     const backend = args.backend as WasmBackend;
     const out = backend.makeOutput([...outer, m, n], "float32");
@@ -118,7 +117,7 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
 }
 
 /** Whether the current backend is wasm with OpenBLAS behind its products. */
-export const usingBlas = () => tf.getBackend() === "wasm" && isOverridden("BatchMatMul", "wasm");
+export const usingBlas = () => tf.getBackend() === "wasm" && isOverridden(CONV_BIAS, "wasm"); // only OpenBLAS adds it
 
 /**
  * Sum over the leading axes (a bias gradient: dy summed over every axis but the channels) as one product
@@ -215,7 +214,9 @@ export function useBlasOnWasm(): boolean {
   if (sum) override("Sum", blasSum(lib.sgemm, sum));
   const fusedMatMul = original("_FusedMatMul");
   if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, product as (args: KernelArgs) => tf.TensorInfo, fusedMatMul));
-  const k = conv2dKernels(lib.sgemm, { conv2d: conv, inputGrad: original("Conv2DBackpropInput"), fused: original("FusedConv2D") });
+  const k = conv2dKernels(lib.sgemm, {
+    conv2d: conv, inputGrad: original("Conv2DBackpropInput"), filterGrad: original("Conv2DBackpropFilter"), fused: original("FusedConv2D"),
+  });
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
   registerConvWithBias(k.fusedForward);

@@ -93,8 +93,9 @@ export function useConvGradientsOnWasm(): void {
       const [sh, sw] = Array.isArray(a.strides) ? a.strides : [a.strides, a.strides];
       const dil = Array.isArray(a.dilations) ? a.dilations : [a.dilations, a.dilations];
       const simple = sh === sw && (a.pad === "same" || a.pad === "valid") && a.dataFormat === "NHWC" && dil.every((v) => v === 1);
-      if (tf.getBackend() !== "wasm" || usingBlas() || !simple) return original.gradFunc(dy, saved, attrs);
       const [x, filter] = saved as [tf.Tensor4D, tf.Tensor4D];
+      const square = filter.shape[0] === filter.shape[1]; // the functions above take one filter size
+      if (tf.getBackend() !== "wasm" || usingBlas() || !simple || !square) return original.gradFunc(dy, saved, attrs);
       const mode = a.pad as "same" | "valid";
       return {
         x: () => conv2dInputGrad(dy as tf.Tensor4D, filter, x.shape, sh, mode),

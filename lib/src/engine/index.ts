@@ -7,3 +7,6 @@ export { loadBlas, blasStatus, usingBlas, useBlasOnWasm, conv2dWithBias } from "
 export { conv2dFilterGrad, conv2dInputGrad, useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
 export { useRowGatherOnWasm, useSharedIdentityOnWasm } from "./copies";
 export { useLossKernelsOnWasm, fastCrossEntropy, fastMnistLoss } from "./loss-kernels";
+export { useCpuFallbackOnWasm, cpuFallbackCalls, isCpuFallback, runOnCpu } from "./cpu-fallback";
+export { removeWasmGlueHandlers } from "./wasm-glue";
+export { stockKernel } from "./registry";

@@ -3,8 +3,10 @@
 import { fastPaths } from "../fast-paths";
 import { conv2dWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useSharedIdentityOnWasm } from "./copies";
+import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
 import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
+import { removeWasmGlueHandlers } from "./wasm-glue";
 
 /** Installs the kernels, gradients and fast paths for `backend`. Safe to call again. */
 export function installEngine(backend: string): void {
@@ -12,6 +14,8 @@ export function installEngine(backend: string): void {
   useFastMatMulGradient();
   useConvGradientsOnWasm();
   if (backend === "wasm") {
+    removeWasmGlueHandlers(); // uncaught errors print themselves, not the wasm glue's source
+    useCpuFallbackOnWasm(); // the base layer: every kernel cpu has; the fast kernels below fall back to it
     useSharedIdentityOnWasm();
     useRowGatherOnWasm();
     useLossKernelsOnWasm();
