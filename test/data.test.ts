@@ -394,3 +394,17 @@ test("DATA_DIR naming a file, or a path under a file, is an error that names DAT
   delete process.env.DATA_DIR;
   await assert.rejects(untarData(dataset(archive), { dataDir: file, mirror: makeMirror([archive]) }), /the dataDir option \(.*\) cannot be used .* it is a file/);
 });
+
+test("two processes unpacking the same data set at once both get the complete folder", async () => {
+  const archive = await archiveOf(300, "many");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  await downloadData(dataset(archive), { dataDir, mirror });
+  const runs = [runChild({ dataset: dataset(archive), dataDir, mirror }), runChild({ dataset: dataset(archive), dataDir, mirror })];
+  for (const r of runs) {
+    assert.equal(await r.exited, 0, r.stderr());
+    assert.match(r.stdout(), /DONE /);
+  }
+  assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+  assert.deepEqual(fs.readdirSync(dataDir).filter((f) => f.startsWith(".")), [], "no temporary folder left");
+});

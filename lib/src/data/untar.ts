@@ -260,6 +260,9 @@ export async function untarData(d: DatasetUrl, opts: UntarOptions = {}): Promise
         `it is not the data set expected (from ${record.source}).`);
     }
     const files = countFiles(unpacked);
+    // Another process (a second notebook, a test) may have completed the same folder meanwhile: keep
+    // theirs rather than pull it from under them.
+    if (!opts.force && !unpackedProblem(d, dd.dir)) return dest;
     // Whatever is at dest now is incomplete (or being replaced): the marker goes first, then the folder.
     await fs.promises.rm(markerPath(dest), { force: true });
     if (fs.existsSync(dest)) {
