@@ -124,6 +124,9 @@ export interface ReportCheck {
   /** <img> elements and how many show a decoded picture. */
   images: number;
   imagesShown: number;
+  /** Inline SVG pictures outside the charts (diagrams) and how many have a size and content. */
+  svgs: number;
+  svgsShown: number;
   /** Requests the page tried to make to the network (should be none). */
   networkRequests: string[];
   /** JavaScript errors thrown on the page. */
@@ -151,7 +154,11 @@ const PROBE = `(() => {
   const drawn = plots.filter((p) => p.classList.contains('js-plotly-plot') && p.querySelector('svg.main-svg') !== null && p.querySelectorAll('g.trace, g.hm').length > 0);
   const broken = plots.filter((p) => /plotly\\.js is not loaded/.test(p.textContent || '')).length;
   const images = [...document.images];
+  // Pictures drawn as inline SVG by the library (diagrams), not those inside plotly's charts.
+  const svgs = [...document.querySelectorAll('svg')].filter((s) => !s.closest('.fastbook-plot') && !s.parentElement?.closest('svg'));
+  const svgsShown = svgs.filter((s) => { const r = s.getBoundingClientRect(); return r.width > 0 && r.height > 0 && s.childElementCount > 0; });
   return JSON.stringify({
+    svgs: svgs.length, svgsShown: svgsShown.length,
     ready: document.readyState === 'complete',
     plots: plots.length, plotsDrawn: drawn.length, plotsBroken: broken,
     images: images.length, imagesShown: images.filter((i) => i.complete && i.naturalWidth > 0).length,
@@ -204,11 +211,13 @@ async function checkOne(browser: Browser, file: string, opts: CheckOptions): Pro
     const result: ReportCheck = {
       file, plots: state.plots as number, plotsDrawn: state.plotsDrawn as number,
       images: state.images as number, imagesShown: state.imagesShown as number,
+      svgs: state.svgs as number, svgsShown: state.svgsShown as number,
       networkRequests, pageErrors, failureBanner: state.failureBanner === true, problems: [],
     };
     if (!loaded) result.problems.push('the page did not finish loading');
     if (result.plotsDrawn !== result.plots) result.problems.push(`${result.plots - result.plotsDrawn} of ${result.plots} plots not drawn`);
     if (result.imagesShown !== result.images) result.problems.push(`${result.images - result.imagesShown} of ${result.images} images not shown`);
+    if (result.svgsShown !== result.svgs) result.problems.push(`${result.svgs - result.svgsShown} of ${result.svgs} SVG pictures empty or invisible`);
     if (networkRequests.length) result.problems.push(`it tried the network: ${networkRequests.slice(0, 3).join(', ')}`);
     if (pageErrors.length) result.problems.push(`errors on the page: ${pageErrors.slice(0, 3).join(' / ')}`);
 

@@ -25,7 +25,7 @@ async function main(): Promise<number> {
   for (const c of await checkReports(files, { screenshotDir: '', ...(pdf ? { pdfDir: '' } : {}) })) {
     const made = [c.screenshot, c.pdf].filter(Boolean).map((f) => path.relative(process.cwd(), f!)).join(', ');
     const status = c.problems.length ? `BROKEN: ${c.problems.join('; ')}` : 'ok';
-    console.log(`${path.relative(process.cwd(), c.file)}: ${c.plotsDrawn}/${c.plots} plots, ${c.imagesShown}/${c.images} images` +
+    console.log(`${path.relative(process.cwd(), c.file)}: ${c.plotsDrawn}/${c.plots} plots, ${c.imagesShown + c.svgsShown}/${c.images + c.svgs} images` +
       `${c.failureBanner ? ' (a failed run)' : ''}; ${made}: ${status}`);
     if (c.problems.length) bad++;
   }

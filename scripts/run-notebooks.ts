@@ -80,7 +80,7 @@ function table(rows: string[][]): string {
 /** One line per report on how it rendered, e.g. "6/6 plots, 14/14 images; report.png, report.pdf". */
 function describeCheck(c: ReportCheck): string {
   const made = [c.screenshot, c.pdf].filter(Boolean).map((f) => path.relative(process.cwd(), f!));
-  return `${c.plotsDrawn}/${c.plots} plots, ${c.imagesShown}/${c.images} images${made.length ? `; ${made.join(', ')}` : ''}`;
+  return `${c.plotsDrawn}/${c.plots} plots, ${c.imagesShown + c.svgsShown}/${c.images + c.svgs} images${made.length ? `; ${made.join(', ')}` : ''}`;
 }
 
 /**
