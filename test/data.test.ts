@@ -275,7 +275,7 @@ test("leftovers of processes that no longer run are removed; those of running on
   await untarData(dataset(archive), { dataDir, mirror });
   for (const p of [legacyUnpack, newUnpack, part, stale]) assert.ok(!fs.existsSync(p), `${p} removed`);
   assert.ok(fs.existsSync(liveUnpack), "a running process's folder is left alone");
-  assert.match(String(log.mock.calls[0]?.arguments[0]), /Removed 4 leftovers of an interrupted download or unpack \(16 B\)/);
+  assert.match(String(log.mock.calls[0]?.arguments[0]), /Removed 4 leftovers of an interrupted run \(16 B\)/);
 });
 
 // ---- SIGKILL in the middle, then a clean rerun (real child processes) ----
@@ -342,7 +342,7 @@ test("SIGKILL during a download, then a rerun: the partial file is removed and t
   stall = false;
   const second = runChild({ dataset: dataset(archive), dataDir, mirror });
   assert.equal(await second.exited, 0, second.stderr());
-  assert.match(second.stdout(), /Removed a leftover of an interrupted download or unpack \(100 B\): archive\/tiny\.tgz\.part-/);
+  assert.match(second.stdout(), /Removed a leftover of an interrupted run \(100 B\): archive\/tiny\.tgz\.part-/);
   assert.match(second.stdout(), /Unpacking tiny\.tgz into/);
   assert.match(second.stdout(), new RegExp(`DONE ${path.join(dataDir, "tiny")}`));
   assert.equal(second.stderr(), "", "nothing on stderr: progress and information go to stdout");
@@ -370,7 +370,7 @@ test("SIGKILL during an unpack, then a rerun offline: the half-unpacked folder i
   fs.rmSync(mirror, { recursive: true });
   const second = runChild({ dataset: offline(archive), dataDir, mirror: "" });
   assert.equal(await second.exited, 0, second.stderr());
-  assert.match(second.stdout(), /Removed a leftover of an interrupted download or unpack \(\d+\.\d KiB\): \.unpack-many-/);
+  assert.match(second.stdout(), /Removed a leftover of an interrupted run \(\d+\.\d KiB\): \.unpack-many-/);
   assert.equal(second.stderr(), "");
   assert.deepEqual(unpacks(), []);
   assert.equal(listTree(path.join(dataDir, "many")).filter((f) => f.endsWith(".txt")).length, 300);

@@ -68,7 +68,8 @@ export function tempName(base: string, kind: "part" | "unpack" | "stale"): strin
   return kind === "part" ? `${base}.part-${tag}` : path.join(path.dirname(base), `.${kind}-${path.basename(base)}-${tag}`);
 }
 
-const LEFTOVER = /^(?:\.(?:unpack|stale)-.+|.+\.part)-(\d+)-\d+(?:-r[0-9a-z]+)?$/;
+// Temporary names of this module, and of the image cache (`<entry>.tmp-<pid>`).
+const LEFTOVER = /^(?:(?:\.(?:unpack|stale)-.+|.+\.part)-(\d+)-\d+(?:-r[0-9a-z]+)?|.+\.tmp-(\d+))$/;
 
 function alive(pid: number): boolean {
   if (pid === process.pid) return true;
@@ -90,13 +91,14 @@ function sizeOf(p: string): number {
 }
 
 /**
- * Removes what a killed download or unpack left in `dir` and `dir/archive` (temporary files and folders of
- * processes that no longer run; those of running ones are theirs). Says on stdout what was removed.
+ * Removes what a killed download, unpack or cache write left in `dir` and its `subfolders` (temporary
+ * files and folders of processes that no longer run; those of running ones are theirs). Says on stdout
+ * what was removed.
  */
-export function removeLeftovers(dir: string): string[] {
+export function removeLeftovers(dir: string, subfolders: string[] = ["archive"]): string[] {
   const removed: string[] = [];
   let bytes = 0;
-  for (const folder of [dir, path.join(dir, "archive")]) {
+  for (const folder of [dir, ...subfolders.map((f) => path.join(dir, f))]) {
     let names: string[];
     try {
       names = fs.readdirSync(folder);
@@ -105,7 +107,7 @@ export function removeLeftovers(dir: string): string[] {
     }
     for (const name of names) {
       const m = LEFTOVER.exec(name);
-      if (!m || alive(Number(m[1]))) continue;
+      if (!m || alive(Number(m[1] ?? m[2]))) continue;
       const p = path.join(folder, name);
       bytes += sizeOf(p);
       fs.rmSync(p, { recursive: true, force: true });
@@ -113,7 +115,7 @@ export function removeLeftovers(dir: string): string[] {
     }
   }
   if (removed.length > 0) {
-    console.log(`Removed ${removed.length === 1 ? "a leftover" : `${removed.length} leftovers`} of an interrupted download or unpack ` +
+    console.log(`Removed ${removed.length === 1 ? "a leftover" : `${removed.length} leftovers`} of an interrupted run ` +
       `(${formatBytes(bytes)}): ${removed.map((p) => path.relative(dir, p)).join(", ")}`);
   }
   return removed;
