@@ -100,8 +100,10 @@ for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb"))
       assert.deepEqual(check!.problems, []);
       assert.equal(check!.plots, plots);
       assert.ok(check!.images > 0 || name !== "04_mnist_basics", "the digits are images");
+      assert.ok(check!.svgs > 0 || name !== "04b_training_a_digit_classifier", "the seven-step diagram is an SVG picture");
       assert.ok(fs.statSync(check!.screenshot!).size > 10_000, "a screenshot was saved");
-      t.diagnostic(`${check!.plotsDrawn}/${check!.plots} plots, ${check!.imagesShown}/${check!.images} images; screenshot ${check!.screenshot}`);
+      t.diagnostic(`${check!.plotsDrawn}/${check!.plots} plots, ${check!.imagesShown}/${check!.images} images, ` +
+        `${check!.svgsShown}/${check!.svgs} SVG pictures; screenshot ${check!.screenshot}`);
     });
   });
 }
