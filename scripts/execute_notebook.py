@@ -7,6 +7,7 @@ Both outputs are written even when a cell fails, so the partial result can be in
 a paragraph starting with "NOTEBOOK FAILED:" goes to stderr and the exit status is 1.
 """
 import argparse
+import copy
 import os
 import re
 import sys
@@ -40,10 +41,17 @@ def write_atomic(path, text):
         raise
 
 
-def to_html(nb, name):
-    # 'offline' = the lab template without the CDN scripts (require.js, MathJax, widgets).
+def to_html(nb, name, failure=None):
+    # 'offline' = the lab template without the CDN scripts (require.js, MathJax, widgets), plus a banner
+    # at the top when the run failed, linking to the failed cell.
     exporter = HTMLExporter(template_name="offline", extra_template_basedirs=[TEMPLATES], embed_images=True)
-    html, _ = exporter.from_notebook_node(nb, resources={"metadata": {"name": name}})
+    resources = {"metadata": {"name": name}}
+    if failure is not None:
+        nb = copy.deepcopy(nb)
+        if failure.index is not None:
+            nb.cells[failure.index].metadata["fastbook_failed"] = True
+        resources["fastbook_failure"] = failure.banner()
+    html, _ = exporter.from_notebook_node(nb, resources=resources)
     return html
 
 
@@ -55,17 +63,34 @@ def first_error_output(nb):
     return None
 
 
+class Failure:
+    """Where a run failed and why: the runner's "NOTEBOOK FAILED:" paragraph and the report's banner."""
+
+    def __init__(self, path, nb, index, what):
+        self.path, self.index, self.what = path, index, what
+        self.stopped = True
+        if index is None:
+            self.where, self.source = None, []
+            return
+        code_number = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
+        self.where = f"code cell {code_number} (cell {index + 1} of {len(nb.cells)}, counting markdown cells)"
+        lines = nb.cells[index].source.strip().splitlines()
+        self.source = lines[:6] + ([f"... ({len(lines) - 6} more lines)"] if len(lines) > 6 else [])
+
+    def paragraph(self):
+        if self.where is None:
+            return f"NOTEBOOK FAILED: {self.path}: {self.what}"
+        source = "\n".join("    | " + line for line in self.source)
+        return f"NOTEBOOK FAILED: {self.path}, {self.where}: {self.what}\n{source}"
+
+    def banner(self):
+        """What the report's template shows above the first cell."""
+        return {"where": self.where, "what": self.what, "source": "\n".join(self.source), "anchor": "failed-cell",
+                "stopped": self.stopped}
+
+
 def describe(path, nb, index, what):
-    """One paragraph naming the notebook, the cell (1-based) and its first source lines."""
-    code_number = sum(1 for c in nb.cells[: index + 1] if c.cell_type == "code")
-    lines = nb.cells[index].source.strip().splitlines()
-    source = "\n".join("    | " + line for line in lines[:6])
-    if len(lines) > 6:
-        source += f"\n    | ... ({len(lines) - 6} more lines)"
-    return (
-        f"NOTEBOOK FAILED: {path}, code cell {code_number} "
-        f"(cell {index + 1} of {len(nb.cells)}, counting markdown cells): {what}\n{source}"
-    )
+    return Failure(path, nb, index, what)
 
 
 def error_text(cell):
@@ -111,8 +136,10 @@ def main():
         resources={"metadata": {"path": os.path.dirname(os.path.abspath(args.input))}},
     )
     failure = None
+    stopped = True  # whether the run ended at the failure (else errors were in cells that let it go on)
     try:
         client.execute()
+        stopped = False
     except CellExecutionError:
         pass  # the failed cell is in `errored`; handled below
     except CellTimeoutError:
@@ -121,9 +148,10 @@ def main():
         failure = describe(args.input, nb, current["index"], f"the kernel died ({e})")
     except Exception as e:  # kernel would not start, no such kernelspec, ...
         if current["index"] is None:
-            failure = (
-                f"NOTEBOOK FAILED: {args.input}: could not start the tslab kernel: {type(e).__name__}: {e}\n"
-                "    (run `npm run setup`; it writes .jupyter/kernels/tslab/kernel.json)"
+            failure = describe(
+                args.input, nb, None,
+                f"could not start the tslab kernel: {type(e).__name__}: {e}\n"
+                "    (run `npm run setup`; it writes .jupyter/kernels/tslab/kernel.json)",
             )
         else:
             failure = describe(args.input, nb, current["index"], f"{type(e).__name__}: {e}")
@@ -134,11 +162,13 @@ def main():
         if bad is not None:
             failure = describe(args.input, nb, bad, error_text(nb.cells[bad]))
 
+    if failure is not None:
+        failure.stopped = stopped
     name = os.path.splitext(os.path.basename(args.output_html))[0]
     write_atomic(args.output_ipynb, nbformat.writes(nb))
-    write_atomic(args.output_html, to_html(nb, name))
+    write_atomic(args.output_html, to_html(nb, name, failure))
     if failure:
-        print(failure, file=sys.stderr)
+        print(failure.paragraph(), file=sys.stderr)
         return 1
     return 0
 

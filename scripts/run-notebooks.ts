@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { jupyterEnv, pythonPath } from './jupyter-env.mjs';
+import { browserSkipReason, checkReports, type ReportCheck } from './browser';
 
 const ROOT = path.resolve(__dirname, '..');
 const EXECUTE = path.join(ROOT, 'scripts', 'execute_notebook.py');
@@ -76,6 +77,37 @@ function table(rows: string[][]): string {
   return [line(rows[0]), widths.map((w) => '-'.repeat(w)).join('-|-'), ...rows.slice(1).map(line)].join('\n');
 }
 
+/** One line per report on how it rendered, e.g. "6/6 plots, 14/14 images; report.png, report.pdf". */
+function describeCheck(c: ReportCheck): string {
+  const made = [c.screenshot, c.pdf].filter(Boolean).map((f) => path.relative(process.cwd(), f!));
+  return `${c.plotsDrawn}/${c.plots} plots, ${c.imagesShown + c.svgsShown}/${c.images + c.svgs} images${made.length ? `; ${made.join(', ')}` : ''}`;
+}
+
+/**
+ * Opens the reports in a headless Chromium (offline), checks every plot and image, and writes a
+ * screenshot and a PDF of each next to it. Returns the failures; without Chromium, none (a note says
+ * what was skipped), except under CI=true, where the check is required.
+ */
+export async function browserCheck(htmlFiles: string[], described?: Map<string, string>): Promise<string[]> {
+  const skip = browserSkipReason();
+  if (skip) {
+    console.log(`\nNo PDF or screenshot of the reports, and no browser check: ${skip}.`);
+    return [];
+  }
+  let checks: ReportCheck[];
+  try {
+    checks = await checkReports(htmlFiles, { screenshotDir: '', pdfDir: '' });
+  } catch (e) {
+    return [`BROWSER CHECK FAILED: ${(e as Error).message}`];
+  }
+  const failures: string[] = [];
+  checks.forEach((c) => {
+    described?.set(c.file, describeCheck(c));
+    if (c.problems.length) failures.push(`REPORT BROKEN: ${path.relative(process.cwd(), c.file)}: ${c.problems.join('; ')}`);
+  });
+  return failures;
+}
+
 async function main(): Promise<number> {
   const notebooks = notebooksToRun(process.argv.slice(2));
   if (notebooks.length === 0) {
@@ -83,18 +115,25 @@ async function main(): Promise<number> {
     return 1;
   }
   const outDir = path.join(ROOT, 'reports');
-  const rows = [['notebook', 'status', 'seconds', 'report']];
+  const rows = [['notebook', 'status', 'seconds', 'report', 'in a browser']];
   const failures: string[] = [];
+  const reports: string[] = [];
+  const htmlOf: string[] = [];
   for (const nb of notebooks) {
     console.log(`\n=== ${path.relative(process.cwd(), nb)}`);
     const r = await executeNotebook(nb, outDir);
     rows.push([path.basename(nb), r.ok ? 'ok' : 'FAILED', r.seconds.toFixed(1), path.relative(process.cwd(), r.html)]);
     console.log(`${r.ok ? 'ok' : 'FAILED'} in ${r.seconds.toFixed(1)} s`);
     if (!r.ok) failures.push(r.message.split('\n')[0]);
+    if (fs.existsSync(r.html)) reports.push(r.html);
+    htmlOf.push(r.html);
   }
+  const described = new Map<string, string>();
+  failures.push(...(await browserCheck(reports, described)));
+  htmlOf.forEach((html, i) => rows[i + 1].push(described.get(html) ?? '-'));
   console.log(`\n${table(rows)}`);
   if (failures.length > 0) {
-    console.error(`\n${failures.length} of ${notebooks.length} notebook(s) failed:\n${failures.join('\n')}`);
+    console.error(`\n${failures.length} problem(s):\n${failures.join('\n')}`);
     return 1;
   }
   return 0;

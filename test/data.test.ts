@@ -3,7 +3,11 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { downloadData, untarData } from "../lib/src/data/untar";
+import * as http from "node:http";
+import type { AddressInfo } from "node:net";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import * as tar from "tar";
+import { downloadData, unpackedProblem, untarData } from "../lib/src/data/untar";
 import { parseSha256Sums } from "../lib/src/data/download";
 import { archiveName, folderName, URLs, type DatasetUrl } from "../lib/src/data/urls";
 import { listTree, makeArchive, md5, sha256, tempDir } from "./helpers";
@@ -83,14 +87,19 @@ test("a checksum mismatch from the mirror is a clear error and keeps nothing", a
   assert.deepEqual(listTree(dataDir), ["archive"]);
 });
 
-test("a truncated archive fails to unpack, leaving no half-unpacked folder and no bad archive", async () => {
+test("a verified archive that cannot be unpacked is kept, and the error says the source is damaged", async () => {
   const archive = await makeArchive(tempDir(), "tiny");
   const bytes = fs.readFileSync(archive);
   fs.writeFileSync(archive, bytes.subarray(0, Math.floor(bytes.length / 2)));
   const mirror = makeMirror([archive]); // its SHA256SUMS matches the truncated bytes
   const dataDir = tempDir("fastbook-data-");
-  await assert.rejects(untarData(dataset(archive), { dataDir, mirror }), /Could not unpack .*tiny\.tgz.*truncated or corrupt/s);
-  assert.deepEqual(listTree(dataDir), ["archive"]);
+  await assert.rejects(untarData(dataset(archive), { dataDir, mirror }), (e: Error) => {
+    assert.match(e.message, /Could not unpack .*tiny\.tgz/);
+    assert.match(e.message, /matches its checksum .* itself damaged\. The archive is kept; delete it/s);
+    return true;
+  });
+  // No half-unpacked folder, no marker, no temporary folder: only the archive and its record.
+  assert.deepEqual(listTree(dataDir), ["archive", "archive/tiny.tgz", "archive/tiny.tgz.verified.json"]);
 });
 
 test("a file missing from the mirror, or from its SHA256SUMS, is named in the error", async () => {
@@ -115,4 +124,287 @@ test("a cached archive that fails its check is fetched again", async () => {
   fs.writeFileSync(path.join(dataDir, "archive", "tiny.tgz"), "stale");
   const got = await downloadData(dataset(archive), { dataDir, mirror });
   assert.equal(sha256(got), sha256(archive));
+});
+
+// ---- archives carry how they were verified, and are replaced only by verified copies ----
+
+const record = (dataDir: string, name: string) =>
+  JSON.parse(fs.readFileSync(path.join(dataDir, "archive", `${name}.verified.json`), "utf8")) as Record<string, unknown>;
+
+/** Nowhere: a local path that does not exist, so a download fails at once, as offline. */
+const offline = (file: string, d: Partial<DatasetUrl> = {}): DatasetUrl =>
+  ({ url: path.join(tempDir(), "gone", path.basename(file)), size: 1, md5: "0".repeat(32), ...d });
+
+test("an archive verified by a mirror's SHA256SUMS serves a later run without the mirror, offline", async () => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  const dest = await untarData(dataset(archive), { dataDir, mirror });
+  const rec = record(dataDir, "tiny.tgz");
+  assert.equal(rec.method, "SHA256SUMS");
+  assert.equal(rec.sha256, sha256(archive));
+  assert.equal(rec.source, path.join(mirror, "tiny.tgz"));
+  assert.match(String(rec.checkedAgainst), new RegExp(`sha256 ${sha256(archive)} from ${path.join(mirror, "SHA256SUMS")}`));
+  // Later: no mirror, no network, and fastai's size and md5 do not fit this archive's bytes.
+  fs.rmSync(mirror, { recursive: true });
+  fs.rmSync(dest, { recursive: true });
+  const again = await untarData(offline(archive), { dataDir, mirror: "" });
+  assert.equal(fs.readFileSync(path.join(again, "b.txt"), "utf8"), "hello\n");
+  assert.equal(sha256(path.join(dataDir, "archive", "tiny.tgz")), sha256(archive), "the archive is untouched");
+});
+
+test("an archive with no record that fails its check is kept when no verified copy can be had", async (t) => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const dataDir = tempDir("fastbook-data-");
+  fs.mkdirSync(path.join(dataDir, "archive"));
+  const cached = path.join(dataDir, "archive", "tiny.tgz");
+  fs.copyFileSync(archive, cached); // e.g. from a mirror, by a version that kept no record
+  const warn = t.mock.method(console, "warn", () => {});
+  await assert.rejects(untarData(offline(archive), { dataDir, mirror: "" }), (e: Error) => {
+    assert.match(e.message, /Could not download tiny\.tgz/);
+    assert.match(e.message, /archive already in .*tiny\.tgz was kept: it fails its check \(expected 1 bytes, got \d+\)/);
+    assert.match(e.message, /set DATA_MIRROR to that mirror/);
+    return true;
+  });
+  assert.equal(warn.mock.callCount(), 1);
+  assert.match(String(warn.mock.calls[0]!.arguments[0]), /kept until that one is verified/);
+  assert.equal(sha256(cached), sha256(archive));
+  // With the mirror it came from, it is verified by the SHA256SUMS, recorded, and used; nothing is fetched.
+  const mirror = makeMirror([]);
+  fs.writeFileSync(path.join(mirror, "SHA256SUMS"), `${sha256(archive)}  tiny.tgz\n`);
+  assert.equal(await downloadData(dataset(archive), { dataDir, mirror }), cached);
+  assert.equal(record(dataDir, "tiny.tgz").method, "SHA256SUMS");
+});
+
+test("force fetches a fresh copy but keeps the verified archive when the copy fails verification", async () => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const dataDir = tempDir("fastbook-data-");
+  await downloadData(dataset(archive), { dataDir, mirror: makeMirror([archive]) });
+  const before = record(dataDir, "tiny.tgz");
+  const other = await makeArchive(tempDir(), "tiny"); // different bytes (time stamps), listed with a wrong sum
+  const badMirror = makeMirror([other], { "tiny.tgz": "e".repeat(64) });
+  await assert.rejects(downloadData(dataset(archive), { dataDir, mirror: badMirror, force: true }),
+    /Checksum mismatch .* archive already in .*tiny\.tgz was kept: a fresh copy was asked for/s);
+  assert.equal(sha256(path.join(dataDir, "archive", "tiny.tgz")), sha256(archive));
+  assert.deepEqual(record(dataDir, "tiny.tgz"), before);
+  assert.deepEqual(listTree(path.join(dataDir, "archive")), ["tiny.tgz", "tiny.tgz.verified.json"], "no temporary file left");
+  // A good fresh copy replaces it, record included.
+  const goodMirror = makeMirror([other]);
+  await downloadData(dataset(other), { dataDir, mirror: goodMirror, force: true });
+  assert.equal(sha256(path.join(dataDir, "archive", "tiny.tgz")), sha256(other));
+  assert.equal(record(dataDir, "tiny.tgz").sha256, sha256(other));
+});
+
+test("an archive that changed since it was verified is replaced by a verified copy, or kept if none comes", async (t) => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  const cached = await downloadData(dataset(archive), { dataDir, mirror });
+  fs.appendFileSync(cached, "garbage");
+  t.mock.method(console, "warn", () => {});
+  await assert.rejects(downloadData(offline(archive), { dataDir, mirror: "" }), /was kept: it changed since it was verified on \d{4}-/);
+  assert.ok(fs.readFileSync(cached, "utf8").endsWith("garbage"), "kept as it was");
+  assert.equal(await downloadData(dataset(archive), { dataDir, mirror }), cached);
+  assert.equal(sha256(cached), sha256(archive));
+});
+
+// ---- unpacked folders count only with their completion marker ----
+
+/** A tiny data set unpacked from a mirror into a fresh data folder; the archive stays available. */
+async function unpackedTiny() {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  const dest = await untarData(dataset(archive), { dataDir, mirror });
+  return { archive, mirror, dataDir, dest, marker: path.join(dataDir, "tiny.unpacked.json") };
+}
+
+test("the completion marker records the number of files unpacked", async () => {
+  const { dataDir, dest, marker, archive } = await unpackedTiny();
+  const m = JSON.parse(fs.readFileSync(marker, "utf8")) as Record<string, unknown>;
+  assert.equal(m.files, 2, "a/1.png and b.txt");
+  assert.equal(m.archiveSha256, sha256(archive));
+  assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+  // A complete folder is used as it is: no archive and no mirror needed.
+  fs.rmSync(path.join(dataDir, "archive"), { recursive: true });
+  assert.equal(await untarData(offline(archive), { dataDir, mirror: "" }), dest);
+});
+
+for (const [what, damage, reason] of [
+  ["an empty folder", (dest: string, marker: string) => { fs.rmSync(dest, { recursive: true }); fs.mkdirSync(dest); fs.rmSync(marker); },
+    /has no tiny\.unpacked\.json/],
+  ["a half-deleted folder", (dest: string) => fs.rmSync(path.join(dest, "a"), { recursive: true }), /holds 1 files where the archive unpacked 2/],
+  ["a folder without its marker (an unpack that stopped before the end)", (_: string, marker: string) => fs.rmSync(marker),
+    /has no tiny\.unpacked\.json/],
+] as const) {
+  test(`${what} is unpacked again`, async (t) => {
+    const { archive, mirror, dataDir, dest } = await unpackedTiny();
+    damage(dest, path.join(dataDir, "tiny.unpacked.json"));
+    assert.match(unpackedProblem(dataset(archive), dataDir) ?? "", reason);
+    const warn = t.mock.method(console, "warn", () => {});
+    assert.equal(await untarData(dataset(archive), { dataDir, mirror }), dest);
+    assert.match(String(warn.mock.calls[0]?.arguments[0]), /is incomplete: .* Unpacking it again/);
+    assert.equal(fs.readFileSync(path.join(dest, "b.txt"), "utf8"), "hello\n");
+    assert.ok(fs.existsSync(path.join(dest, "a", "1.png")));
+    assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+    assert.deepEqual(listTree(dataDir).filter((f) => f.startsWith(".")), [], "no temporary folder left");
+  });
+}
+
+// ---- leftovers of killed runs ----
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ["-e", "0"]);
+  return r.pid!;
+}
+
+test("leftovers of processes that no longer run are removed; those of running ones are not", async (t) => {
+  const { archive, mirror, dataDir } = await unpackedTiny();
+  const dead = deadPid();
+  const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+  t.after(() => live.kill("SIGKILL"));
+  const legacyUnpack = path.join(dataDir, `.unpack-tiny-${dead}-1700000000000`); // the older naming
+  const newUnpack = path.join(dataDir, `.unpack-tiny-${dead}-1700000000000-rab12`);
+  const part = path.join(dataDir, "archive", `tiny.tgz.part-${dead}-1700000000000`);
+  const stale = path.join(dataDir, `.stale-tiny-${dead}-1700000000000-r9zz`);
+  const liveUnpack = path.join(dataDir, `.unpack-tiny-${live.pid}-1700000000000-rab12`);
+  for (const d of [legacyUnpack, newUnpack, stale, liveUnpack]) { fs.mkdirSync(path.join(d, "tiny"), { recursive: true }); fs.writeFileSync(path.join(d, "tiny", "x"), "1234"); }
+  fs.writeFileSync(part, "half");
+  const log = t.mock.method(console, "log", () => {});
+  await untarData(dataset(archive), { dataDir, mirror });
+  for (const p of [legacyUnpack, newUnpack, part, stale]) assert.ok(!fs.existsSync(p), `${p} removed`);
+  assert.ok(fs.existsSync(liveUnpack), "a running process's folder is left alone");
+  assert.match(String(log.mock.calls[0]?.arguments[0]), /Removed 4 leftovers of an interrupted run \(16 B\)/);
+});
+
+// ---- SIGKILL in the middle, then a clean rerun (real child processes) ----
+
+const CHILD = path.join(__dirname, "fixtures", "data-child.ts");
+
+interface ChildRun { child: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> }
+
+function runChild(args: object): ChildRun {
+  const env = { ...process.env };
+  delete env.DATA_DIR; delete env.DATA_MIRROR;
+  const child = spawn(process.execPath, ["--import", "tsx", CHILD, JSON.stringify(args)], { env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "", err = "";
+  child.stdout!.on("data", (b: Buffer) => { out += b.toString(); });
+  child.stderr!.on("data", (b: Buffer) => { err += b.toString(); });
+  const exited = new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
+  return { child, stdout: () => out, stderr: () => err, exited };
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** An archive of `n` small files under `<name>/`. */
+async function archiveOf(n: number, name: string): Promise<string> {
+  const src = tempDir("fastbook-src-");
+  for (let i = 0; i < n; i++) {
+    fs.mkdirSync(path.join(src, name, String(i % 10)), { recursive: true });
+    fs.writeFileSync(path.join(src, name, String(i % 10), `${i}.txt`), `file ${i}\n`.repeat(50));
+  }
+  const file = path.join(tempDir(), `${name}.tgz`);
+  await tar.c({ gzip: true, file, cwd: src }, [name]);
+  return file;
+}
+
+test("SIGKILL during a download, then a rerun: the partial file is removed and the data arrive whole", async (t) => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const bytes = fs.readFileSync(archive);
+  let stall = true;
+  const server = http.createServer((req, res) => {
+    if (req.url === "/SHA256SUMS") return res.end(`${sha256(archive)}  tiny.tgz\n`);
+    if (req.url !== "/tiny.tgz") { res.statusCode = 404; return res.end(); }
+    res.writeHead(200, { "content-length": bytes.length });
+    if (stall) res.write(bytes.subarray(0, 100)); // and then nothing more
+    else res.end(bytes);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => { server.closeAllConnections(); server.close(); });
+  const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const dataDir = tempDir("fastbook-data-");
+  const parts = () => fs.existsSync(path.join(dataDir, "archive")) ? fs.readdirSync(path.join(dataDir, "archive")).filter((f) => f.includes(".part-")) : [];
+
+  const first = runChild({ dataset: dataset(archive), dataDir, mirror });
+  await waitFor("the first 100 bytes in a .part file", () => parts().some((f) => fs.statSync(path.join(dataDir, "archive", f)).size === 100));
+  first.child.kill("SIGKILL");
+  assert.equal(await first.exited, null, "killed, not exited");
+  assert.equal(parts().length, 1, "the killed download left its partial file");
+  assert.ok(!fs.existsSync(path.join(dataDir, "archive", "tiny.tgz")), "no archive under the real name");
+
+  stall = false;
+  const second = runChild({ dataset: dataset(archive), dataDir, mirror });
+  assert.equal(await second.exited, 0, second.stderr());
+  assert.match(second.stdout(), /Removed a leftover of an interrupted run \(100 B\): archive\/tiny\.tgz\.part-/);
+  assert.match(second.stdout(), /Unpacking tiny\.tgz into/);
+  assert.match(second.stdout(), new RegExp(`DONE ${path.join(dataDir, "tiny")}`));
+  assert.equal(second.stderr(), "", "nothing on stderr: progress and information go to stdout");
+  assert.deepEqual(parts(), []);
+  assert.equal(sha256(path.join(dataDir, "archive", "tiny.tgz")), sha256(archive));
+  assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+});
+
+test("SIGKILL during an unpack, then a rerun offline: the half-unpacked folder is removed and the data unpack whole", async () => {
+  const archive = await archiveOf(300, "many");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  const unpacks = () => fs.readdirSync(dataDir).filter((f) => f.startsWith(".unpack-"));
+
+  const first = runChild({ dataset: dataset(archive), dataDir, mirror, stallUnpackAfter: 120 });
+  await waitFor("the unpack to be under way", () => first.stdout().includes("STALLED"));
+  first.child.kill("SIGKILL");
+  assert.equal(await first.exited, null);
+  assert.equal(unpacks().length, 1, "the killed unpack left its temporary folder");
+  assert.ok(listTree(path.join(dataDir, unpacks()[0]!)).filter((f) => f.endsWith(".txt")).length >= 119, "with files in it");
+  assert.ok(!fs.existsSync(path.join(dataDir, "many")), "the data folder never appeared half-done");
+  assert.ok(fs.existsSync(path.join(dataDir, "archive", "many.tgz.verified.json")), "the archive was verified before the unpack");
+
+  // The rerun has neither mirror nor network: the verified archive is enough.
+  fs.rmSync(mirror, { recursive: true });
+  const second = runChild({ dataset: offline(archive), dataDir, mirror: "" });
+  assert.equal(await second.exited, 0, second.stderr());
+  assert.match(second.stdout(), /Removed a leftover of an interrupted run \(\d+\.\d KiB\): \.unpack-many-/);
+  assert.equal(second.stderr(), "");
+  assert.deepEqual(unpacks(), []);
+  assert.equal(listTree(path.join(dataDir, "many")).filter((f) => f.endsWith(".txt")).length, 300);
+  assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+});
+
+// ---- DATA_DIR problems name DATA_DIR ----
+
+test("DATA_DIR naming a file, or a path under a file, is an error that names DATA_DIR", async (t) => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const file = path.join(tempDir(), "not-a-folder");
+  fs.writeFileSync(file, "x");
+  const saved = process.env.DATA_DIR;
+  t.after(() => { if (saved === undefined) delete process.env.DATA_DIR; else process.env.DATA_DIR = saved; });
+  process.env.DATA_DIR = file;
+  await assert.rejects(untarData(dataset(archive), { mirror: makeMirror([archive]) }),
+    new RegExp(`^Error: DATA_DIR=${file} cannot be used as the data folder: it is a file, not a folder\\. Set DATA_DIR to a folder`));
+  process.env.DATA_DIR = path.join(file, "data");
+  await assert.rejects(downloadData(dataset(archive), { mirror: makeMirror([archive]) }),
+    new RegExp(`DATA_DIR=${file}/data cannot be used as the data folder: ${file} is a file, not a folder`));
+  delete process.env.DATA_DIR;
+  await assert.rejects(untarData(dataset(archive), { dataDir: file, mirror: makeMirror([archive]) }), /the dataDir option \(.*\) cannot be used .* it is a file/);
+});
+
+test("two processes unpacking the same data set at once both get the complete folder", async () => {
+  const archive = await archiveOf(300, "many");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  await downloadData(dataset(archive), { dataDir, mirror });
+  const runs = [runChild({ dataset: dataset(archive), dataDir, mirror }), runChild({ dataset: dataset(archive), dataDir, mirror })];
+  for (const r of runs) {
+    assert.equal(await r.exited, 0, r.stderr());
+    assert.match(r.stdout(), /DONE /);
+  }
+  assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+  assert.deepEqual(fs.readdirSync(dataDir).filter((f) => f.startsWith(".")), [], "no temporary folder left");
 });

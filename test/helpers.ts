@@ -8,7 +8,7 @@ import * as tar from "tar";
 import { Jimp } from "jimp";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { defaultDataDir } from "../lib/src/data/untar";
+import { unpackedProblem } from "../lib/src/data/untar";
 import { archiveName, folderName, URLs } from "../lib/src/data/urls";
 
 export function tempDir(prefix = "fastbook-test-"): string {
@@ -53,7 +53,7 @@ export function listTree(dir: string): string[] {
  */
 export async function mnistUnavailable(): Promise<string | undefined> {
   const name = archiveName(URLs.MNIST_SAMPLE);
-  if (fs.existsSync(path.join(defaultDataDir(), folderName(URLs.MNIST_SAMPLE)))) return undefined;
+  if (!unpackedProblem(URLs.MNIST_SAMPLE)) return undefined;
   const mirror = process.env.DATA_MIRROR;
   if (mirror) {
     const local = /^[a-z]+:\/\//i.test(mirror) && !mirror.startsWith("file://") ? undefined : mirror.replace(/^file:\/\//, "");

@@ -3,6 +3,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawn, spawnSync } from "node:child_process";
 import { ls, openImage, readGray, stackImages, tensorToPng } from "../lib/src/data/images";
 import { tf } from "../lib/src/tf";
 import { tempDir, writeGrayPng } from "./helpers";
@@ -102,4 +103,22 @@ test("stackImages caches decoded pixels and notices when a file changes", async 
   assert.equal(fs.statSync(entry).size, 4 * 4, "rewritten whole");
   assert.equal(tf.memory().numTensors, memory + 1, "only the result is left");
   tf.dispose([first, again, changed, repaired]);
+});
+
+test("stackImages removes cache files half-written by a killed process, not those of a running one", async (t) => {
+  const dir = tempDir(), cacheDir = path.join(tempDir(), "cache");
+  const a = path.join(dir, "a.png");
+  await writeGrayPng(a, 2, 1, [0, 255]);
+  const dead = spawnSync(process.execPath, ["-e", "0"]).pid!;
+  const live = spawn(process.execPath, ["-e", "setTimeout(() => {}, 60000)"]);
+  t.after(() => live.kill("SIGKILL"));
+  fs.mkdirSync(cacheDir);
+  const deadTmp = path.join(cacheDir, `abc-1x2x2.f32.tmp-${dead}`), liveTmp = path.join(cacheDir, `abc-1x2x2.f32.tmp-${live.pid}`);
+  fs.writeFileSync(deadTmp, Buffer.alloc(1000));
+  fs.writeFileSync(liveTmp, Buffer.alloc(10));
+  const log = t.mock.method(console, "log", () => {});
+  (await stackImages([a], { cacheDir })).dispose();
+  assert.ok(!fs.existsSync(deadTmp));
+  assert.ok(fs.existsSync(liveTmp));
+  assert.match(String(log.mock.calls[0]?.arguments[0]), /Removed a leftover of an interrupted run \(1000 B\): abc-1x2x2\.f32\.tmp-/);
 });

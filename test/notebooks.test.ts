@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { executeNotebook } from "../scripts/run-notebooks";
+import { browserSkipReason, checkReports } from "../scripts/browser";
 import { skipUnlessMnist, tempDir } from "./helpers";
 
 const NOTEBOOKS = path.join(__dirname, "..", "notebooks");
@@ -83,9 +84,59 @@ for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb"))
     assert.ok(fs.statSync(result.html).size > 0, "the HTML report was written");
     const html = fs.readFileSync(result.html, "utf8");
     assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="https?:/i, "the report loads nothing from the network");
+    const plotlyCopies = (html.match(/plotly\.js \(cartesian - minified\) v\d/g) ?? []).length;
+    const plots = (html.match(/class="fastbook-plot"/g) ?? []).length;
+    assert.equal(plotlyCopies, plots > 0 ? 1 : 0, "plotly.js is inlined once, where there are plots");
+    const size = fs.statSync(result.html).size;
+    assert.ok(size < 5_000_000, `the report is ${(size / 1e6).toFixed(1)} MB; it should stay under 5 MB`);
+    assert.doesNotMatch(html, /id="fastbook-failure"/, "no failure banner");
+    t.diagnostic(`${path.basename(result.html)}: ${(size / 1e6).toFixed(2)} MB, ${plots} plots`);
     checks[name]?.(text);
     if (!checks[name]) t.diagnostic(`no extra checks for ${name}`);
+
+    // Opened in a browser with networking off, every plot is drawn and every image shown.
+    await t.test("renders offline in a headless browser", { skip: browserSkipReason() ?? false }, async (t) => {
+      const [check] = await checkReports([result.html], { screenshotDir: out });
+      assert.deepEqual(check!.problems, []);
+      assert.equal(check!.plots, plots);
+      assert.ok(check!.images > 0 || name !== "04_mnist_basics", "the digits are images");
+      assert.ok(check!.svgs > 0 || name !== "04b_training_a_digit_classifier", "the seven-step diagram is an SVG picture");
+      assert.ok(fs.statSync(check!.screenshot!).size > 10_000, "a screenshot was saved");
+      t.diagnostic(`${check!.plotsDrawn}/${check!.plots} plots, ${check!.imagesShown}/${check!.images} images, ` +
+        `${check!.svgsShown}/${check!.svgs} SVG pictures; screenshot ${check!.screenshot}`);
+    });
   });
 }
+
+test("a failed notebook's report starts with a banner naming the failed cell", async (t) => {
+  const dir = tempDir("fastbook-nb-");
+  const cell = (source: string) => ({ cell_type: "code", execution_count: null, metadata: {}, outputs: [], source });
+  const nb = {
+    cells: [{ cell_type: "markdown", metadata: {}, source: "# Fails on purpose" }, cell('console.log("first");'),
+      cell('const answer: number = 41;\nthrow new Error(`wrong answer <${answer}>`);'), cell('console.log("never");')],
+    metadata: { kernelspec: { display_name: "TypeScript", language: "typescript", name: "tslab" } }, nbformat: 4, nbformat_minor: 5,
+  };
+  const input = path.join(dir, "fails.ipynb");
+  fs.writeFileSync(input, JSON.stringify(nb));
+  const result = await executeNotebook(input, path.join(dir, "out"), { echo: false });
+  assert.equal(result.ok, false);
+  assert.match(result.message, /NOTEBOOK FAILED: .*fails\.ipynb, code cell 2 \(cell 3 of 4, counting markdown cells\): Error: wrong answer <41>/);
+  const html = fs.readFileSync(result.html, "utf8");
+  const body = html.slice(html.indexOf("<body"));
+  const banner = /<body[^>]*>\s*<div class="fastbook-failure" role="alert" id="fastbook-failure">([\s\S]*?)<\/div>/.exec(body);
+  assert.ok(banner, "the banner is the first thing in the body");
+  assert.match(banner[1]!, /This notebook failed in code cell 2 \(cell 3 of 4, counting markdown cells\)/);
+  assert.match(banner[1]!, /Error: wrong answer &lt;41&gt;/, "the error, escaped");
+  assert.match(banner[1]!, /The run stopped there/);
+  assert.match(banner[1]!, /<a href="#failed-cell">/);
+  assert.equal((body.match(/id="failed-cell"/g) ?? []).length, 1, "the failed cell is marked");
+  assert.ok(body.indexOf('id="failed-cell"') < body.indexOf("never"), "the marked cell is the failed one, not the next");
+  assert.ok(body.indexOf('id="failed-cell"') > body.indexOf("first"));
+  await t.test("the banner shows in a browser", { skip: browserSkipReason() ?? false }, async () => {
+    const [check] = await checkReports([result.html], { screenshotDir: "" });
+    assert.equal(check!.failureBanner, true);
+    assert.deepEqual(check!.problems, []);
+  });
+});
 
 export { numberAfter, outputsText };

@@ -29,12 +29,13 @@ export class ProgressBar {
       this.display.html(
         `<div style="font-family:monospace"><progress value="${frac}" max="1" style="width:300px;vertical-align:middle"></progress> ` +
         `${escapeHtml(text)}</div>`);
-    } else if (process.stderr.isTTY) {
-      process.stderr.write(`\r${text}${frac >= 1 ? "\n" : ""}`);
+    } else if (process.stdout.isTTY) {
+      // Progress is information, not a warning: stdout (stderr is for warnings and errors).
+      process.stdout.write(`\r${text}${frac >= 1 ? "\n" : ""}`);
     } else {
       // Logs get a line at every quarter, not a flood.
       const quarter = Math.floor(frac * 4) * 25;
-      if (quarter > this.lastPlainPercent) { this.lastPlainPercent = quarter; process.stderr.write(text + "\n"); }
+      if (quarter > this.lastPlainPercent) { this.lastPlainPercent = quarter; process.stdout.write(text + "\n"); }
     }
   }
 }

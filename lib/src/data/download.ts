@@ -7,6 +7,7 @@ import { pipeline } from "node:stream/promises";
 import { Readable, Transform } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { formatBytes, ProgressBar } from "../progress-bar";
+import { tempName } from "./data-dir";
 
 export function isUrl(s: string): boolean {
   return /^[a-z][a-z0-9+.-]*:\/\//i.test(s) && !s.startsWith("file://");
@@ -59,7 +60,7 @@ export interface Downloaded {
 /** Copies `src` to a temporary file beside `dest`, hashing as it goes. The caller verifies, then renames or deletes. */
 export async function downloadToTemp(src: string, dest: string, label = path.basename(dest)): Promise<Downloaded> {
   await fs.promises.mkdir(path.dirname(dest), { recursive: true });
-  const tmpPath = `${dest}.part-${process.pid}-${Date.now()}`;
+  const tmpPath = tempName(dest, "part");
   const { stream, size: expected } = await openSource(src);
   const md5 = createHash("md5"), sha256 = createHash("sha256");
   const bar = new ProgressBar(`Downloading ${label}`, expected, formatBytes);

@@ -7,6 +7,7 @@ import { Jimp } from "jimp";
 import { PNG } from "pngjs";
 import { tf } from "../tf";
 import { defaultDataDir } from "./untar";
+import { removeLeftovers } from "./data-dir";
 import { decodeGray8Png, isPng } from "./png-gray";
 
 export interface GrayImage {
@@ -188,6 +189,7 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
   const dir = opts.cacheDir ?? path.join(defaultDataDir(), ".cache", "images");
   const key = useCache ? cacheKey(files) : "";
   if (useCache) {
+    removeLeftovers(dir, []); // cache files half-written by a killed process
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
       const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.f32$`).exec(name);
       if (!m) continue;
