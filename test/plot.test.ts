@@ -93,3 +93,17 @@ test("a headless browser draws every chart offline", { skip: existsSync(chromium
   // newPlot adds this class to each div it has drawn into
   assert.equal(count(stdout, /class="fastbook-plot js-plotly-plot"/g), 3);
 });
+
+test("log axes and heatmaps", async () => {
+  const { heatmapHtml } = await import("../lib/src/plot");
+  const log = linePlotHtml([{ x: [1e-7, 1e-3, 10], y: [3, 2, 9] }], { logX: true });
+  assert.ok(log.includes('"xaxis":{"title":{"text":""},"zeroline":false,"automargin":true,"type":"log"}'));
+  assert.ok(!linePlotHtml([{ x: [1], y: [1] }]).includes('"type":"log"'), "linear unless asked");
+  const hm = heatmapHtml([[5, 0.25], [7, 1]], { xTicks: ["a", "b"], yTicks: ["<c>", "d"], title: "T" });
+  assert.ok(hm.includes('"z":[[5,0.25],[7,1]]'));
+  assert.ok(hm.includes('"text":"0.250"') && hm.includes('"text":"7"'), "values written in the cells");
+  assert.ok(hm.includes('"\\u003cc>"'), "names escaped");
+  checkWellFormed(hm);
+  assert.throws(() => heatmapHtml([[1, 2], [3]]), /rectangular.*\[2,1\]/);
+  assert.throws(() => heatmapHtml([[1, 2]], { xTicks: ["a"] }), /1x2 values but 1 row names and 1 column names/);
+});
