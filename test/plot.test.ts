@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { existsSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { promisify } from "node:util";
-import { linePlotHtml, plotFunctionHtml, resetPlotlyInlining, subplotsRowHtml } from "../lib/src/plot";
+import { heatmapHtml, linePlotHtml, plotFunctionHtml, resetPlotlyInlining, subplotsRowHtml } from "../lib/src/plot";
 import { tempDir } from "./helpers";
 
 const PLOTLY_MARKER = "plotly.js v3.4.0"; // the banner at the top of plotly.js-dist's file
@@ -84,20 +84,22 @@ test("a headless browser draws every chart offline", { skip: existsSync(chromium
   resetPlotlyInlining();
   const body = plotFunctionHtml((x) => x * x, { points: [{ x: -1.5, y: 2.25 }] })
     + linePlotHtml([{ x: [1, 2], y: [3, 4], name: "</script>" }, { x: [1, 2], y: [4, 3] }])
-    + subplotsRowHtml([{ title: "a", series: [{ x: [0, 1], y: [1, 0] }] }, { title: "b", series: [{ x: [0, 1], y: [0, 1] }] }]);
+    + subplotsRowHtml([{ title: "a", series: [{ x: [0, 1], y: [1, 0] }] }, { title: "b", series: [{ x: [0, 1], y: [0, 1] }] }])
+    + linePlotHtml([{ x: [1e-7, 1e-3, 10], y: [3, 2, 9] }], { logX: true })
+    + heatmapHtml([[5, 1], [0, 7]], { xTicks: ["3", "7"], yTicks: ["3", "7"] });
   const file = path.join(tempDir("fastbook-plot-"), "charts.html");
   writeFileSync(file, `<!doctype html><html><body>${body}</body></html>`);
   const { stdout } = await promisify(execFile)(chromium, [
     "--headless", "--no-sandbox", "--disable-gpu", "--virtual-time-budget=5000", "--dump-dom", `file://${file}`,
   ], { timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
   // newPlot adds this class to each div it has drawn into
-  assert.equal(count(stdout, /class="fastbook-plot js-plotly-plot"/g), 3);
+  assert.equal(count(stdout, /class="fastbook-plot js-plotly-plot"/g), 5);
+  assert.match(stdout, /class="annotation-text"[^>]*>7</, "the heatmap's counts are drawn");
 });
 
-test("log axes and heatmaps", async () => {
-  const { heatmapHtml } = await import("../lib/src/plot");
+test("log axes and heatmaps", () => {
   const log = linePlotHtml([{ x: [1e-7, 1e-3, 10], y: [3, 2, 9] }], { logX: true });
-  assert.ok(log.includes('"xaxis":{"title":{"text":""},"zeroline":false,"automargin":true,"type":"log"}'));
+  assert.ok(log.includes('"xaxis":{"title":{"text":""},"zeroline":false,"automargin":true,"type":"log","exponentformat":"power"}'));
   assert.ok(!linePlotHtml([{ x: [1], y: [1] }]).includes('"type":"log"'), "linear unless asked");
   const hm = heatmapHtml([[5, 0.25], [7, 1]], { xTicks: ["a", "b"], yTicks: ["<c>", "d"], title: "T" });
   assert.ok(hm.includes('"z":[[5,0.25],[7,1]]'));

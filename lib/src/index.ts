@@ -20,7 +20,7 @@ export { CancelFit, EVENTS, defaults, type Callback, type EventName } from "./ca
 export { Recorder, type EpochRecord } from "./callbacks/recorder";
 export { ProgressTable } from "./callbacks/progress-table";
 export { ParamScheduler, fitOneCycle, withCallbacks, schedLin, schedCos, schedExp, combineScheds, combinedCos, type Schedule, type Hyper, type OneCycleOptions } from "./callbacks/schedule";
-export { lrFind, plotLrFind, suggestLrs, type LrFindOptions, type LrFindResult, type LrSuggestions } from "./callbacks/lr-find";
+export { lrFind, plotLrFind, plotLrFindHtml, suggestLrs, type LrFindOptions, type LrFindResult, type LrSuggestions } from "./callbacks/lr-find";
 export { getPreds, ClassificationInterpretation, type Preds, type TopLoss, type InterpretationOptions } from "./interpret";
 export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";

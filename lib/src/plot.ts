@@ -97,8 +97,9 @@ function layoutFor(opts: PlotOptions, showLegend: boolean): Layout {
     margin: { l: 50, r: 20, t: opts.title ? 40 : 20, b: 45 },
     // Left-aligned, so that plotly's toolbar (top right) does not cover the title.
     title: { text: opts.title ?? "", font: { size: 15 }, x: 0.02, xanchor: "left" },
-    xaxis: { ...axis(opts.xLabel), type: opts.logX ? "log" : undefined },
-    yaxis: { ...axis(opts.yLabel), type: opts.logY ? "log" : undefined },
+    // Log axes label their ticks 10⁻⁶ rather than plotly's default SI prefixes (1µ).
+    xaxis: { ...axis(opts.xLabel), ...(opts.logX ? { type: "log", exponentformat: "power" } : {}) },
+    yaxis: { ...axis(opts.yLabel), ...(opts.logY ? { type: "log", exponentformat: "power" } : {}) },
     showlegend: showLegend,
     legend: { orientation: "h", y: -0.25 },
   };
@@ -198,9 +199,12 @@ export interface HeatmapOptions extends PlotOptions {
   yTicks?: string[];
   /** Write each cell's value in it (default true). */
   showValues?: boolean;
-  /** A plotly colour scale name (default "Blues"). */
+  /** A plotly colour scale name (default: white for the lowest values to dark blue for the highest). */
   colorscale?: string;
 }
+
+// plotly's own "Blues" runs from dark (low) to light (high); this one runs the way a reader expects.
+const BLUES = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]];
 
 /** HTML for `heatmap`. */
 export function heatmapHtml(z: number[][], opts: HeatmapOptions = {}): string {
@@ -231,7 +235,7 @@ export function heatmapHtml(z: number[][], opts: HeatmapOptions = {}): string {
     annotations,
   };
   const hover = `${opts.yLabel ?? "row"} %{y}, ${opts.xLabel ?? "column"} %{x}: %{z}<extra></extra>`;
-  return chartHtml([{ type: "heatmap", z, x, y, colorscale: opts.colorscale ?? "Blues", hovertemplate: hover }], layout);
+  return chartHtml([{ type: "heatmap", z, x, y, colorscale: opts.colorscale ?? BLUES, hovertemplate: hover }], layout);
 }
 
 /** Shows a table of numbers as coloured cells (a confusion matrix, say), the values written in them. */

@@ -7,7 +7,8 @@ import type { BatchSource, Learner, Loaders } from "../learner";
 import type { Optimizer } from "../optim";
 import { CancelFit, type Callback } from "./core";
 import { schedExp, withCallbacks } from "./schedule";
-import { linePlot, type Series } from "../plot";
+import { linePlotHtml } from "../plot";
+import { showHtml } from "../jupyter";
 
 export interface LrFindOptions {
   /** The first learning rate (default 1e-7). */
@@ -163,15 +164,19 @@ export async function lrFind(learn: Learner, opts: LrFindOptions = {}): Promise<
   return result;
 }
 
-/** Plots the finder's loss against learning rate (log scale), without the last 5 points, and the suggestions. */
-export function plotLrFind({ lrs, losses, suggestions }: LrFindResult): void {
-  const n = lrs.length > 10 ? lrs.length - 5 : lrs.length;
-  const lossAt = (lr: number) => losses[lrs.indexOf(lr)] ?? NaN;
-  const marks: Series[] = ([["valley", suggestions.valley, "#d62728"], ["steep", suggestions.steep, "#2ca02c"]] as const).map(([name, lr, color]) => ({
-    x: [lr], y: [lossAt(lr)], name: `${name}: ${lr.toExponential(2)}`, mode: "markers", color,
-  }));
-  linePlot([{ x: lrs.slice(0, n), y: losses.slice(0, n), name: "smoothed loss" }, ...marks], {
-    title: `Learning rate finder (suggestion: ${suggestions.valley.toExponential(2)})`, xLabel: "learning rate (log scale)",
-    yLabel: "loss", logX: true,
-  });
+/** HTML for plotLrFind. */
+export function plotLrFindHtml({ lrs, losses, suggestions }: LrFindResult): string {
+  const n = lrs.length > 10 ? lrs.length - 5 : lrs.length; // the explosion would squash the rest of the curve
+  const valley = suggestions.valley;
+  return linePlotHtml([
+    { x: lrs.slice(0, n), y: losses.slice(0, n), name: "smoothed loss" },
+    { x: [valley], y: [losses[lrs.indexOf(valley)] ?? NaN], name: `suggestion (valley): ${valley.toExponential(2)}`, mode: "markers", color: "#d62728" },
+  ], { title: "Learning rate finder", xLabel: "learning rate (log scale)", yLabel: "loss", logX: true });
+}
+
+/** Plots the finder's smoothed loss against the learning rate (log scale), without its last 5 points, and the suggestions. */
+export function plotLrFind(result: LrFindResult): void {
+  const s = result.suggestions;
+  showHtml(plotLrFindHtml(result), `[plot: learning rate finder, ${result.lrs.length} batches; suggestions: valley ${s.valley.toExponential(2)}, ` +
+    `steep ${s.steep.toExponential(2)}, minimum/10 ${s.minimum.toExponential(2)}]`);
 }
