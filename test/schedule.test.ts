@@ -81,7 +81,11 @@ test("fitOneCycle leaves momentum alone where the optimizer has none, and sets w
   await plain.fitOneCycle(1, 0.1);
   assert.equal(plain.opt!.mom, undefined);
   assert.deepEqual(plain.recorder.moms, []);
-  assert.equal(plain.recorder.lrs.length, 4);
+  assert.deepEqual(plain.recorder.lrs.slice(0, 1), [0.1 / 25]);
+  await plain.fit(1, 0.05); // a plain fit records its constant rate
+  assert.deepEqual(plain.recorder.lrs.slice(4), [0.05, 0.05, 0.05, 0.05]);
+  assert.equal(plain.recorder.lrs.length, plain.recorder.batchLosses.length, "one rate per recorded batch loss");
+  plain.recorder.plotSched(); // outside Jupyter: a one-line description
 
   const decayed = new Learner(lineData(), new Linear(1, 1, { seed: 3 }), { lossFunc: mse, optFunc: sgd(), progress: false });
   await decayed.fitOneCycle(1, 0.1, { wd: 0.01 });

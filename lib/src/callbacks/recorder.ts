@@ -100,8 +100,8 @@ export class Recorder implements Callback {
   /** Plots the learning rate (and momentum, where recorded) of every training batch, as a schedule set them. */
   plotSched(): void {
     const batches = this.lrs.map((_, i) => i);
-    const panels: Panel[] = [{ title: "learning rate", series: [{ x: batches, y: this.lrs }] }];
-    if (this.moms.length === this.lrs.length && this.moms.length > 0) panels.push({ title: "momentum", series: [{ x: batches, y: this.moms }] });
+    const panels: Panel[] = [{ title: "learning rate, per batch", series: [{ x: batches, y: this.lrs }] }];
+    if (this.moms.length === this.lrs.length && this.moms.length > 0) panels.push({ title: "momentum, per batch", series: [{ x: batches, y: this.moms }] });
     subplotsRow(panels);
   }
 
