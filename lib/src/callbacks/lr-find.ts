@@ -103,8 +103,8 @@ export function suggestLrs(lrs: number[], losses: number[], numIt = lrs.length):
   if (to - from < 2) { from = 0; to = lrs.length; }
   const x = lrs.slice(from, to), y = losses.slice(from, to);
   if (x.length < 2) {
-    throw new Error(`lrFind ran only ${lrs.length} batch${lrs.length === 1 ? "" : "es"} before the loss exploded: too few to suggest a ` +
-      "learning rate. Start lower (startLr) or check the model and data.");
+    throw new Error(`lrFind stopped after ${lrs.length} batch${lrs.length === 1 ? "" : "es"} (the loss exploded, or training was ` +
+      "interrupted): too few to suggest a learning rate. If the loss exploded, start lower (startLr) or check the model and data.");
   }
   // valley: the longest decreasing subsequence of the losses; longest[i] is the longest ending at i.
   const longest = y.map(() => 1);
