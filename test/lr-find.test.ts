@@ -99,6 +99,17 @@ test("lrFind without stopDiv runs numIt batches, cycling the training set", asyn
   dispose();
 });
 
+test("lrFind stops when the loss overflows even without stopDiv, and the weights come back finite", async () => {
+  await initBackend("cpu");
+  const { learn, dispose } = setup(6);
+  const weights = weightsOf(learn);
+  const r = await learn.lrFind({ show: false, startLr: 10, endLr: 1e30, numIt: 100, stopDiv: false });
+  assert.ok(r.lrs.length < 100, `stopped after ${r.lrs.length} batches`);
+  assert.ok(r.losses.every(Number.isFinite), "only finite losses recorded");
+  assert.deepEqual(weightsOf(learn), weights);
+  dispose();
+});
+
 test("suggestLrs: valley, steepest descent and minimum on a made-up curve", () => {
   // Losses over 20 rates, 1e-5 ... 1e-5·10^(19/4): flat, falling (steepest between points 9 and 10), flat, exploding.
   const lrs = Array.from({ length: 20 }, (_, i) => 1e-5 * 10 ** (i / 4));
