@@ -4,7 +4,7 @@ import * as assert from "node:assert/strict";
 import { writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { browserSkipReason, checkReports } from "../scripts/browser";
-import { linePlotHtml, plotFunctionHtml, resetPlotlyInlining, subplotsRowHtml } from "../lib/src/plot";
+import { heatmapHtml, linePlotHtml, plotFunctionHtml, resetPlotlyInlining, subplotsRowHtml } from "../lib/src/plot";
 import { tempDir } from "./helpers";
 
 const PLOTLY_MARKER = "plotly.js (cartesian - minified) v3.4.0"; // the banner at the top of the bundle
@@ -86,13 +86,15 @@ test("a headless browser draws every chart offline, heatmaps included", { skip: 
   const body = plotFunctionHtml((x) => x * x, { points: [{ x: -1.5, y: 2.25 }] })
     + linePlotHtml([{ x: [1, 2], y: [3, 4], name: "</script>" }, { x: [1, 2], y: [4, 3] }])
     + subplotsRowHtml([{ title: "a", series: [{ x: [0, 1], y: [1, 0] }] }, { title: "b", series: [{ x: [0, 1], y: [0, 1] }] }])
+    + linePlotHtml([{ x: [1e-7, 1e-3, 10], y: [3, 2, 9] }], { logX: true })
+    + heatmapHtml([[5, 1], [0, 7]], { xTicks: ["3", "7"], yTicks: ["3", "7"] })
     + heatmap;
   const file = path.join(tempDir("fastbook-plot-"), "charts.html");
   writeFileSync(file, `<!doctype html><html><body>${body}</body></html>`);
   const [check] = await checkReports([file]);
   assert.deepEqual(check!.problems, []);
-  assert.equal(check!.plots, 4);
-  assert.equal(check!.plotsDrawn, 4);
+  assert.equal(check!.plots, 6);
+  assert.equal(check!.plotsDrawn, 6);
 });
 
 test("the browser check notices a chart that was not drawn", { skip: browserSkipReason() ?? false }, async () => {
@@ -102,4 +104,17 @@ test("the browser check notices a chart that was not drawn", { skip: browserSkip
   writeFileSync(file, `<!doctype html><html><body>${linePlotHtml([{ x: [1, 2], y: [3, 4] }])}</body></html>`);
   const [check] = await checkReports([file], { timeoutMs: 8000 });
   assert.deepEqual(check!.problems, ["1 of 1 plots not drawn"]);
+});
+
+test("log axes and heatmaps", () => {
+  const log = linePlotHtml([{ x: [1e-7, 1e-3, 10], y: [3, 2, 9] }], { logX: true });
+  assert.ok(log.includes('"xaxis":{"title":{"text":""},"zeroline":false,"automargin":true,"type":"log","exponentformat":"power"}'));
+  assert.ok(!linePlotHtml([{ x: [1], y: [1] }]).includes('"type":"log"'), "linear unless asked");
+  const hm = heatmapHtml([[5, 0.25], [7, 1]], { xTicks: ["a", "b"], yTicks: ["<c>", "d"], title: "T" });
+  assert.ok(hm.includes('"z":[[5,0.25],[7,1]]'));
+  assert.ok(hm.includes('"text":"0.250"') && hm.includes('"text":"7"'), "values written in the cells");
+  assert.ok(hm.includes('"\\u003cc>"'), "names escaped");
+  checkWellFormed(hm);
+  assert.throws(() => heatmapHtml([[1, 2], [3]]), /rectangular.*\[2,1\]/);
+  assert.throws(() => heatmapHtml([[1, 2]], { xTicks: ["a"] }), /1x2 values but 1 row names and 1 column names/);
 });

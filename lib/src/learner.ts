@@ -5,6 +5,9 @@ import type { Module } from "./nn";
 import { backward, SGD, type Optimizer } from "./optim";
 import { CancelFit, defaults, metricName, type Callback, type EventName } from "./callbacks/core";
 import type { Recorder } from "./callbacks/recorder";
+import { fitOneCycle, type OneCycleOptions } from "./callbacks/schedule";
+import { lrFind, type LrFindOptions, type LrFindResult } from "./callbacks/lr-find";
+import { getPreds, type Preds } from "./interpret";
 
 export { CancelFit, EVENTS, type Callback, type EventName } from "./callbacks/core";
 
@@ -150,5 +153,22 @@ export class Learner {
   /** Predictions for `x` without recording gradients. */
   predict(x: tf.Tensor): tf.Tensor {
     return tf.tidy(() => this.model.forward(x));
+  }
+
+  // Training tools, each built on fit (see their files).
+
+  /** fitOneCycle(this, ...): fastai's one-cycle schedule (callbacks/schedule.ts). */
+  fitOneCycle(nEpoch: number, lrMax: number, opts?: OneCycleOptions): Promise<void> {
+    return fitOneCycle(this, nEpoch, lrMax, opts);
+  }
+
+  /** lrFind(this, ...): the learning rate finder (callbacks/lr-find.ts). */
+  lrFind(opts?: LrFindOptions): Promise<LrFindResult> {
+    return lrFind(this, opts);
+  }
+
+  /** getPreds(this, ...): predictions, targets and per-item losses over a loader (interpret.ts). */
+  getPreds(dl?: BatchSource): Preds {
+    return getPreds(this, dl);
   }
 }

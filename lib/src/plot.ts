@@ -23,6 +23,10 @@ export interface PlotOptions {
   yLabel?: string;
   width?: number;
   height?: number;
+  /** A logarithmic x axis (e.g. learning rates from 1e-7 to 10). */
+  logX?: boolean;
+  /** A logarithmic y axis. */
+  logY?: boolean;
 }
 
 export interface PlotFunctionOptions {
@@ -98,8 +102,9 @@ function layoutFor(opts: PlotOptions, showLegend: boolean): Layout {
     margin: { l: 50, r: 20, t: opts.title ? 40 : 20, b: 45 },
     // Left-aligned, so that plotly's toolbar (top right) does not cover the title.
     title: { text: opts.title ?? "", font: { size: 15 }, x: 0.02, xanchor: "left" },
-    xaxis: axis(opts.xLabel),
-    yaxis: axis(opts.yLabel),
+    // Log axes label their ticks 10⁻⁶ rather than plotly's default SI prefixes (1µ).
+    xaxis: { ...axis(opts.xLabel), ...(opts.logX ? { type: "log", exponentformat: "power" } : {}) },
+    yaxis: { ...axis(opts.yLabel), ...(opts.logY ? { type: "log", exponentformat: "power" } : {}) },
     showlegend: showLegend,
     legend: { orientation: "h", y: -0.25 },
   };
@@ -191,4 +196,55 @@ export function subplotsRowHtml(panels: Panel[], opts: { height?: number; width?
 export function subplotsRow(panels: Panel[], opts: { height?: number; width?: number } = {}): void {
   const titles = panels.map((p) => p.title).filter(Boolean);
   showHtml(subplotsRowHtml(panels, opts), `[plot, ${plural(panels.length, "panel")}${titles.length ? `: ${titles.join(", ")}` : ""}]`);
+}
+
+export interface HeatmapOptions extends PlotOptions {
+  /** Names of the columns (along x) and rows (along y); default 0, 1, 2, ... */
+  xTicks?: string[];
+  yTicks?: string[];
+  /** Write each cell's value in it (default true). */
+  showValues?: boolean;
+  /** A plotly colour scale name (default: white for the lowest values to dark blue for the highest). */
+  colorscale?: string;
+}
+
+// plotly's own "Blues" runs from dark (low) to light (high); this one runs the way a reader expects.
+const BLUES = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]];
+
+/** HTML for `heatmap`. */
+export function heatmapHtml(z: number[][], opts: HeatmapOptions = {}): string {
+  const rows = z.length, cols = z[0]?.length ?? 0;
+  if (rows === 0 || cols === 0 || z.some((r) => r.length !== cols)) {
+    throw new Error(`heatmap needs a rectangular table of values (rows of equal length); got rows of lengths [${z.map((r) => r.length)}].`);
+  }
+  const x = opts.xTicks ?? Array.from({ length: cols }, (_, j) => String(j));
+  const y = opts.yTicks ?? Array.from({ length: rows }, (_, i) => String(i));
+  if (x.length !== cols || y.length !== rows) {
+    throw new Error(`heatmap: ${rows}x${cols} values but ${y.length} row names and ${x.length} column names.`);
+  }
+  const values = z.flat().filter(Number.isFinite);
+  const lo = Math.min(...values), hi = Math.max(...values);
+  const fmtCell = (v: number) => (Number.isInteger(v) ? String(v) : v.toPrecision(3));
+  // Values written in the cells, in white where the colour behind them is dark.
+  const annotations = opts.showValues === false ? [] : z.flatMap((row, i) => row.map((v, j) => ({
+    x: x[j], y: y[i], text: fmtCell(v), showarrow: false,
+    font: { size: 12, color: hi > lo && (v - lo) / (hi - lo) > 0.6 ? "white" : "black" },
+  })));
+  const size = Math.max(320, 36 * Math.max(rows, cols) + 150);
+  const base = layoutFor({ ...opts, width: opts.width ?? size, height: opts.height ?? size }, false);
+  const layout: Layout = {
+    ...base,
+    // Names are categories even when they look like numbers; the first row at the top, as in a table.
+    xaxis: { ...(base.xaxis as Layout), type: "category", tickmode: "array", tickvals: x, ticktext: x },
+    yaxis: { ...(base.yaxis as Layout), type: "category", autorange: "reversed", tickmode: "array", tickvals: y, ticktext: y },
+    annotations,
+  };
+  const hover = `${opts.yLabel ?? "row"} %{y}, ${opts.xLabel ?? "column"} %{x}: %{z}<extra></extra>`;
+  return chartHtml([{ type: "heatmap", z, x, y, colorscale: opts.colorscale ?? BLUES, hovertemplate: hover }], layout);
+}
+
+/** Shows a table of numbers as coloured cells (a confusion matrix, say), the values written in them. */
+export function heatmap(z: number[][], opts: HeatmapOptions = {}): void {
+  const width = Math.max(...z.map((r) => r.length));
+  showHtml(heatmapHtml(z, opts), describe(opts.title, [`${z.length}x${width} heatmap`]) + "\n" + z.map((r) => r.join("\t")).join("\n"));
 }

@@ -4,7 +4,7 @@
 import { tf } from "../tf";
 import type { Learner } from "../learner";
 import { defaults, type Callback } from "./core";
-import { linePlot } from "../plot";
+import { linePlot, subplotsRow, type Panel } from "../plot";
 
 export interface EpochRecord {
   epoch: number;
@@ -21,11 +21,15 @@ export class Recorder implements Callback {
   readonly values: EpochRecord[] = [];
   /** Training loss of every batch. */
   readonly batchLosses: number[] = [];
+  /** Learning rate of every training batch, and momentum where the optimizer has one (as batchLosses). */
+  readonly lrs: number[] = [];
+  readonly moms: number[] = [];
   metricNames: string[] = [];
 
   private start = 0;
   private trainLosses: tf.Scalar[] = [];
   private trainSizes: number[] = [];
+  private epochHypers: { lr: number; mom?: number }[] = [];
   private validSums: tf.Tensor[] = []; // [loss·bs, metric1·bs, ...] summed over batches
   private validCount = 0;
 
@@ -36,6 +40,7 @@ export class Recorder implements Callback {
   beforeEpoch(): void {
     this.start = Date.now();
     this.trainSizes = [];
+    this.epochHypers = [];
     this.validCount = 0;
   }
 
@@ -44,6 +49,7 @@ export class Recorder implements Callback {
     if (learn.training) {
       this.trainLosses.push(tf.keep(learn.loss!.clone()));
       this.trainSizes.push(bs);
+      this.epochHypers.push({ lr: learn.opt!.lr, mom: learn.opt!.mom });
       return;
     }
     const batch = tf.tidy(() => [learn.loss!, ...learn.metrics.map((m) => m(learn.pred!, learn.yb!))].map((v) => v.mul(bs)));
@@ -61,6 +67,8 @@ export class Recorder implements Callback {
     this.trainLosses = [];
     this.validSums = [];
     this.batchLosses.push(...losses);
+    this.lrs.push(...this.epochHypers.map((h) => h.lr));
+    this.moms.push(...this.epochHypers.flatMap((h) => (h.mom === undefined ? [] : [h.mom])));
     const n = this.trainSizes.reduce((a, b) => a + b, 0);
     const trainLoss = losses.reduce((acc, l, i) => acc + l * this.trainSizes[i], 0) / n;
     const [validLoss, ...metricValues] = sums.map((s) => s / this.validCount);
@@ -87,6 +95,14 @@ export class Recorder implements Callback {
       { x: this.batchLosses.map((_, i) => i), y: this.batchLosses, name: "train (per batch)" },
       { x: this.values.map((_, i) => (i + 1) * perEpoch - 1), y: this.values.map((v) => v.validLoss), name: "valid (per epoch)", mode: "lines+markers" },
     ], { title: "Loss", xLabel: "batch", yLabel: "loss" });
+  }
+
+  /** Plots the learning rate (and momentum, where recorded) of every training batch, as a schedule set them. */
+  plotSched(): void {
+    const batches = this.lrs.map((_, i) => i);
+    const panels: Panel[] = [{ title: "learning rate, per batch", series: [{ x: batches, y: this.lrs }] }];
+    if (this.moms.length === this.lrs.length && this.moms.length > 0) panels.push({ title: "momentum, per batch", series: [{ x: batches, y: this.moms }] });
+    subplotsRow(panels);
   }
 
   /** Plots a metric per epoch (the first metric by default). */

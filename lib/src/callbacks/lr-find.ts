@@ -1,0 +1,182 @@
+// The learning rate finder (Leslie Smith's range test, as fastai's lr_find): train for a short while with
+// a learning rate that grows by the same factor every batch, from far too small to far too large, and
+// watch the loss. It falls slowly, then fast, then explodes; a good learning rate lies where it is still
+// falling fast, well before the explosion. The model's weights and the optimizer are put back afterwards.
+import { tf } from "../tf";
+import type { BatchSource, Learner, Loaders } from "../learner";
+import type { Optimizer } from "../optim";
+import { CancelFit, type Callback } from "./core";
+import { schedExp, withCallbacks } from "./schedule";
+import { linePlotHtml } from "../plot";
+import { showHtml } from "../jupyter";
+
+export interface LrFindOptions {
+  /** The first learning rate (default 1e-7). */
+  startLr?: number;
+  /** The learning rate the run would reach after numIt batches (default 10). */
+  endLr?: number;
+  /** Training batches to run at most (default 100; the training set is gone through again if shorter). */
+  numIt?: number;
+  /** Stop once the smoothed loss exceeds 4 times its lowest value so far (default true). */
+  stopDiv?: boolean;
+  /** Plot loss against learning rate (default true). */
+  show?: boolean;
+}
+
+/** Learning rates suggested by the curve. */
+export interface LrSuggestions {
+  /** Halfway down the longest stretch over which the loss keeps falling (fastai's "valley", its default). */
+  valley: number;
+  /** Where the loss falls fastest per step of log(lr) (fastai's "steep"). */
+  steep: number;
+  /** A tenth of the learning rate at the lowest loss (fastai's "minimum"). */
+  minimum: number;
+}
+
+export interface LrFindResult {
+  /** The learning rate of every batch run. */
+  lrs: number[];
+  /** The smoothed training loss after each of those batches. */
+  losses: number[];
+  /** The suggested learning rate: suggestions.valley. */
+  suggestion: number;
+  suggestions: LrSuggestions;
+}
+
+/** Records lr and smoothed loss per batch; stops at numIt batches, or when the loss explodes. */
+class LRFinder implements Callback {
+  readonly name = "lrFinder";
+  readonly lrs: number[] = [];
+  readonly losses: number[] = [];
+  private readonly lrAt: (pos: number) => number;
+  private avg = 0;
+  private best = Infinity;
+
+  constructor(startLr: number, endLr: number, private readonly numIt: number, private readonly stopDiv: boolean) {
+    this.lrAt = schedExp(startLr, endLr);
+  }
+
+  beforeBatch(learn: Learner): void {
+    if (learn.training) learn.opt!.lr = this.lrAt(learn.iter / this.numIt);
+  }
+
+  afterBatch(learn: Learner): void {
+    if (!learn.training) return;
+    // A batch's loss is noisy; its exponential moving average, debiased as Adam's averages are, is not.
+    const beta = 0.98;
+    this.avg = beta * this.avg + (1 - beta) * learn.loss!.dataSync()[0];
+    const smooth = this.avg / (1 - beta ** (this.lrs.length + 1));
+    if (!Number.isFinite(smooth)) throw new CancelFit(); // the loss overflowed: nothing more to learn
+    this.lrs.push(learn.opt!.lr);
+    this.losses.push(smooth);
+    this.best = Math.min(this.best, smooth);
+    if (this.stopDiv && smooth > 4 * this.best) throw new CancelFit();
+    if (this.lrs.length >= this.numIt) throw new CancelFit();
+  }
+
+  beforeValidate(): void {
+    throw new CancelFit(); // never reached with the cycled training batches below, but never validate
+  }
+}
+
+/** The training batches, gone through as often as needed to give `n` batches. */
+function cycled(train: BatchSource, n: number): BatchSource {
+  return {
+    length: n,
+    *[Symbol.iterator]() {
+      let given = 0;
+      while (given < n) {
+        const before = given;
+        for (const batch of train) {
+          yield batch;
+          if (++given >= n) return;
+        }
+        if (given === before) throw new Error("lrFind: the training loader gives no batches.");
+      }
+    },
+  };
+}
+
+/** Suggestions from the curve, leaving out its first tenth and last 5 points (noise, and the explosion). */
+export function suggestLrs(lrs: number[], losses: number[], numIt = lrs.length): LrSuggestions {
+  let from = Math.floor(numIt / 10), to = lrs.length - 5;
+  if (to - from < 2) { from = 0; to = lrs.length; }
+  const x = lrs.slice(from, to), y = losses.slice(from, to);
+  if (x.length < 2) {
+    throw new Error(`lrFind stopped after ${lrs.length} batch${lrs.length === 1 ? "" : "es"} (the loss exploded, or training was ` +
+      "interrupted): too few to suggest a learning rate. If the loss exploded, start lower (startLr) or check the model and data.");
+  }
+  // valley: the longest decreasing subsequence of the losses; longest[i] is the longest ending at i.
+  const longest = y.map(() => 1);
+  let end = 0;
+  for (let i = 1; i < y.length; i++) {
+    for (let j = 0; j < i; j++) if (y[i]! < y[j]!) longest[i] = Math.max(longest[i]!, longest[j]! + 1);
+    if (longest[i]! > longest[end]!) end = i;
+  }
+  const start = end - longest[end]!;
+  const third = (end - start) / 3;
+  const valley = x[Math.max(0, start + Math.floor(third) + Math.floor(third / 2))]!;
+  // steep: the segment with the most negative slope d(loss)/d(log lr); its left end.
+  let steepest = 0, slope = Infinity;
+  for (let i = 0; i + 1 < x.length; i++) {
+    const s = (y[i + 1]! - y[i]!) / (Math.log(x[i + 1]!) - Math.log(x[i]!));
+    if (s < slope) { slope = s; steepest = i; }
+  }
+  const lowest = y.indexOf(Math.min(...y));
+  return { valley, steep: x[steepest]!, minimum: x[lowest]! / 10 };
+}
+
+/**
+ * Runs the learning rate finder on `learn` (fastai's lr_find): up to numIt training batches at learning
+ * rates growing exponentially from startLr towards endLr, with a fresh optimizer from the Learner's
+ * optFunc, no validation, and nothing recorded by the Recorder. Afterwards the weights are exactly
+ * what they were and the Learner's optimizer is the one it had. Plots loss against learning rate on a
+ * log scale and returns the curve with suggested rates.
+ */
+export async function lrFind(learn: Learner, opts: LrFindOptions = {}): Promise<LrFindResult> {
+  const { startLr = 1e-7, endLr = 10, numIt = 100, stopDiv = true, show = true } = opts;
+  if (!(startLr > 0 && endLr > startLr && Number.isFinite(endLr))) {
+    throw new Error(`lrFind needs 0 < startLr < endLr (finite); got startLr ${startLr}, endLr ${endLr}.`);
+  }
+  if (!Number.isInteger(numIt) || numIt < 2) throw new Error(`lrFind needs numIt, a number of batches, of at least 2; got ${numIt}.`);
+
+  const params = learn.model.parameters();
+  const weights = params.map((p) => p.clone());
+  const opt = learn.opt;
+  const dls = learn.dls;
+  const finder = new LRFinder(startLr, endLr, numIt, stopDiv);
+  // The Learner trains on its `dls`: for this run, the training batches cycled to numIt.
+  const setLoaders = (l: Loaders) => { (learn as { dls: Loaders }).dls = l; };
+  setLoaders({ train: cycled(dls.train, numIt), valid: dls.valid });
+  learn.opt = undefined; // fit makes a fresh one
+  try {
+    await withCallbacks(learn, [finder], () => learn.fit(1, startLr), ["progress"]);
+  } finally {
+    setLoaders(dls);
+    (learn.opt as Optimizer | undefined)?.dispose?.(); // the finder's own optimizer
+    learn.opt = opt;
+    params.forEach((p, i) => p.assign(weights[i]!));
+    tf.dispose(weights);
+  }
+  const suggestions = suggestLrs(finder.lrs, finder.losses, numIt);
+  const result = { lrs: finder.lrs, losses: finder.losses, suggestion: suggestions.valley, suggestions };
+  if (show) plotLrFind(result);
+  return result;
+}
+
+/** HTML for plotLrFind. */
+export function plotLrFindHtml({ lrs, losses, suggestions }: LrFindResult): string {
+  const n = lrs.length > 10 ? lrs.length - 5 : lrs.length; // the explosion would squash the rest of the curve
+  const valley = suggestions.valley;
+  return linePlotHtml([
+    { x: lrs.slice(0, n), y: losses.slice(0, n), name: "smoothed loss" },
+    { x: [valley], y: [losses[lrs.indexOf(valley)] ?? NaN], name: `suggestion (valley): ${valley.toExponential(2)}`, mode: "markers", color: "#d62728" },
+  ], { title: "Learning rate finder", xLabel: "learning rate (log scale)", yLabel: "loss", logX: true });
+}
+
+/** Plots the finder's smoothed loss against the learning rate (log scale), without its last 5 points, and the suggestions. */
+export function plotLrFind(result: LrFindResult): void {
+  const s = result.suggestions;
+  showHtml(plotLrFindHtml(result), `[plot: learning rate finder, ${result.lrs.length} batches; suggestions: valley ${s.valley.toExponential(2)}, ` +
+    `steep ${s.steep.toExponential(2)}, minimum/10 ${s.minimum.toExponential(2)}]`);
+}
