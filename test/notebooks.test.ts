@@ -67,6 +67,81 @@ const checks: Record<string, (text: string) => void> = {
     assert.match(text, /<svg[^>]*>.*init.*predict.*loss.*gradient.*step.*stop/s, "the seven-step diagram is shown");
     assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 6, "the plots are drawn");
   },
+  "04d_learner_from_scratch": (text) => {
+    assert.match(text, /trainX \[ 12396, 784 \] trainY \[ 12396, 1 \]\s+validX \[ 2038, 784 \] validY \[ 2038, 1 \]/);
+    const firstStep = /loss on the first batch: before the step ([0-9.]+), after it ([0-9.]+)/.exec(text);
+    assert.ok(firstStep, "the single step on one batch is shown");
+    assert.ok(Number(firstStep[2]) < Number(firstStep[1]), `one step lowers the batch's loss: ${firstStep[1]} -> ${firstStep[2]}`);
+    const simpleEpochs = [...text.matchAll(/epoch (\d): valid loss ([0-9.]+), batchAccuracy ([0-9.]+)/g)];
+    assert.equal(simpleEpochs.length, 3, "SimpleLearner prints three epochs");
+    assert.ok(Number(simpleEpochs[2][3]) >= 0.97, `SimpleLearner's accuracy after 3 epochs: ${simpleEpochs[2][3]}`);
+    assert.match(text, /epoch\s+train_loss\s+valid_loss\s+batchAccuracy\s+time/, "MyLearner's printing callback shows its header");
+    const vsSimple = /MyLearner vs SimpleLearner: (\d+) vs (\d+) batches, max loss difference (\S+)/.exec(text);
+    assert.ok(vsSimple, "MyLearner is compared with SimpleLearner");
+    assert.equal(vsSimple[1], vsSimple[2]);
+    assert.ok(Number(vsSimple[3]) < 1e-6, `MyLearner vs SimpleLearner: ${vsSimple[3]}`);
+    assert.match(text, new RegExp(["beforeFit", "beforeEpoch",
+      "training batch 0: beforeBatch → afterPred → afterLoss → afterStep → afterBatch",
+      "validation batch 0: beforeBatch → afterPred → afterLoss → afterBatch", "afterFit"].join("\\n")),
+    "the traced events, in order, ending with afterFit after StopTraining");
+    const counts = /per-batch losses compared: (\d+) \(mine\) and (\d+) \(library\)/.exec(text);
+    assert.ok(counts, "the number of compared batches is shown");
+    assert.equal(Number(counts[1]), 3 * 49, "three epochs of 49 batches");
+    assert.equal(counts[2], counts[1]);
+    const diff = /learner from scratch: max loss difference (\S+)/.exec(text);
+    assert.ok(diff, "the learner-from-scratch check is printed");
+    assert.ok(Number.isFinite(Number(diff[1])) && Number(diff[1]) < 1e-6, `max loss difference ${diff[1]} must be below 1e-6`);
+    const epochs = [...text.matchAll(/epoch \d: train loss ([0-9.]+) \(library ([0-9.]+)\), valid loss ([0-9.]+) \(library ([0-9.]+)\), accuracy ([0-9.]+) \(library ([0-9.]+)\)/g)];
+    assert.equal(epochs.length, 3, "per-epoch numbers of both learners");
+    for (const m of epochs) {
+      assert.ok(Math.abs(Number(m[1]) - Number(m[2])) < 1e-5 && Math.abs(Number(m[3]) - Number(m[4])) < 1e-5, m[0]);
+      assert.equal(m[5], m[6], m[0]);
+    }
+    assert.match(text, /epoch.*train_loss.*valid_loss.*batchAccuracy.*time/s, "the library's fit table is shown");
+    assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 1, "the loss curves are drawn");
+  },
+  "04e_by_hand_and_by_library": (text) => {
+    const rows = [...text.matchAll(/<tr data-diff="([^"]+)" data-corr="([^"]+)">.*?font-weight:bold">([^<]+)</g)];
+    const names = ["mnistDistance", "pixel-similarity predictor (is3)", "sigmoid", "initParams", "linear1", "mnistLoss",
+      "optimizer step", "trainEpoch", "batchAccuracy", "softmax", "cross-entropy", "Learner"];
+    assert.deepEqual(rows.map((r) => r[3]), names, "one table row per hand-written function");
+    for (const [, diff, corr, name] of rows) {
+      assert.ok(Number.isFinite(Number(diff)) && Number(diff) < 1e-4, `${name}: max |diff| ${diff}`);
+      assert.ok(corr.startsWith("n/a") || Number(corr) >= 0.9999995, `${name}: correlation ${corr}`);
+    }
+    const summary = /by hand vs library: (\d+) rows, largest difference (\S+)/.exec(text);
+    assert.ok(summary, "the summary line is printed");
+    assert.equal(Number(summary[1]), names.length);
+    assert.ok(Number(summary[2]) < 1e-4, `largest difference ${summary[2]}`);
+    assert.match(text, /pearson\(\[1,2,3\], \[2,4,6\]\) = 1, pearson\(\[1,2,3\], \[3,2,1\]\) = -1/);
+    // Part 1's baseline gets 926 of 1010 threes and 1013 of 1028 sevens right: 1939 / 2038.
+    assert.match(text, new RegExp(`accuracy of the predictor: ${(1939 / 2038).toFixed(4)}`));
+  },
+  "04f_questionnaire": (text) => {
+    assert.match(text, /a: {13}\[0,1,2,3,4,5,6,7,8,9\]/);
+    assert.match(text, /doubled evens: \[0,1,4,3,8,5,12,7,16,9\]/);
+    assert.match(text, /tf\.where: {6}\[0,1,4,3,8,5,12,7,16,9\]/);
+    assert.match(text, /same as the map version: true/);
+    assert.match(text, /\[\[1, 2, 3\],\s*\[4, 5, 6\],\s*\[7, 8, 9\]\]/);
+    assert.match(text, /\[\[2 , 4 , 6 \],\s*\[8 , 10, 12\],\s*\[14, 16, 18\]\]/);
+    assert.match(text, /Tensor int32 \[2,2\]\s*\[\[10, 12\],\s*\[16, 18\]\]/);
+    assert.match(text, /t: shape \[3,3\], rank 2; a scalar: shape \[\], rank 0/);
+    assert.match(text, /\[1, 2, 3\] \+ 10 = \[11,12,13\]/);
+    assert.match(text, /\[\[11, 22, 33\],\s*\[14, 25, 36\],\s*\[17, 28, 39\]\]/);
+    assert.match(text, /\[\[101, 102, 103\],\s*\[204, 205, 206\],\s*\[307, 308, 309\]\]/);
+    assert.match(text, /shapes \[3,1\] \+ \[1,4\] -> \[3,4\]/);
+    assert.match(text, /\[3,3\] \+ \[2\] fails: Operands could not be broadcast/);
+    const steps = [...text.matchAll(/step (\d+): loss ([0-9.]+)/g)].map((m) => Number(m[2]));
+    assert.ok(steps.length >= 5, `the SGD loop shows its steps (${steps.length})`);
+    steps.slice(1).forEach((l, i) => assert.ok(l < steps[i], `loss falls at step ${i + 2}: ${steps[i]} -> ${l}`));
+    const fit = /stopped after (\d+) steps: slope ([0-9.-]+), intercept ([0-9.-]+)/.exec(text);
+    assert.ok(fit, "the fitted line is printed");
+    assert.equal(Number(fit[1]), steps.length);
+    assert.ok(Math.abs(Number(fit[2]) - 3) < 0.1 && Math.abs(Number(fit[3]) - 2) < 0.1, `fitted ${fit[2]}x + ${fit[3]}, data from 3x + 2`);
+    assert.match(text, /sigmoid\(0\) = 0\.5000, sigmoid\(-6\) = 0\.0025, sigmoid\(6\) = 0\.9975/);
+    assert.match(text, /relu\(\[-2, -1, 0, 1, 2\]\) = \[0,0,0,1,2\]/);
+    assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 4, "the data, the fit, sigmoid and ReLU are plotted");
+  },
 };
 
 for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort()) {
