@@ -15,10 +15,12 @@ export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, su
 export { stepsDiagram, stepsDiagramHtml } from "./diagram";
 export { Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, type Module } from "./nn";
 export { BasicOptim, SGD, GradStore, backward, type Optimizer } from "./optim";
-export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders } from "./learner";
+export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders, type StopInfo } from "./learner";
 export { CancelFit, EVENTS, defaults, type Callback, type EventName } from "./callbacks/core";
 export { Recorder, type EpochRecord } from "./callbacks/recorder";
 export { ProgressTable } from "./callbacks/progress-table";
+export { DivergenceGuard, TrainingDiverged } from "./callbacks/divergence";
+export { Interrupted, InterruptWatch, interruptible } from "./interrupt";
 export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
 export { ProgressBar, formatBytes } from "./progress-bar";
