@@ -13,6 +13,18 @@ export class Interrupted extends Error {
 }
 
 const active = new Set<InterruptWatch>();
+let listening = false;
+
+// Adds or removes the SIGINT listener to match the open watches, in a microtask: a listener added while
+// tslab runs a cell's synchronous part (vm with breakOnSigint) would make the next SIGINT kill the kernel.
+function sync(): void {
+  queueMicrotask(() => {
+    if (active.size > 0 && !listening) process.on("SIGINT", onSigint);
+    else if (active.size === 0 && listening) process.off("SIGINT", onSigint);
+    else return;
+    listening = !listening;
+  });
+}
 
 function onSigint(): void {
   // Outside a kernel nobody else listens: a second Ctrl-C while a loop is still unwinding (say, inside one
@@ -20,6 +32,8 @@ function onSigint(): void {
   const again = [...active].some((w) => w.requested);
   for (const w of active) w.requested = true;
   if (again && process.listenerCount("SIGINT") === 1) {
+    process.off("SIGINT", onSigint);
+    listening = false;
     for (const w of [...active]) w.close();
     process.kill(process.pid, "SIGINT");
   }
@@ -28,7 +42,7 @@ function onSigint(): void {
 /**
  * Listens for SIGINT while a long loop runs. Call `checkpoint()` between steps: it yields to the event
  * loop when one is due and throws `Interrupted` once a signal came. Always `close()` it (in a finally):
- * the SIGINT listener is removed when the last watch closes.
+ * the SIGINT listener is removed when the last watch closes (in a microtask, as it is added).
  */
 export class InterruptWatch {
   /** Whether a SIGINT arrived since the watch opened. */
@@ -41,8 +55,8 @@ export class InterruptWatch {
    * @param yieldEveryMs how often the loop lets signals (and display updates) through.
    */
   constructor(readonly what: string, readonly yieldEveryMs = 20) {
-    if (active.size === 0) process.on("SIGINT", onSigint);
     active.add(this);
+    sync();
   }
 
   /** Yields to the event loop when due; throws `Interrupted` (with `where` in its message) if interrupted. */
@@ -58,7 +72,7 @@ export class InterruptWatch {
     if (this.closed) return;
     this.closed = true;
     active.delete(this);
-    if (active.size === 0) process.off("SIGINT", onSigint);
+    sync();
   }
 }
 
