@@ -34,22 +34,25 @@ test("Kernel > Interrupt stops a fit at the next batch; the next cells see a con
   assert.equal(r.fit.status, "error");
   assert.match(r.fit.stderr, /Interrupted asynchronously/);
 
-  // The next cell finds the fit stopped in epoch 3 (interrupted once the bar showed it), its two epochs recorded.
+  // The next cell finds the fit stopped where it was interrupted (epoch 3, or a little later on a busy
+  // machine), with the epochs before it recorded.
   const s = r.state!;
   assert.ok(s, "the state cell printed its report");
   assert.equal(s.stopped?.reason, "interrupted");
-  assert.equal(s.stopped?.epoch, 3);
-  assert.equal(s.epochsRecorded, 2);
-  assert.match(s.stopped!.message, /^fit was interrupted in epoch 3\/40, after \d+ of 64 training batches\. The Recorder holds the 2 epochs completed/);
-  // Counters agree with each other: iterations = 2 full epochs + the batches done in the third.
-  assert.equal(s.epoch, 2);
+  const at = s.stopped!.epoch;
+  assert.ok(at >= 3 && at < 40, `stopped in epoch ${at}`);
+  assert.equal(s.epochsRecorded, at - 1);
+  assert.match(s.stopped!.message, new RegExp(`^fit was interrupted in epoch ${at}/40, after \\d+ of 64 training batches\\. ` +
+    `The Recorder holds the ${at - 1} epochs completed`));
+  // Counters agree with each other: iterations = the full epochs + the batches done in the last one.
+  assert.equal(s.epoch, at - 1);
   assert.equal(s.batchIndex, s.stopped!.batchesDone);
-  assert.equal(s.iter, 2 * s.batchesPerEpoch + s.batchIndex);
+  assert.equal(s.iter, (at - 1) * s.batchesPerEpoch + s.batchIndex);
   assert.equal(s.batchLosses, s.iter, "one recorded loss per step taken");
   assert.ok(s.batchIndex < s.batchesPerEpoch);
   assert.equal(s.listeners, 0, "no SIGINT listener is left");
   assert.equal(s.tensors, r.setup.ready!.tensors, "no tensor of the interrupted batch is left");
-  assert.match(r.bar[0] ?? "", /2 epochs in .* s on backend .*; interrupted in epoch 3\/40, after \d+ of 64 training batches/,
+  assert.match(r.bar[0] ?? "", new RegExp(`${at - 1} epochs in .* s on backend .*; interrupted in epoch ${at}/40, after \\d+ of 64 training batches`),
     "the progress display says where the fit stopped");
 
   // The next fit starts clean: its own three rows, real losses, counters of its own.
