@@ -284,7 +284,22 @@ test("afterLoss fires before the backward pass: a callback that scales the loss 
 test("the default callbacks are a list the Learner takes: defaults.callbacks, plus cbs; progress: false drops the table", async () => {
   const { defaults } = await import("../lib/src/index");
   const names = (l: Learner) => l.cbs.map((c) => c.name ?? "?");
-  assert.deepEqual(defaults.callbacks.map((make) => make().name), ["recorder", "progress", "divergence"]);
+  assert.deepEqual(defaults.callbacks.map((make) => make().name), ["divergence", "recorder", "progress"]);
   assert.deepEqual(names(new Learner(lineData(), new Linear(1, 1), { lossFunc: mse })), ["divergence", "recorder", "progress"]);
   assert.deepEqual(names(new Learner(lineData(), new Linear(1, 1), { lossFunc: mse, progress: false })), ["divergence", "recorder"]);
+});
+
+test("a validation loss that is not finite stops fit too, as a divergence (per batch, or at the epoch's end behind the guard)", async () => {
+  await initBackend("cpu");
+  for (const [order, message] of [
+    [-20, /the validation loss became Infinity in epoch 2\/3, validation batch 1\/1/],
+    [0, /the validation loss of epoch 2 became Infinity/], // set after the guard looked: the Recorder's check
+  ] as const) {
+    const model = new Linear(1, 1, { seed: 14 });
+    const infValid: Callback = { order, afterLoss: (l) => { if (!l.training && l.epoch === 1) l.loss = tf.mul(l.loss!, Infinity) as tf.Scalar; } };
+    const learn = new Learner(lineData(), model, { lossFunc: mse, cbs: [infValid], progress: false });
+    await assert.rejects(learn.fit(3, 0.1), message);
+    assert.deepEqual([learn.recorder.values.length, learn.stopped?.reason, learn.stopped?.phase], [1, "diverged", "validation"]);
+    tf.dispose(model.parameters());
+  }
 });

@@ -4,6 +4,7 @@
 import { tf } from "../tf";
 import type { Learner, StopInfo } from "../learner";
 import { defaults, type Callback } from "./core";
+import { TrainingDiverged } from "./divergence";
 import { linePlot } from "../plot";
 
 export interface EpochRecord {
@@ -70,7 +71,7 @@ export class Recorder implements Callback {
     const trainLoss = losses.reduce((acc, l, i) => acc + l * this.trainSizes[i], 0) / n;
     const [validLoss, ...metricValues] = sums.map((s) => s / this.validCount);
     if (!Number.isFinite(trainLoss) || !Number.isFinite(validLoss)) {
-      throw new Error(`Training diverged: the ${Number.isFinite(trainLoss) ? "validation" : "training"} loss of epoch ` +
+      throw new TrainingDiverged(`Training diverged: the ${Number.isFinite(trainLoss) ? "validation" : "training"} loss of epoch ` +
         `${learn.epoch + 1} became ${Number.isFinite(trainLoss) ? validLoss : trainLoss}. Try a lower learning rate ` +
         `(it was ${learn.opt?.lr}), or check the inputs for NaN values.`);
     }
