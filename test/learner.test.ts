@@ -303,3 +303,33 @@ test("a validation loss that is not finite stops fit too, as a divergence (per b
     tf.dispose(model.parameters());
   }
 });
+
+test("outside Jupyter: one Ctrl-C stops a loop at its next step; a second one, while a step still runs, ends the process", async () => {
+  const { spawn } = await import("node:child_process");
+  const path = await import("node:path");
+  const script = `
+    const { interruptible } = require(${JSON.stringify(path.join(__dirname, "..", "lib", "src", "interrupt.ts"))});
+    interruptible("the loop", async (watch) => {
+      await watch.checkpoint(); // listening from here on (the listener is added in a microtask)
+      console.log("started");
+      for (;;) { const until = Date.now() + 1000; while (Date.now() < until); await watch.checkpoint(); }
+    }).catch((e) => { console.log("caught: " + e.message); process.exit(3); });`;
+  const run = (signals: number) => new Promise<{ code: number | null; signal: string | null; out: string }>((resolve) => {
+    const child = spawn(process.execPath, ["--import", "tsx", "-e", script], { stdio: ["ignore", "pipe", "inherit"] });
+    let out = "";
+    child.stdout.on("data", (d) => {
+      out += d;
+      if (out.includes("started") && !out.includes("sent")) {
+        out += "sent";
+        // Within one 1 s step, 200 ms apart (two signals sent at once may merge into one).
+        for (let i = 0; i < signals; i++) setTimeout(() => child.kill("SIGINT"), 50 + 200 * i);
+      }
+    });
+    child.on("exit", (code, signal) => resolve({ code, signal, out }));
+  });
+  const once = await run(1);
+  assert.equal(once.code, 3, once.out);
+  assert.match(once.out, /caught: the loop was interrupted\./);
+  const twice = await run(2);
+  assert.equal(twice.signal, "SIGINT", JSON.stringify(twice));
+});

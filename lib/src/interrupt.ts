@@ -40,7 +40,8 @@ function onSigint(): void {
 }
 
 /**
- * Listens for SIGINT while a long loop runs. Call `checkpoint()` between steps: it yields to the event
+ * Listens for SIGINT while a long loop runs (from the first `await`, such as the first checkpoint, on).
+ * Call `checkpoint()` between steps: it yields to the event
  * loop when one is due and throws `Interrupted` once a signal came. Always `close()` it (in a finally):
  * the SIGINT listener is removed when the last watch closes (in a microtask, as it is added).
  */
