@@ -63,6 +63,21 @@ test("stackImages stacks [N, h, w] float32 in [0, 1], in the order given", async
   await assert.rejects(stackImages([]), /no files/);
 });
 
+test("stackImages stops between two files on Kernel > Interrupt (SIGINT) and removes its listener", async () => {
+  const dir = tempDir();
+  const files = Array.from({ length: 50 }, (_, i) => path.join(dir, `${i}.png`));
+  for (const f of files) await writeGrayPng(f, 2, 2, [0, 51, 102, 255]);
+  const listeners = process.listenerCount("SIGINT");
+  const stacking = stackImages(files, { cache: false });
+  await Promise.resolve(); // the loop has read a file and waits at its first checkpoint
+  process.emit("SIGINT");
+  await assert.rejects(stacking, /stackImages was interrupted after \d+ of 50 images/);
+  assert.equal(process.listenerCount("SIGINT"), listeners);
+  const t = await stackImages(files, { cache: false }); // and runs to the end when not interrupted
+  assert.deepEqual(t.shape, [50, 2, 2]);
+  t.dispose();
+});
+
 test("tensorToPng scales min..max to the gray range and round-trips through the decoder", async () => {
   const file = path.join(tempDir(), "out.png");
   const t = tf.tensor2d([[0.5, 1], [1.5, 2.5]]);

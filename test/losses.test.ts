@@ -37,7 +37,7 @@ test("l1Loss, mseLoss and rmseLoss", () => {
 test("a [N,1] prediction is compared item by item with [N] targets, not broadcast to [N,N]", () => {
   // item by item: |1-1|, |2-4| -> mean 1 (broadcasting would give |[[0,3],[1,2]]| -> 1.5)
   close(value(l1Loss, col([1, 2]), t1([1, 4])), 1);
-  assert.throws(() => l1Loss(tf.zeros([2, 1]), tf.zeros([3])), /different numbers of values/);
+  assert.throws(() => l1Loss(tf.zeros([2, 1]), tf.zeros([3])), /l1Loss: predictions \[2,1\] and targets \[3\] hold different numbers of values/);
 });
 
 test("sigmoid is 1/(1+e^-x): 0.5 at 0, equal to tf.sigmoid, finite at the extremes", () => {
@@ -101,7 +101,7 @@ test("crossEntropy on a 2x3 example, and with huge logits", () => {
   // softmax of [1000, 0, -1000] is [1, e^-1000, ...]: target 0 costs 0, target 1 costs 1000
   close(value(crossEntropy, () => tf.tensor2d([[1000, 0, -1000]]), ints([0])), 0);
   close(value(crossEntropy, () => tf.tensor2d([[1000, 0, -1000]]), ints([1])), 1000);
-  assert.throws(() => crossEntropy(tf.zeros([2, 3]), tf.zeros([3], "int32")), /2 rows of logits but 3 targets/);
+  assert.throws(() => crossEntropy(tf.zeros([2, 3]), tf.zeros([3], "int32")), /crossEntropy: the targets must be 2 class indices, shape \[2\]/);
 });
 
 test("batchAccuracy thresholds sigmoid at 0.5", () => {
@@ -118,4 +118,81 @@ test("accuracy takes the argmax of each row", () => {
   const logits = () => tf.tensor2d([[0.1, 0.7, 0.2], [0.5, 0.2, 0.3], [0, 0, 1], [2, 1, 0]]);
   close(value(accuracy, logits, ints([1, 0, 0, 0])), 0.75);
   assert.equal(accuracy.name, "accuracy");
+});
+
+// Each case: the call, and what its error must say (the function, the shapes, the offending value).
+const badInputs: [string, () => unknown, RegExp][] = [
+  ["mnistLoss with labels 3 and 7", () => mnistLoss(tf.zeros([2, 1]), tf.tensor2d([[3], [7]])),
+    /mnistLoss: the targets must be 0 or 1 .*found 3 at \[0,0\] \(logits \[2,1\], targets \[2,1\]\)/],
+  ["binaryCrossEntropy with a 2", () => binaryCrossEntropy(tf.zeros([3]), tf.tensor1d([0, 1, 2], "int32")),
+    /binaryCrossEntropy: the targets must be 0 or 1 .*found 2 at \[2\] \(logits \[3\], targets \[3\]\)/],
+  ["binaryCrossEntropy with a soft label", () => binaryCrossEntropy(tf.zeros([2]), tf.tensor1d([0.5, 1])), /found 0.5 at \[0\]/],
+  ["batchAccuracy with a NaN label", () => batchAccuracy(tf.zeros([2]), tf.tensor1d([1, NaN])), /batchAccuracy: .*found NaN at \[1\]/],
+  ["mnistLoss with int32 logits", () => mnistLoss(tf.zeros([2], "int32"), tf.zeros([2])), /mnistLoss: logits must be float32; got int32/],
+  ["mnistLoss, sizes differ", () => mnistLoss(tf.zeros([4, 1]), tf.zeros([3])),
+    /mnistLoss: predictions \[4,1\] and targets \[3\] hold different numbers of values/],
+  ["mnistLossOnProbabilities given logits", () => mnistLossOnProbabilities(tf.tensor1d([0.5, 2.5]), tf.tensor1d([1, 0])),
+    /mnistLossOnProbabilities: the predictions must be probabilities in \[0, 1\]; found 2.5 at \[1\]/],
+  ["mseLoss with a NaN target", () => mseLoss(tf.zeros([2]), tf.tensor1d([1, NaN])), /mseLoss: the targets must be finite numbers; found NaN at \[1\]/],
+  ["crossEntropy, class out of range", () => crossEntropy(tf.zeros([3, 10]), tf.tensor1d([1, 10, 2], "int32")),
+    /crossEntropy: class 10 at \[1\] is out of range: logits with 10 columns take classes 0..9 \(logits \[3,10\], targets \[3\]\)/],
+  ["crossEntropy, negative class", () => crossEntropy(tf.zeros([2, 10]), tf.tensor1d([-1, 0], "int32")), /class -1 at \[0\] is out of range/],
+  ["crossEntropy, non-integer class", () => crossEntropy(tf.zeros([2, 3]), tf.tensor1d([0, 1.5])), /crossEntropy: the targets must be whole class indices; found 1.5 at \[1\]/],
+  ["crossEntropy, one-hot targets", () => crossEntropy(tf.zeros([2, 3]), tf.tensor2d([[0, 1, 0], [1, 0, 0]])),
+    /crossEntropy: the targets look one-hot \(logits \[2,3\], targets \[2,3\]\); give one class index per item instead, shape \[2\], e.g. tf.argMax\(targets, 1\)/],
+  ["crossEntropy, bool targets", () => crossEntropy(tf.zeros([2, 3]), tf.tensor1d([true, false] as unknown as number[], "bool")),
+    /crossEntropy: targets must be int32 or float32; got bool/],
+  ["crossEntropy on one output per item", () => crossEntropy(tf.zeros([4, 1]), tf.zeros([4], "int32")),
+    /crossEntropy: logits must have shape \[N, classes\].*got \[4,1\].*use a binary loss/],
+  ["accuracy, class out of range", () => accuracy(tf.zeros([2, 3]), tf.tensor1d([0, 3], "int32")), /accuracy: class 3 at \[1\] is out of range/],
+  ["accuracy, 1-D logits", () => accuracy(tf.zeros([4]), tf.zeros([4], "int32")), /accuracy: logits must have shape \[N, classes\]/],
+];
+
+test("every loss and metric rejects bad inputs with the same message on cpu and on wasm (fused kernels included)", async () => {
+  const { initBackend } = await import("../lib/src/engine/backend");
+  for (const backend of ["cpu", "wasm"] as const) {
+    await initBackend(backend);
+    for (const [what, call, message] of badInputs) {
+      tf.engine().startScope();
+      try {
+        assert.throws(call, message, `${what} on ${backend}`);
+      } finally {
+        tf.engine().endScope();
+      }
+    }
+  }
+});
+
+test("good inputs still give the same numbers: bool and int32 binary labels, float class indices, [N,1] class indices", () => {
+  const logits = [2, -1, 0.5, -3];
+  const labels = [1, 1, 0, 0];
+  const ref = value(mnistLoss, t1(logits), t1(labels));
+  close(value(mnistLoss, col(logits), () => tf.tensor2d(labels.map(Boolean) as unknown as number[], [4, 1], "bool")), ref);
+  close(value(binaryCrossEntropy, t1(logits), ints(labels)), value(binaryCrossEntropy, t1(logits), t1(labels)));
+  const rows = () => tf.tensor2d([[0, 0, 0], [0, Math.log(2), Math.log(3)]]);
+  const ce = (Math.log(3) + Math.log(6)) / 2;
+  close(value(crossEntropy, rows, t1([2, 0])), ce);
+  close(value(crossEntropy, rows, () => tf.tensor2d([2, 0], [2, 1], "int32")), ce);
+});
+
+test("crossEntropy warns once when given probabilities instead of logits", (t) => {
+  const warned: string[] = [];
+  t.mock.method(console, "warn", (msg: string) => warned.push(msg));
+  // Logits that are not probabilities: no warning.
+  value(crossEntropy, () => tf.tensor2d([[0.2, 0.9, 0.3], [0.1, 0.1, 0.1]]), ints([1, 0]));
+  assert.equal(warned.length, 0);
+  const probs = () => tf.softmax(tf.tensor2d([[1, 2, 3], [0, 0, 5]]));
+  const loss = value(crossEntropy, probs, ints([2, 2]));
+  assert.ok(Number.isFinite(loss));
+  value(crossEntropy, probs, ints([0, 1]));
+  assert.equal(warned.length, 1, "once");
+  assert.match(warned[0], /crossEntropy expects logits .* every row of \[2,3\] lies in \[0, 1\] and sums to 1/);
+});
+
+test("label checks read the targets once: a metric given the batch a loss has checked reads nothing again", (t) => {
+  const logits = tf.zeros([4, 3]), labels = tf.tensor1d([0, 1, 2, 1], "int32");
+  const reads = t.mock.method(labels, "dataSync");
+  tf.dispose([crossEntropy(logits, labels), accuracy(logits, labels), crossEntropy(logits, labels)]);
+  assert.equal(reads.mock.callCount(), 1);
+  tf.dispose([logits, labels]);
 });

@@ -43,3 +43,12 @@ test("Conv2d, Reshape and GlobalAvgPool keep NHWC shapes right", () => {
   one.bias.assign(tf.tensor1d([1]));
   assert.deepEqual(one.forward(tf.tensor4d([0, 1, 2, 3], [1, 2, 2, 1])).dataSync().join(","), "1,3,5,7");
 });
+
+test("a layer's only tensors are its parameters: disposing them leaves nothing (no initial tensors kept)", () => {
+  const before = tf.memory().numTensors;
+  const layers = [new Linear(4, 3, { seed: 1 }), new Conv2d(1, 2, 3, { seed: 2 })];
+  const params = layers.flatMap((l) => l.parameters());
+  assert.equal(tf.memory().numTensors - before, params.length);
+  tf.dispose(params);
+  assert.equal(tf.memory().numTensors, before);
+});

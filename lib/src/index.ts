@@ -15,13 +15,14 @@ export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, su
 export { stepsDiagram, stepsDiagramHtml } from "./diagram";
 export { Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, type Module } from "./nn";
 export { BasicOptim, SGD, Adam, SGDOptim, AdamOptim, sgd, adam, GradStore, backward, type Optimizer, type SGDOptions, type AdamOptions } from "./optim";
-export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders } from "./learner";
+export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders, type StopInfo } from "./learner";
 export { CancelFit, EVENTS, defaults, type Callback, type EventName } from "./callbacks/core";
 export { Recorder, type EpochRecord } from "./callbacks/recorder";
 export { ProgressTable } from "./callbacks/progress-table";
 export { ParamScheduler, fitOneCycle, withCallbacks, schedLin, schedCos, schedExp, combineScheds, combinedCos, type Schedule, type Hyper, type OneCycleOptions } from "./callbacks/schedule";
 export { lrFind, plotLrFind, plotLrFindHtml, suggestLrs, type LrFindOptions, type LrFindResult, type LrSuggestions } from "./callbacks/lr-find";
 export { getPreds, ClassificationInterpretation, type Preds, type TopLoss, type InterpretationOptions } from "./interpret";
-export { fastPaths, type FastPaths } from "./fast-paths";
+export { DivergenceGuard, TrainingDiverged } from "./callbacks/divergence";
+export { Interrupted, InterruptWatch, interruptible } from "./interrupt";export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
 export { ProgressBar, formatBytes } from "./progress-bar";

@@ -8,7 +8,7 @@ import type { Recorder } from "./callbacks/recorder";
 import { fitOneCycle, type OneCycleOptions } from "./callbacks/schedule";
 import { lrFind, type LrFindOptions, type LrFindResult } from "./callbacks/lr-find";
 import { getPreds, type Preds } from "./interpret";
-
+import { Interrupted, InterruptWatch } from "./interrupt";
 export { CancelFit, EVENTS, type Callback, type EventName } from "./callbacks/core";
 
 export type LossFunc = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
@@ -33,6 +33,23 @@ export interface LearnerOptions {
   cbs?: Callback[];
   /** false leaves out the progress table. */
   progress?: boolean;
+  /** When the loss turns NaN or infinite, put back the weights from the start of that epoch (default false). */
+  restoreOnDivergence?: boolean;
+}
+
+/** Why and where the last fit stopped before its end (`learn.stopped`; undefined after a complete fit). */
+export interface StopInfo {
+  reason: "cancelled" | "interrupted" | "diverged" | "error";
+  /** 1-based, as the progress table shows it. */
+  epoch: number;
+  phase: "training" | "validation";
+  /** Batches of that pass that were completed. */
+  batchesDone: number;
+  /** Batches in that pass. */
+  batches: number;
+  /** What the user is told. */
+  message: string;
+  error: unknown;
 }
 
 export class Learner {
@@ -40,7 +57,12 @@ export class Learner {
   readonly optFunc: OptFunc;
   readonly metrics: Metric[];
   readonly cbs: Callback[];
+  readonly restoreOnDivergence: boolean;
   opt?: Optimizer;
+  /** Set when the last fit stopped early: why, and where. */
+  stopped?: StopInfo;
+  // The fit in progress, so that a second one cannot run on the same state at the same time.
+  private running?: { watch: InterruptWatch; done: Promise<void> };
 
   // The state of the loop, for callbacks to read.
   nEpoch = 0;
@@ -59,6 +81,7 @@ export class Learner {
     this.lossFunc = opts.lossFunc;
     this.optFunc = opts.optFunc ?? SGD;
     this.metrics = opts.metrics ?? [];
+    this.restoreOnDivergence = opts.restoreOnDivergence ?? false;
     const standard = defaults.callbacks.map((make) => make()).filter((cb) => opts.progress !== false || cb.name !== "progress");
     this.cbs = [...standard, ...(opts.cbs ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
@@ -80,21 +103,51 @@ export class Learner {
     for (const cb of this.cbs) cb[event]?.(this);
   }
 
-  /** Trains for `nEpoch` epochs at learning rate `lr`, validating after each. Resolves when done. */
+  /**
+   * Trains for `nEpoch` epochs at learning rate `lr`, validating after each. Resolves when done. Kernel >
+   * Interrupt (SIGINT) stops it before the next batch: the callbacks hear afterCancelFit and afterFit,
+   * the Recorder keeps the completed epochs, and the promise rejects with `Interrupted`.
+   */
   async fit(nEpoch: number, lr: number): Promise<void> {
+    while (this.running) {
+      // In Jupyter, an interrupted cell returns at once while its fit unwinds at its next batch: wait for
+      // that. A fit that was not interrupted is a second loop on the same model and counters: refuse it.
+      if (!this.running.watch.requested) {
+        throw new Error("This Learner is already training: a fit started earlier has not finished. Await it " +
+          "(`await learn.fit(...)`) before starting another, or stop it with Kernel > Interrupt.");
+      }
+      await this.running.done;
+    }
+    const watch = new InterruptWatch("fit");
+    let finished!: () => void;
+    this.running = { watch, done: new Promise<void>((resolve) => { finished = resolve; }) };
+    try {
+      await this.runFit(nEpoch, lr, watch);
+    } finally {
+      watch.close();
+      this.running = undefined;
+      finished();
+    }
+  }
+
+  private async runFit(nEpoch: number, lr: number, watch: InterruptWatch): Promise<void> {
     if (!this.opt) this.opt = this.optFunc(this.model.parameters(), lr);
     this.opt.lr = lr;
     this.nEpoch = nEpoch;
-    this.iter = 0;
+    this.iter = this.epoch = this.batchIndex = 0;
+    this.stopped = undefined;
     try {
       this.fire("beforeFit");
       for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
         this.fire("beforeEpoch");
-        await this.pass(true);
-        await this.pass(false);
+        await this.pass(true, watch);
+        await this.pass(false, watch);
         this.fire("afterEpoch");
       }
     } catch (e) {
+      this.stopped = this.stopInfo(e);
+      this.fire("afterCancelFit");
+      if (e instanceof Interrupted) throw new Interrupted(this.stopped.message);
       if (!(e instanceof CancelFit)) throw e;
     } finally {
       this.fire("afterFit");
@@ -102,15 +155,31 @@ export class Learner {
     }
   }
 
-  private async pass(training: boolean): Promise<void> {
+  private stopInfo(e: unknown): StopInfo {
+    const reason = e instanceof CancelFit ? "cancelled" : e instanceof Interrupted ? "interrupted"
+      : (e as Error)?.name === "TrainingDiverged" ? "diverged" : "error";
+    const phase = this.training ? "training" : "validation";
+    const batches = (this.training ? this.dls.train : this.dls.valid).length;
+    const where = `in epoch ${this.epoch + 1}/${this.nEpoch}, after ${this.batchIndex} of ${batches} ${phase} batches`;
+    const done = this.epoch === 1 ? "1 epoch" : `${this.epoch} epochs`;
+    const message = reason === "interrupted"
+      ? `fit was interrupted ${where}. The Recorder holds the ${done} completed in this fit; the model keeps the ` +
+        "weights of the last step taken."
+      : reason === "cancelled" ? `fit was cancelled by a callback ${where}.`
+      : e instanceof Error ? e.message : String(e);
+    return { reason, epoch: this.epoch + 1, phase, batchesDone: this.batchIndex, batches, message, error: e };
+  }
+
+  private async pass(training: boolean, watch: InterruptWatch): Promise<void> {
     this.training = training;
     this.fire(training ? "beforeTrain" : "beforeValidate");
-    let lastYield = Date.now();
     this.batchIndex = 0;
     for (const [xb, yb] of training ? this.dls.train : this.dls.valid) {
       this.xb = xb;
       this.yb = yb;
       try {
+        // Lets signals and display updates through now and then; stops here after an interrupt.
+        await watch.checkpoint();
         this.fire("beforeBatch");
         if (training) this.trainBatch();
         else this.validBatch();
@@ -121,8 +190,6 @@ export class Learner {
       }
       this.batchIndex++;
       if (training) this.iter++;
-      // Let the kernel send display updates (progress bar) while a long pass runs.
-      if (Date.now() - lastYield > 100) { await new Promise((r) => setImmediate(r)); lastYield = Date.now(); }
     }
     this.fire(training ? "afterTrain" : "afterValidate");
   }

@@ -2,24 +2,23 @@
 // step (probabilities, then logits through sigmoid), and the stable forms a real model trains with.
 import { tf } from "./tf";
 import { fastPaths } from "./fast-paths";
+import { checkBinary, checkClasses, checkProbabilities, checkRegression, warnIfProbabilities } from "./checks";
 
 /**
  * Brings predictions and targets to the same shape. A model's head gives [N,1] while labels are
  * often [N]; left alone, broadcasting would silently compare every prediction with every target
- * ([N,N]). Same element count -> both flattened; otherwise a clear error.
+ * ([N,N]). Same element count (checked before, by checks.ts) -> both flattened.
  */
 function aligned(preds: tf.Tensor, targets: tf.Tensor): [tf.Tensor, tf.Tensor] {
   if (preds.shape.length === targets.shape.length && preds.shape.every((d, i) => d === targets.shape[i])) {
     return [preds, targets];
-  }
-  if (preds.size !== targets.size) {
-    throw new Error(`Predictions [${preds.shape}] and targets [${targets.shape}] hold different numbers of values.`);
   }
   return [preds.reshape([-1]), targets.reshape([-1])];
 }
 
 /** Mean absolute error. */
 export function l1Loss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  checkRegression("l1Loss", preds, targets);
   return tf.tidy(() => {
     const [p, t] = aligned(preds, targets);
     return tf.mean(tf.abs(tf.sub(p, t))) as tf.Scalar;
@@ -28,6 +27,7 @@ export function l1Loss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
 
 /** Mean squared error. */
 export function mseLoss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  checkRegression("mseLoss", preds, targets);
   return tf.tidy(() => {
     const [p, t] = aligned(preds, targets);
     return tf.mean(tf.squaredDifference(p, t)) as tf.Scalar;
@@ -36,6 +36,7 @@ export function mseLoss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
 
 /** Root mean squared error: the square root of `mseLoss`, back in the units of the data. */
 export function rmseLoss(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  checkRegression("rmseLoss", preds, targets);
   return tf.tidy(() => tf.sqrt(mseLoss(preds, targets)) as tf.Scalar);
 }
 
@@ -53,17 +54,24 @@ export function sigmoid<T extends tf.Tensor>(x: T): T {
  * its target (1 - p where the target is 1, p where it is 0), averaged.
  */
 export function mnistLossOnProbabilities(preds: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  checkBinary("mnistLossOnProbabilities", preds, targets, "predictions");
+  checkProbabilities("mnistLossOnProbabilities", preds, targets);
   return tf.tidy(() => {
     const [p, t] = aligned(preds, targets);
-    return tf.mean(tf.where(tf.equal(t, 1), tf.sub(1, p), p)) as tf.Scalar;
+    return distanceFromTargets(p, t);
   });
+}
+
+function distanceFromTargets(p: tf.Tensor, t: tf.Tensor): tf.Scalar {
+  return tf.mean(tf.where(tf.equal(t, 1), tf.sub(1, p), p)) as tf.Scalar;
 }
 
 /** The chapter's final MNIST loss: the model gives any number (a logit); sigmoid maps it to [0,1] first. */
 export function mnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  checkBinary("mnistLoss", logits, targets);
   return tf.tidy(() => {
     const [x, t] = aligned(logits, targets);
-    return fastPaths.mnistLoss?.(x, t) ?? mnistLossOnProbabilities(tf.sigmoid(x), t);
+    return fastPaths.mnistLoss?.(x, t) ?? distanceFromTargets(tf.sigmoid(x), t);
   });
 }
 
@@ -73,6 +81,7 @@ export function mnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
  * e^x for very negative x), so no log of 0 and no overflow; its gradient, σ(x) - y, is exact everywhere.
  */
 export function binaryCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
+  checkBinary("binaryCrossEntropy", logits, targets);
   return tf.tidy(() => {
     const [x, y] = aligned(logits, tf.cast(targets, "float32"));
     return tf.mean(tf.sub(tf.softplus(x), tf.mul(x, y))) as tf.Scalar;
@@ -85,9 +94,9 @@ export function binaryCrossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Sc
  * `targets` are class indices (int32, shape [N] or [N,1]).
  */
 export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar {
-  if (logits.rank !== 2) throw new Error(`crossEntropy needs logits of shape [N, classes]; got [${logits.shape}].`);
-  const [n, classes] = logits.shape as [number, number];
-  if (targets.size !== n) throw new Error(`crossEntropy: ${n} rows of logits but ${targets.size} targets.`);
+  checkClasses("crossEntropy", logits, targets);
+  warnIfProbabilities("crossEntropy", logits);
+  const classes = logits.shape[1]!;
   return tf.tidy(() => {
     const labels = tf.cast(targets.reshape([-1]), "int32") as tf.Tensor1D;
     const fast = fastPaths.crossEntropy?.(logits, labels);

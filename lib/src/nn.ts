@@ -22,8 +22,9 @@ export class Linear implements Module {
   readonly weight: tf.Variable;
   readonly bias: tf.Variable;
   constructor(readonly inFeatures: number, readonly outFeatures: number, opts: { seed?: number } = {}) {
-    this.weight = tf.variable(glorotUniform([inFeatures, outFeatures], inFeatures, outFeatures, opts.seed));
-    this.bias = tf.variable(tf.zeros([outFeatures]));
+    // A variable shares its initial tensor's data but not its handle: tidy drops the handle.
+    this.weight = tf.tidy(() => tf.variable(glorotUniform([inFeatures, outFeatures], inFeatures, outFeatures, opts.seed)));
+    this.bias = tf.tidy(() => tf.variable(tf.zeros([outFeatures])));
   }
   forward(x: tf.Tensor): tf.Tensor {
     return tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
@@ -67,8 +68,8 @@ export class Conv2d implements Module {
   constructor(readonly inChannels: number, readonly outChannels: number, readonly kernelSize: number,
               readonly opts: { stride?: number; padding?: "same" | "valid"; seed?: number } = {}) {
     const k = kernelSize;
-    this.filter = tf.variable(glorotUniform([k, k, inChannels, outChannels], k * k * inChannels, k * k * outChannels, opts.seed));
-    this.bias = tf.variable(tf.zeros([outChannels]));
+    this.filter = tf.tidy(() => tf.variable(glorotUniform([k, k, inChannels, outChannels], k * k * inChannels, k * k * outChannels, opts.seed)));
+    this.bias = tf.tidy(() => tf.variable(tf.zeros([outChannels])));
   }
   forward(x: tf.Tensor): tf.Tensor {
     const s = this.opts.stride ?? 1, pad = this.opts.padding ?? "same";

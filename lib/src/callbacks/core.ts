@@ -4,10 +4,14 @@
 import type { tf } from "../tf";
 import type { Learner } from "../learner";
 
-/** The loop's stages, in the order they happen within one epoch. */
+/**
+ * The loop's stages, in the order they happen within one epoch. `afterCancelFit` fires only when a fit
+ * stops early (CancelFit, an interrupt, divergence or an error; `learn.stopped` says which), just
+ * before `afterFit`, which always fires.
+ */
 export const EVENTS = [
   "beforeFit", "beforeEpoch", "beforeTrain", "beforeBatch", "afterPred", "afterLoss", "afterBackward",
-  "afterStep", "afterBatch", "afterTrain", "beforeValidate", "afterValidate", "afterEpoch", "afterFit",
+  "afterStep", "afterBatch", "afterTrain", "beforeValidate", "afterValidate", "afterEpoch", "afterCancelFit", "afterFit",
 ] as const;
 export type EventName = (typeof EVENTS)[number];
 

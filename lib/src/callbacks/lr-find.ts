@@ -150,7 +150,9 @@ export async function lrFind(learn: Learner, opts: LrFindOptions = {}): Promise<
   setLoaders({ train: cycled(dls.train, numIt), valid: dls.valid });
   learn.opt = undefined; // fit makes a fresh one
   try {
-    await withCallbacks(learn, [finder], () => learn.fit(1, startLr), ["progress"]);
+    // The finder watches and keeps the losses itself: a diverging loss is what it looks for, not an error to
+    // report, and this short run is no part of the model's training history.
+    await withCallbacks(learn, [finder], () => learn.fit(1, startLr), ["progress", "divergence", "recorder"]);
   } finally {
     setLoaders(dls);
     (learn.opt as Optimizer | undefined)?.dispose?.(); // the finder's own optimizer

@@ -51,8 +51,12 @@ export class ProgressTable implements Callback {
 
   afterFit(learn: Learner): void {
     const epochs = learn.recorder.values.length - this.firstRow;
-    const summary = `${epochs} epoch${epochs === 1 ? "" : "s"} in ${((Date.now() - this.started) / 1000).toFixed(1)} s on backend "${tf.getBackend()}"`;
-    if (this.bar) this.bar.html(`<div style="font-family:monospace;color:#555">${escapeHtml(summary)}</div>`);
+    const s = learn.stopped;
+    const stop = s ? `; ${s.reason === "error" ? "stopped by an error" : s.reason} in epoch ${s.epoch}/${learn.nEpoch}, ` +
+      `after ${s.batchesDone} of ${s.batches} ${s.phase} batches` : "";
+    const summary = `${epochs} epoch${epochs === 1 ? "" : "s"} in ${((Date.now() - this.started) / 1000).toFixed(1)} s on backend "${tf.getBackend()}"${stop}`;
+    // In Jupyter the bar's display is updated in place, so this shows even when an interrupted cell has returned.
+    if (this.bar) this.bar.html(`<div style="font-family:monospace;color:${s ? "#a00" : "#555"}">${escapeHtml(summary)}</div>`);
     else console.log(summary);
   }
 

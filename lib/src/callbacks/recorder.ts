@@ -2,10 +2,10 @@
 // loss, validation loss, metrics and time. Losses stay on the device until the epoch ends, then are read
 // in one go (one sync per epoch, not per batch).
 import { tf } from "../tf";
-import type { Learner } from "../learner";
+import type { Learner, StopInfo } from "../learner";
 import { defaults, type Callback } from "./core";
+import { TrainingDiverged } from "./divergence";
 import { linePlot, subplotsRow, type Panel } from "../plot";
-
 export interface EpochRecord {
   epoch: number;
   trainLoss: number;
@@ -25,6 +25,10 @@ export class Recorder implements Callback {
   readonly lrs: number[] = [];
   readonly moms: number[] = [];
   metricNames: string[] = [];
+  /** Why and where the last fit stopped early (interrupted, diverged, cancelled, error); undefined if it completed. */
+  stopped?: StopInfo;
+  // batchLosses.length at the end of each epoch, to place the validation losses on the batch axis.
+  private epochEnds: number[] = [];
 
   private start = 0;
   private trainLosses: tf.Scalar[] = [];
@@ -35,6 +39,7 @@ export class Recorder implements Callback {
 
   beforeFit(learn: Learner): void {
     this.metricNames = learn.metricNames;
+    this.stopped = undefined;
   }
 
   beforeEpoch(): void {
@@ -73,16 +78,25 @@ export class Recorder implements Callback {
     const trainLoss = losses.reduce((acc, l, i) => acc + l * this.trainSizes[i], 0) / n;
     const [validLoss, ...metricValues] = sums.map((s) => s / this.validCount);
     if (!Number.isFinite(trainLoss) || !Number.isFinite(validLoss)) {
-      throw new Error(`Training diverged: the ${Number.isFinite(trainLoss) ? "validation" : "training"} loss became ` +
-        `${Number.isFinite(trainLoss) ? validLoss : trainLoss} in epoch ${learn.epoch}. Try a lower learning rate ` +
+      throw new TrainingDiverged(`Training diverged: the ${Number.isFinite(trainLoss) ? "validation" : "training"} loss of epoch ` +
+        `${learn.epoch + 1} became ${Number.isFinite(trainLoss) ? validLoss : trainLoss}. Try a lower learning rate ` +
         `(it was ${learn.opt?.lr}), or check the inputs for NaN values.`);
     }
+    this.epochEnds.push(this.batchLosses.length);
     const metrics = Object.fromEntries(this.metricNames.map((name, i) => [name, metricValues[i]]));
     this.values.push({ epoch: this.values.length, trainLoss, validLoss, metrics, seconds: (Date.now() - this.start) / 1000 });
   }
 
+  afterCancelFit(learn: Learner): void {
+    this.stopped = learn.stopped;
+    // The unfinished epoch gets no row, but its batches' training losses join the history.
+    const stacked = this.trainLosses.length ? tf.stack(this.trainLosses) : undefined;
+    if (stacked) this.batchLosses.push(...stacked.dataSync());
+    stacked?.dispose();
+  }
+
   afterFit(): void {
-    // A fit stopped by an error may leave tensors of an unfinished epoch.
+    // A fit stopped early may leave tensors of an unfinished epoch.
     tf.dispose([...this.trainLosses, ...this.validSums]);
     this.trainLosses = [];
     this.validSums = [];
@@ -90,10 +104,9 @@ export class Recorder implements Callback {
 
   /** Plots the training loss of every batch and the validation loss at the end of each epoch. */
   plotLoss(): void {
-    const perEpoch = this.batchLosses.length / Math.max(1, this.values.length);
     linePlot([
       { x: this.batchLosses.map((_, i) => i), y: this.batchLosses, name: "train (per batch)" },
-      { x: this.values.map((_, i) => (i + 1) * perEpoch - 1), y: this.values.map((v) => v.validLoss), name: "valid (per epoch)", mode: "lines+markers" },
+      { x: this.epochEnds.map((end) => end - 1), y: this.values.map((v) => v.validLoss), name: "valid (per epoch)", mode: "lines+markers" },
     ], { title: "Loss", xLabel: "batch", yLabel: "loss" });
   }
 

@@ -8,7 +8,7 @@ import { PNG } from "pngjs";
 import { tf } from "../tf";
 import { defaultDataDir } from "./untar";
 import { removeLeftovers } from "./data-dir";
-import { decodeGray8Png, isPng } from "./png-gray";
+import { InterruptWatch } from "../interrupt";import { decodeGray8Png, isPng } from "./png-gray";
 
 export interface GrayImage {
   width: number;
@@ -202,14 +202,21 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
   // else goes through jimp. The first image sets the size.
   let width = 0, height = 0;
   let bytes = new Uint8Array(0);
-  for (const [i, f] of files.entries()) {
-    const raw = readIntoShared(f);
-    const im = decodeGray(raw, f) ?? await decodeWithJimp(Buffer.from(raw), f);
-    if (i === 0) ({ width, height } = im), bytes = new Uint8Array(files.length * width * height);
-    if (im.width !== width || im.height !== height) {
-      throw new Error(`Cannot stack ${f}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
+  // Kernel > Interrupt stops the loop between two files.
+  const watch = new InterruptWatch("stackImages");
+  try {
+    for (const [i, f] of files.entries()) {
+      const raw = readIntoShared(f);
+      const im = decodeGray(raw, f) ?? await decodeWithJimp(Buffer.from(raw), f);
+      if (i === 0) ({ width, height } = im), bytes = new Uint8Array(files.length * width * height);
+      if (im.width !== width || im.height !== height) {
+        throw new Error(`Cannot stack ${f}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
+      }
+      bytes.set(im.data, i * width * height);
+      await watch.checkpoint(`after ${i + 1} of ${files.length} images`);
     }
-    bytes.set(im.data, i * width * height);
+  } finally {
+    watch.close();
   }
   const stack = unitTensor(bytes, [files.length, height, width]);
   if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.f32`), stack.dataSync() as Float32Array);

@@ -1,0 +1,195 @@
+#!/usr/bin/python3
+"""Kernel > Interrupt against a real tslab kernel, as a user would do it in Jupyter.
+
+usage: interrupt_check.py   (run with the environment of scripts/jupyter-env.mjs; the library built)
+
+Starts the project's tslab kernel in notebooks/, starts a long fit on synthetic data, interrupts the
+kernel (SIGINT, as Jupyter's Interrupt button) once the progress bar shows epoch 3, then runs the cells a
+user would run next: one that reads the Learner's state and one that fits again; then interrupts a long
+loop written with the library's `interruptible`. Prints one JSON object with what each step saw, for
+test/interrupt.test.ts to check. Exit status 0 unless the kernel could not be driven at all.
+"""
+import json
+import os
+import re
+import sys
+import time
+
+from jupyter_client.manager import KernelManager
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+SETUP = r"""
+import { tf, initBackend, Learner, Linear, ReLU, Sequential, DataLoaders, mnistLoss, batchAccuracy, interruptible } from "fastbook-ts";
+await initBackend("wasm");
+// Two noisy blobs: 4096 items of 64 values, label 1 or 0; 64 training batches of 48 per epoch.
+const [x, y] = tf.tidy(() => {
+  const y = tf.cast(tf.greater(tf.randomUniform([3584, 1], 0, 1, "float32", 1), 0.5), "float32");
+  return [tf.add(tf.randomNormal([3584, 64], 0, 0.3, "float32", 2), tf.mul(y, tf.linspace(-0.5, 0.5, 64).reshape([1, 64]))), y];
+});
+const dls = DataLoaders.fromTensors(x.slice(0, 3072), y.slice(0, 3072), x.slice(3072), y.slice(3072), { bs: 48, seed: 1 });
+const learn = new Learner(dls, new Sequential(new Linear(64, 16, { seed: 1 }), new ReLU(), new Linear(16, 1, { seed: 2 })),
+  { lossFunc: mnistLoss, metrics: [batchAccuracy] });
+const listenersBefore = process.listenerCount("SIGINT");
+const spin = { steps: 0 };
+console.log("READY " + JSON.stringify({ tensors: tf.memory().numTensors }));
+"""
+
+FIT = "await learn.fit(40, 0.1);"
+
+STATE = r"""
+await Promise.resolve(); // outside tslab's synchronous run of a cell, which hides every SIGINT listener
+console.log("STATE " + JSON.stringify({
+  epochsRecorded: learn.recorder.values.length,
+  batchLosses: learn.recorder.batchLosses.length,
+  stopped: learn.recorder.stopped && { reason: learn.recorder.stopped.reason, epoch: learn.recorder.stopped.epoch,
+    batchesDone: learn.recorder.stopped.batchesDone, message: learn.recorder.stopped.message },
+  iter: learn.iter, epoch: learn.epoch, batchIndex: learn.batchIndex, batchesPerEpoch: dls.train.length,
+  listeners: process.listenerCount("SIGINT") - listenersBefore, tensors: tf.memory().numTensors,
+}));
+"""
+
+REFIT = r"""
+const recordedBefore = learn.recorder.values.length;
+await learn.fit(3, 0.1);
+const rows = learn.recorder.values.slice(recordedBefore);
+console.log("REFIT " + JSON.stringify({
+  newRows: rows.length, trainLosses: rows.map((r) => r.trainLoss), iter: learn.iter, epoch: learn.epoch,
+  batchesPerEpoch: dls.train.length, stopped: learn.stopped ?? null,
+  listeners: process.listenerCount("SIGINT") - listenersBefore, tensors: tf.memory().numTensors,
+}));
+"""
+
+LOOP = r"""
+await interruptible("the busy loop", async (watch) => {
+  console.log("LOOPING");
+  for (;;) { const until = Date.now() + 5; while (Date.now() < until) spin.steps++; await watch.checkpoint(`after ${spin.steps} spins`); }
+});
+"""
+
+LOOP_STATE = r"""
+await new Promise((r) => setTimeout(r, 50));
+const spinsThen = spin.steps;
+await new Promise((r) => setTimeout(r, 200));
+console.log("LOOP " + JSON.stringify({ spins: spinsThen, stillSpinning: spin.steps !== spinsThen, listeners: process.listenerCount("SIGINT") - listenersBefore }));
+"""
+
+
+def debug(*args):
+    if os.environ.get("DEBUG_DRIVER"):
+        print(*args, file=sys.stderr, flush=True)
+
+
+def text_of(content):
+    data = content.get("data", {})
+    return data.get("text/html") or data.get("text/plain") or ""
+
+
+class Cell:
+    """One execute request; collects what the kernel publishes for it until the kernel is idle again."""
+
+    def __init__(self, kc, code):
+        self.kc = kc
+        self.msg_id = kc.execute(code)
+        self.stdout, self.stderr, self.displays, self.error = "", "", [], None
+        self.reply = None
+        self.idle = False
+
+    def pump(self, timeout):
+        """Reads iopub messages for up to `timeout` seconds; returns once idle."""
+        end = time.time() + timeout
+        while not self.idle and time.time() < end:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(0.2, max(0.01, end - time.time())))
+            except Exception:
+                continue
+            kind, content = msg["header"]["msg_type"], msg["content"]
+            if kind in ("display_data", "update_display_data"):
+                self.displays.append(text_of(content))  # updates may concern an earlier cell's display
+            if msg["parent_header"].get("msg_id") != self.msg_id:
+                continue
+            if kind == "stream":
+                if content["name"] == "stdout":
+                    self.stdout += content["text"]
+                else:
+                    self.stderr += content["text"]
+            elif kind == "error":
+                self.error = content.get("evalue")
+            elif kind == "status" and content["execution_state"] == "idle":
+                self.idle = True
+        return self.idle
+
+    def finish(self, timeout):
+        if not self.pump(timeout):
+            raise RuntimeError(f"no answer within {timeout} s to a cell; stdout so far: {self.stdout!r}")
+        while True:  # skip replies to other requests (kernel_info from wait_for_ready)
+            msg = self.kc.get_shell_msg(timeout=10)
+            if msg["parent_header"].get("msg_id") == self.msg_id:
+                self.reply = msg["content"]
+                return self
+
+    def marked(self, mark):
+        m = re.search(rf"^{mark} (.*)$", self.stdout, re.M)
+        return json.loads(m.group(1)) if m else None
+
+
+def main():
+    km = KernelManager(kernel_name="tslab")
+    km.start_kernel(cwd=os.path.join(ROOT, "notebooks"))
+    out = {}
+    try:
+        kc = km.client()
+        kc.start_channels()
+        kc.wait_for_ready(timeout=120)
+        setup = Cell(kc, SETUP).finish(120)
+        out["setup"] = {"status": setup.reply["status"], "ready": setup.marked("READY"), "stderr": setup.stderr}
+        if setup.reply["status"] != "ok":
+            print(json.dumps(out))
+            return
+
+        fit = Cell(kc, FIT)
+        # Interrupt once the progress bar says the fit is in its third epoch (two rows in the table).
+        deadline = time.time() + 120
+        while time.time() < deadline and not any(re.search(r"epoch 3/40", d) for d in fit.displays):
+            fit.pump(0.1)
+            if fit.idle:
+                break
+        interrupted_at = time.time()
+        debug("interrupting; last display:", fit.displays[-1:])
+        km.interrupt_kernel()
+        fit.finish(60)
+        debug("fit cell answered", fit.reply)
+        time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
+        out["fit"] = {"status": fit.reply["status"], "stderr": fit.stderr[:200],
+                      "seconds_to_reply": round(time.time() - interrupted_at, 3)}
+
+        state = Cell(kc, STATE).finish(60)
+        out["state"] = state.marked("STATE")
+        # The bar's display is updated in place once the fit has unwound: its last text says why it stopped.
+        out["bar"] = [d for d in fit.displays + state.displays if "epoch" in d and " s on backend" in d][-1:]
+        refit = Cell(kc, REFIT).finish(120)
+        out["refit"] = refit.marked("REFIT") or {"stdout": refit.stdout, "stderr": refit.stderr, "error": refit.error}
+
+        loop = Cell(kc, LOOP)
+        deadline = time.time() + 60  # interrupt once it runs (an interrupt during tslab's compile is lost)
+        while time.time() < deadline and "LOOPING" not in loop.stdout and not loop.idle:
+            loop.pump(0.1)
+        time.sleep(0.3)
+        km.interrupt_kernel()
+        loop.finish(30)
+        time.sleep(0.5)
+        loop_state = Cell(kc, LOOP_STATE).finish(30)
+        out["loop"] = {"status": loop.reply["status"], "stderr": loop.stderr[:200], "after": loop_state.marked("LOOP")}
+        debug("loop state cell", loop_state.reply, loop_state.stdout, loop_state.stderr)
+        kc.stop_channels()
+    finally:
+        km.shutdown_kernel(now=True)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    try:
+        main()
+    except Exception as e:  # the test reports this line
+        print(json.dumps({"driverError": f"{type(e).__name__}: {e}"}))
+        sys.exit(1)
