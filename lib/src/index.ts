@@ -4,8 +4,8 @@ export type { Tensor } from "./tf";
 export { initBackend, describeBackend, BACKENDS, type BackendName, type BackendChoice } from "./backend";
 export { URLs, archiveName, folderName, type DatasetUrl } from "./data/urls";
 export { untarData, downloadData, defaultDataDir, type UntarOptions } from "./data/untar";
-export { readGray, openImage, ls, stackImages, tensorToPng, type GrayImage, type ColorMap } from "./data/images";
-export { showImage, showImages, pixelTable, pixelTableHtml, type ShowImageOptions } from "./display";
+export { readGray, openImage, ls, stackImages, bytesToUnitTensor, tensorToPng, type GrayImage, type ColorMap } from "./data/images";
+export { showImage, showImages, imagesHtml, pixelTable, pixelTableHtml, type ShowImageOptions, type ShowImagesOptions } from "./display";
 export { l1Distance, rmseDistance, mnistDistance } from "./distances";
 export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy } from "./losses";
 export { batchAccuracy, accuracy } from "./metrics";
@@ -21,3 +21,6 @@ export { gatherRows, sliceRows, conv2dFilterGrad, conv2dInputGrad, useFastMatMul
 export { useBlasOnWasm, usingBlas, blasStatus, loadBlas } from "./blas";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
 export { ProgressBar, formatBytes } from "./progress";
+export { getImageFiles, parentLabel, grandparentName, grandparentSplitter, randomSplitter, IMAGE_EXTENSIONS, type Splitter, type GetImageFilesOptions } from "./data/folders";
+export { readIdx, parseIdx, writeIdx, idxFilesIn, FASHION_MNIST_PATH, FASHION_MNIST_CLASSES, type IdxArray, type IdxDtype, type IdxData, type IdxFiles } from "./data/idx";
+export { ImageDataLoaders, showBatch, showBatchHtml, type ImageDataLoadersOptions, type FromFolderOptions, type ShowBatchOptions, type PixelStats, type ImageSource } from "./data/image-dataloaders";
