@@ -408,7 +408,7 @@ async function main(): Promise<void> {
     ...(ON_GPU ? [] : [
       row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
       row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),
-      row(`(g) load full MNIST's ${mnistFiles} training PNGs + labels, cold (fresh process)`, median(mnistCold), median(mnistRef)),
+      row(`(g) load ${mnistFiles} MNIST training PNGs + labels, cold (fresh process)`, median(mnistCold), median(mnistRef)),
     ]),
   ];
 

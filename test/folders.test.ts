@@ -155,6 +155,31 @@ test("fromFolder with validPct splits all class folders at random, by the seed",
   tf.dispose([a, b].flatMap((d) => [d.trainDs.x, d.trainDs.y, d.validDs.x, d.validDs.y]));
 });
 
+test("fromFolder's shuffled training batches keep each image with its own label", async () => {
+  const root = tempDir();
+  // Image i's first pixel is i, so a batch row tells which file it came from.
+  const classes = ["a", "b", "c"];
+  for (let i = 0; i < 20; i++) await writeGrayPng(path.join(root, "train", classes[i % 3]!, `${i}.png`), 2, 1, [i, 0]);
+  for (let i = 20; i < 23; i++) await writeGrayPng(path.join(root, "valid", classes[i % 3]!, `${i}.png`), 2, 1, [i, 0]);
+  const dls = await ImageDataLoaders.fromFolder(root, { bs: 6, seed: 5, cache: false });
+  for (let epoch = 0; epoch < 2; epoch++) {
+    const seen: number[] = [];
+    for (const [xb, yb] of dls.train) {
+      assert.deepEqual(xb.shape.slice(1), [1, 2, 1]);
+      const x = xb.dataSync(), y = yb.dataSync();
+      for (let r = 0; r < y.length; r++) {
+        const i = Math.round(x[2 * r]! * 255);
+        seen.push(i);
+        assert.equal(dls.vocab[y[r]!], classes[i % 3], `image ${i}`);
+      }
+      tf.dispose([xb, yb]);
+    }
+    assert.deepEqual([...seen].sort((p, q) => p - q), Array.from({ length: 20 }, (_, i) => i), "every training image once per epoch");
+    assert.notDeepEqual(seen, [...seen].sort((p, q) => p - q), "shuffled");
+  }
+  dls.dispose();
+});
+
 test("fromFolder explains what is wrong with a folder", async () => {
   const empty = tempDir();
   await assert.rejects(ImageDataLoaders.fromFolder(empty), (e: Error) => e.message.includes(`No image files (.png, .jpg`) && e.message.includes(empty));
