@@ -7,5 +7,7 @@ export declare function ensureDeps(root?: string): boolean;
 export declare function ensureJupyter(root?: string): boolean;
 export declare function writeKernelspec(root?: string): boolean;
 export declare function buildLib(root?: string): boolean;
+export declare function ensureOpenBlas(): boolean;
+export declare function ensureFashionMnist(): boolean;
 /** All steps in order; throws on failure. */
 export declare function setup(root?: string): void;

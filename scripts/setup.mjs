@@ -110,6 +110,29 @@ export function ensureOpenBlas() {
   return true;
 }
 
+const FASHION_MNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
+
+/**
+ * f. Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist, under /usr/share/datasets/fashion-mnist),
+ * a second data set for the homework. Installed when we are root with apt-get; otherwise a hint, and
+ * only the cells that load it fail (with the same hint).
+ */
+export function ensureFashionMnist() {
+  if (fs.existsSync(FASHION_MNIST)) return false;
+  const canApt = process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
+  if (!canApt) {
+    console.log('setup: Fashion-MNIST not found (/usr/share/datasets/fashion-mnist); the cells that use it need it. ' +
+      'Install it with: sudo apt-get install dataset-fashion-mnist');
+    return false;
+  }
+  console.log('setup: installing Fashion-MNIST from Debian (dataset-fashion-mnist)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  run('apt-get', ['install', '-y', '--no-install-recommends', 'dataset-fashion-mnist'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!fs.existsSync(FASHION_MNIST)) throw new Error(`dataset-fashion-mnist is installed but ${FASHION_MNIST} is missing`);
+  return true;
+}
+
 /** Newest mtime of any file under dir. */
 function newest(dir) {
   let latest = 0;
@@ -139,6 +162,7 @@ export function setup(root = ROOT) {
   ensureJupyter(root);
   writeKernelspec(root);
   ensureOpenBlas();
+  ensureFashionMnist();
   buildLib(root);
 }
 
