@@ -110,6 +110,23 @@ export function ensureOpenBlas() {
   return true;
 }
 
+/**
+ * f. The software WebGPU adapter (Mesa's lavapipe) and the optional `webgpu` npm packages, so that the
+ * GPU code path is tested on machines without a GPU (scripts/webgpu-software.sh). Only as root with
+ * apt-get on Debian; elsewhere the webgpu tests say why they are skipped. FASTBOOK_WEBGPU=off skips it.
+ */
+export function ensureWebgpuSoftware(root = ROOT) {
+  const script = path.join(root, 'scripts', 'webgpu-software.sh');
+  if (process.env.FASTBOOK_WEBGPU === 'off' || process.platform !== 'linux') return false;
+  if (spawnSync('bash', [script, 'check'], { stdio: 'ignore' }).status === 0) return false;
+  if (process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return false;
+  console.log('setup: installing the software WebGPU adapter and the webgpu packages (scripts/webgpu-software.sh)');
+  // Optional: a failure (no network, another distribution) leaves the webgpu tests skipped, with the reason.
+  const r = spawnSync('bash', [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) console.log('setup: the software WebGPU adapter could not be installed; the webgpu tests will say so');
+  return r.status === 0;
+}
+
 /** Newest mtime of any file under dir. */
 function newest(dir) {
   let latest = 0;
@@ -139,6 +156,7 @@ export function setup(root = ROOT) {
   ensureJupyter(root);
   writeKernelspec(root);
   ensureOpenBlas();
+  ensureWebgpuSoftware(root);
   buildLib(root);
 }
 

@@ -5,6 +5,7 @@ import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
 import { initBackend } from "../lib/src/backend";
 import { crossEntropy, mnistLoss } from "../lib/src/losses";
+import { skipUnlessWebgpu } from "./helpers";
 
 /** Loss and d loss / d logits on a backend, as plain arrays. */
 async function lossAndGrad(backend: string, loss: (x: tf.Tensor, y: tf.Tensor) => tf.Scalar, x: number[][], y: number[] | number[][], ydtype: "int32" | "float32") {
@@ -18,8 +19,8 @@ async function lossAndGrad(backend: string, loss: (x: tf.Tensor, y: tf.Tensor) =
 }
 const v = tf.variable(tf.scalar(1), true, "scale"); // the gradient flows to the logits through this factor
 
-function close(a: number, b: number, what: string) {
-  assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `${what}: wasm ${a}, cpu ${b}`);
+function close(a: number, b: number, what: string, backend = "wasm") {
+  assert.ok(Math.abs(a - b) <= 1e-5 * Math.max(1, Math.abs(b)), `${what}: ${backend} ${a}, cpu ${b}`);
 }
 
 test("crossEntropy on wasm (one kernel) equals the plain ops on cpu, with large logits too", async () => {
@@ -61,4 +62,19 @@ test("mnistLoss on wasm (one kernel) equals the plain ops on cpu, value and grad
 test("crossEntropy on wasm names a target that is not a class index", async () => {
   await initBackend("wasm");
   assert.throws(() => crossEntropy(tf.zeros([2, 3]), tf.tensor1d([0, 3], "int32")), /target 3 \(row 1\) is not a class index in 0\.\.2/);
+});
+
+test("on webgpu (plain ops), crossEntropy and mnistLoss give cpu's values and gradients", async (t) => {
+  const skip = await skipUnlessWebgpu();
+  if (skip) return t.skip(skip);
+  const logits = [[2, -1, 0.5], [100, 99, -50], [-3, -3, -3], [0.1, 0.2, 0.3]];
+  const ref = await lossAndGrad("cpu", crossEntropy, logits, [0, 1, 2, 1], "int32");
+  const gpu = await lossAndGrad("webgpu", crossEntropy, logits, [0, 1, 2, 1], "int32");
+  close(gpu.value, ref.value, "crossEntropy", "webgpu");
+  close(gpu.grad[0], ref.grad[0], "d crossEntropy / d scale", "webgpu");
+  const x = [[-2], [0.5], [3], [-0.1]], y = [[1], [0], [1], [0]];
+  const refM = await lossAndGrad("cpu", mnistLoss, x, y, "float32");
+  const gpuM = await lossAndGrad("webgpu", mnistLoss, x, y, "float32");
+  close(gpuM.value, refM.value, "mnistLoss", "webgpu");
+  close(gpuM.grad[0], refM.grad[0], "d mnistLoss / d scale", "webgpu");
 });

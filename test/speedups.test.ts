@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { maxRelDiff } from "./helpers";
+import { maxRelDiff, skipUnlessWebgpu } from "./helpers";
 import { initBackend } from "../lib/src/backend";
 import { conv2dFilterGrad, conv2dInputGrad, gatherRows, sliceRows } from "../lib/src/speedups";
 import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
@@ -28,31 +28,44 @@ test("conv2dInputGrad and conv2dFilterGrad equal TensorFlow.js's conv2d gradient
   }
 });
 
-test("on wasm, conv2d trains (its missing filter-gradient kernel is replaced) with cpu's gradients", async () => {
-  const grads = async (backend: string) => {
-    await initBackend(backend);
-    return CONV_CASES.map(([stride, mode, size]) => {
-      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
-      const w = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 2) as tf.Tensor4D;
-      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode))))([x, w]).map((g) => g.arraySync());
-    });
-  };
-  const cpu = await grads("cpu"), wasm = await grads("wasm");
-  cpu.forEach((pair, i) => pair.forEach((g, j) => assert.ok(maxRelDiff(tf.tensor(wasm[i][j] as number[]), tf.tensor(g as number[])) < 1e-4, `case ${i}, grad ${j}`)));
+async function convGrads(backend: string) {
+  await initBackend(backend);
+  return CONV_CASES.map(([stride, mode, size]) => {
+    const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+    const w = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 2) as tf.Tensor4D;
+    return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode))))([x, w]).map((g) => g.arraySync());
+  });
+}
+
+async function convGradsMatchCpu(backend: string) {
+  const cpu = await convGrads("cpu"), other = await convGrads(backend);
+  cpu.forEach((pair, i) => pair.forEach((g, j) => assert.ok(maxRelDiff(tf.tensor(other[i][j] as number[]), tf.tensor(g as number[])) < 1e-4, `${backend}: case ${i}, grad ${j}`)));
+}
+
+test("on wasm, conv2d trains (its missing filter-gradient kernel is replaced) with cpu's gradients", () => convGradsMatchCpu("wasm"));
+
+test("on webgpu, conv2d's gradients equal cpu's", async (t) => {
+  const skip = await skipUnlessWebgpu();
+  if (skip) return t.skip(skip);
+  await convGradsMatchCpu("webgpu");
 });
 
-test("gatherRows equals tf.gather on every backend and rejects rows out of range", async () => {
-  for (const backend of ["cpu", "wasm"]) {
-    await initBackend(backend);
-    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
-    const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "int32");
-    const rows = [9, 0, 3, 3, 7];
-    assert.deepEqual(gatherRows(x, rows).arraySync(), tf.gather(x, rows).arraySync(), backend);
-    const g = gatherRows(labels, rows);
-    assert.equal(g.dtype, "int32");
-    assert.deepEqual(g.arraySync(), rows);
-    assert.throws(() => gatherRows(x, [10]), /row 10 is outside 0\.\.9/);
-  }
+async function checkGatherRows(backend: string) {
+  await initBackend(backend);
+  const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
+  const labels = tf.tensor1d([0, 1, 2, 3, 4, 5, 6, 7, 8, 9], "int32");
+  const rows = [9, 0, 3, 3, 7];
+  assert.deepEqual(gatherRows(x, rows).arraySync(), tf.gather(x, rows).arraySync(), backend);
+  const g = gatherRows(labels, rows);
+  assert.equal(g.dtype, "int32");
+  assert.deepEqual(g.arraySync(), rows);
+  assert.throws(() => gatherRows(x, [10]), /row 10 is outside 0\.\.9/);
+}
+
+test("gatherRows equals tf.gather on every backend and rejects rows out of range", async (t) => {
+  for (const backend of ["cpu", "wasm"]) await checkGatherRows(backend);
+  const skip = await skipUnlessWebgpu();
+  if (skip) t.diagnostic(`webgpu not checked: ${skip}`); else await checkGatherRows("webgpu");
 });
 
 /** Losses of a few seeded SGD steps, as the notebooks train. */
@@ -87,6 +100,13 @@ for (const [name, make, loss, lr] of MODELS) {
     assert.ok(cpu[3] < cpu[0], `the loss falls: ${cpu}`);
     cpu.forEach((l, i) => assert.ok(Math.abs(l - wasm[i]) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l}, wasm ${wasm[i]}`));
   });
+  test(`${name}: four seeded SGD steps give the same losses on webgpu as on cpu`, async (t) => {
+    const skip = await skipUnlessWebgpu();
+    if (skip) return t.skip(skip);
+    const cpu = await seededLosses("cpu", make, loss, lr);
+    const gpu = await seededLosses("webgpu", make, loss, lr);
+    cpu.forEach((l, i) => assert.ok(Math.abs(l - gpu[i]) <= 1e-4 * Math.max(1, Math.abs(l)), `step ${i}: cpu ${l}, webgpu ${gpu[i]}`));
+  });
 }
 
 test("the reported wasm fused matMul bug (transposeB with bias and relu): does it hit us?", async (t) => {
@@ -112,18 +132,22 @@ test("the reported wasm fused matMul bug (transposeB with bias and relu): does i
   assert.ok(maxRelDiff(tf.tensor(cpu.ours), tf.tensor(cpu.fused)) < 1e-5, "and equals the fused op on cpu");
 });
 
-test("sliceRows equals tf.slice on every backend and rejects rows out of range", async () => {
-  for (const backend of ["cpu", "wasm"]) {
-    await initBackend(backend);
-    const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
-    const flags = tf.tensor1d([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], "bool");
-    assert.deepEqual(sliceRows(x, 2, 7).arraySync(), tf.slice(x, [2], [5]).arraySync(), backend);
-    const f = sliceRows(flags, 8, 10);
-    assert.equal(f.dtype, "bool");
-    assert.deepEqual(f.arraySync(), [1, 1]);
-    assert.deepEqual(sliceRows(x, 4, 4).shape, [0, 3, 2]);
-    assert.throws(() => sliceRows(x, 5, 11), /rows 5\.\.11 are outside 0\.\.10/);
-  }
+async function checkSliceRows(backend: string) {
+  await initBackend(backend);
+  const x = tf.randomNormal([10, 3, 2], 0, 1, "float32", 4);
+  const flags = tf.tensor1d([1, 0, 1, 1, 0, 0, 1, 0, 1, 1], "bool");
+  assert.deepEqual(sliceRows(x, 2, 7).arraySync(), tf.slice(x, [2], [5]).arraySync(), backend);
+  const f = sliceRows(flags, 8, 10);
+  assert.equal(f.dtype, "bool");
+  assert.deepEqual(f.arraySync(), [1, 1]);
+  assert.deepEqual(sliceRows(x, 4, 4).shape, [0, 3, 2]);
+  assert.throws(() => sliceRows(x, 5, 11), /rows 5\.\.11 are outside 0\.\.10/);
+}
+
+test("sliceRows equals tf.slice on every backend and rejects rows out of range", async (t) => {
+  for (const backend of ["cpu", "wasm"]) await checkSliceRows(backend);
+  const skip = await skipUnlessWebgpu();
+  if (skip) t.diagnostic(`webgpu not checked: ${skip}`); else await checkSliceRows("webgpu");
 });
 
 test("on wasm, tf.clone shares the data instead of copying it, and nothing leaks", async () => {

@@ -149,7 +149,7 @@ function readSyncThroughMap(this: WebGPUBackendLike, dataId: object): tf.backend
     const re = this.readSync(data.complexTensorInfos!.real.dataId) as Float32Array;
     const im = this.readSync(data.complexTensorInfos!.imag.dataId) as Float32Array;
     const merged = tf.backend_util.mergeRealAndImagArrays(re, im);
-    return this.convertAndCacheOnCPU(dataId, tf.util.convertBackendValuesAndArrayBuffer(merged.buffer, "float32"));
+    return this.convertAndCacheOnCPU(dataId, tf.util.convertBackendValuesAndArrayBuffer(merged.buffer as ArrayBuffer, "float32"));
   }
   const source = data.resource as GpuBuffer | undefined;
   if (!source || typeof source.size !== "number") throw new Error("webgpu: this tensor's data is neither on the CPU nor in a GPU buffer; it cannot be read.");
