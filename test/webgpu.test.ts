@@ -13,7 +13,6 @@ import { Linear, ReLU, Sequential } from "../lib/src/nn";
 import { mnistLoss } from "../lib/src/losses";
 import { batchAccuracy } from "../lib/src/metrics";
 import { skipUnlessMnist, skipUnlessWebgpu } from "./helpers";
-import { runAndCheck } from "./notebook-checks";
 
 test("webgpu: a synchronous read that never completes gives up after its time limit with a clear error", () => {
   const started = Date.now();
@@ -130,6 +129,8 @@ for (const file of ["04_mnist_basics.ipynb", "04b_training_a_digit_classifier.ip
   test(`notebook ${file} runs on webgpu and shows the chapter's results`, async (t) => {
     const skip = (await skipUnlessMnist()) || (await skipUnlessWebgpu());
     if (skip) return t.skip(skip);
+    // Loaded here, so that the bundle for a GPU machine (scripts/gpu/check.sh), which has no Jupyter, leaves it out.
+    const { runAndCheck } = await import("./notebook-checks");
     const { text, seconds } = await runAndCheck(file, { TFJS_BACKEND: "webgpu" });
     assert.match(text, /on backend "webgpu" from @tensorflow\/tfjs-backend-webgpu on Dawn \(webgpu\), adapter "/, "the notebook ran on webgpu");
     t.diagnostic(`${file} on webgpu: ${seconds.toFixed(0)} s`);

@@ -17,7 +17,9 @@ TESTS=(webgpu speedups loss-kernels)
 
 run_tests() {
   # CI=true: where webgpu cannot start, the tests fail instead of skipping.
-  CI=true node --test --test-reporter=spec --test-name-pattern="$PATTERN" "${TESTS[@]/#/.gpu/tests/}" 2>&1 |
+  local files=()
+  for t in "${TESTS[@]}"; do files+=(".gpu/tests/$t.cjs"); done
+  CI=true node --test --test-reporter=spec --test-name-pattern="$PATTERN" "${files[@]}" 2>&1 |
     grep -v '^Warning: max' | tee "$1"
 }
 
@@ -30,8 +32,11 @@ prepare)
   for t in "${TESTS[@]}"; do
     # One CommonJS file per test file; Dawn comes via DAWN_NODE; OpenBLAS (koffi) and Jupyter stay here.
     npx esbuild "test/$t.test.ts" --bundle --platform=node --format=cjs --outfile=".gpu/tests/$t.cjs" \
-      --external:koffi --external:zeromq --external:tslab --external:'*.node' --log-level=error
+      --external:koffi --external:zeromq --external:tslab --external:'*.node' --external:./notebook-checks --log-level=error
   done
+  # The wasm backend's binaries, found beside the bundle (the automatic choice falls back to wasm on a
+  # machine whose only adapter is a software one, as in `local`).
+  cp node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm{,-simd}.wasm .gpu/tests/
   du -sh .gpu
   echo "Next: one device call, with carry [\".gpu\"]: scripts/gpu/check.sh device"
   ;;
