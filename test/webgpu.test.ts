@@ -125,9 +125,20 @@ test("on webgpu, a short fit with the Learner and Recorder gives cpu's losses", 
   cpu.epochs.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - gpu.epochs[i][j]) <= 1e-4, `epoch ${i}, column ${j}: cpu ${v}, webgpu ${gpu.epochs[i][j]}`)));
 });
 
+/**
+ * Which notebooks run on webgpu: FASTBOOK_WEBGPU_NOTEBOOKS=all (default), 04 (04b left out: on a software
+ * adapter its CNN takes most of 15-25 minutes on two cores) or none.
+ */
+function notebookSetting(file: string): string | false {
+  const setting = (process.env.FASTBOOK_WEBGPU_NOTEBOOKS ?? "all").trim().toLowerCase();
+  if (!["all", "04", "none"].includes(setting)) throw new Error(`FASTBOOK_WEBGPU_NOTEBOOKS="${setting}": use all, 04 or none.`);
+  if (setting === "none" || (setting === "04" && !file.startsWith("04_"))) return `left out by FASTBOOK_WEBGPU_NOTEBOOKS=${setting}`;
+  return false;
+}
+
 for (const file of ["04_mnist_basics.ipynb", "04b_training_a_digit_classifier.ipynb"]) {
   test(`notebook ${file} runs on webgpu and shows the chapter's results`, async (t) => {
-    const skip = (await skipUnlessMnist()) || (await skipUnlessWebgpu());
+    const skip = notebookSetting(file) || (await skipUnlessMnist()) || (await skipUnlessWebgpu());
     if (skip) return t.skip(skip);
     // Loaded here, so that the bundle for a GPU machine (scripts/gpu/check.sh), which has no Jupyter, leaves it out.
     const { runAndCheck } = await import("./notebook-checks");
