@@ -24,9 +24,10 @@ const rowsCopyable = (t: tf.Tensor) =>
  * of that. Variables change, so they always take tf.gather.
  */
 export function gatherRows(t: tf.Tensor, rows: number[]): tf.Tensor {
-  if (!rowsCopyable(t)) return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, "int32")));
+  // Checked on every backend: GPU gathers give zeros for rows out of range instead of failing.
   const n = t.shape[0]!;
   for (const r of rows) if (!(Number.isInteger(r) && r >= 0 && r < n)) throw new Error(`gatherRows: row ${r} is outside 0..${n - 1}.`);
+  if (!rowsCopyable(t)) return tf.tidy(() => tf.gather(t, tf.tensor1d(rows, "int32")));
   return copyRows(t, rows.length, (copy) => rows.forEach((r, i) => copy(r, i, 1)));
 }
 
