@@ -8,6 +8,7 @@
 # on bookworm the newer Mesa comes from bookworm-backports, added on the mirror that apt already uses.
 #
 #   scripts/webgpu-software.sh          install what is missing (a second run does nothing)
+#   scripts/webgpu-software.sh apt      only the Mesa part (before node_modules exists)
 #   scripts/webgpu-software.sh check    exit 0 when everything is in place, else say what is missing
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -58,6 +59,8 @@ if ! have_mesa; then
   apt-get install -y --no-install-recommends "${target[@]}" mesa-vulkan-drivers libvulkan1
   have_mesa || { echo "webgpu-software: Mesa $(mesa_major) installed, but Dawn needs $MESA_MIN or newer" >&2; exit 1; }
 fi
+
+if [[ "${1:-}" == apt ]]; then echo "webgpu-software: Mesa $(mesa_major) lavapipe is installed"; exit 0; fi
 
 if ! have_npm; then
   echo "webgpu-software: npm install --no-save ${NPM_PACKAGES[*]}"
