@@ -127,7 +127,7 @@ test("on webgpu, a short fit with the Learner and Recorder gives cpu's losses", 
 
 /**
  * Which notebooks run on webgpu: FASTBOOK_WEBGPU_NOTEBOOKS=all (default), 04 (04b left out: on a software
- * adapter its CNN takes most of 15-25 minutes on two cores) or none.
+ * adapter it takes 11-23 minutes on two busy cores, most of it the CNN) or none.
  */
 function notebookSetting(file: string): string | false {
   const setting = (process.env.FASTBOOK_WEBGPU_NOTEBOOKS ?? "all").trim().toLowerCase();
