@@ -92,7 +92,7 @@ const hasOpenBlas = () =>
 
 /**
  * e. OpenBLAS (Debian: libopenblas0-pthread), which the lib calls for matrix products and convolutions
- * on the wasm backend (lib/src/blas.ts). Optional: without it training is slower, not wrong, so a
+ * on the wasm backend (lib/src/engine/blas.ts). Optional: without it training is slower, not wrong, so a
  * non-root user only gets a hint. FASTBOOK_BLAS=off skips it.
  */
 export function ensureOpenBlas() {
@@ -133,6 +133,22 @@ export function ensureFashionMnist() {
   return true;
 }
 
+/**
+ * g. The software WebGPU adapter (Mesa's lavapipe) and the optional `webgpu` npm packages, so that the
+ * GPU code path is tested on machines without a GPU (scripts/webgpu-software.sh). Only as root with
+ * apt-get on Debian; elsewhere the webgpu tests say why they are skipped. FASTBOOK_WEBGPU=off skips it.
+ */
+export function ensureWebgpuSoftware(root = ROOT) {
+  const script = path.join(root, 'scripts', 'webgpu-software.sh');
+  if (process.env.FASTBOOK_WEBGPU === 'off' || process.platform !== 'linux') return false;
+  if (spawnSync('bash', [script, 'check'], { stdio: 'ignore' }).status === 0) return false;
+  if (process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return false;
+  console.log('setup: installing the software WebGPU adapter and the webgpu packages (scripts/webgpu-software.sh)');
+  // Optional: a failure (no network, another distribution) leaves the webgpu tests skipped, with the reason.
+  const r = spawnSync('bash', [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) console.log('setup: the software WebGPU adapter could not be installed; the webgpu tests will say so');
+  return r.status === 0;}
+
 /** Newest mtime of any file under dir. */
 function newest(dir) {
   let latest = 0;
@@ -163,7 +179,7 @@ export function setup(root = ROOT) {
   writeKernelspec(root);
   ensureOpenBlas();
   ensureFashionMnist();
-  buildLib(root);
+  ensureWebgpuSoftware(root);  buildLib(root);
 }
 
 export { jupyterEnv, pythonPath };

@@ -140,4 +140,29 @@ export function fullMnistIdx(): { dir: string } | { skip: string } {
   }
   if (!reason) return { dir: path.join(mirror!, "mnist") };
   if (process.env.CI === "true") throw new Error(`CI=true and full MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
-  return { skip: reason };}
+  return { skip: reason };
+}
+
+/**
+ * Whether the webgpu backend can start here (on any adapter, a software one included): undefined when it
+ * can, else the reason. It needs the optional packages and a WebGPU adapter; without a GPU, Mesa's
+ * lavapipe gives one (scripts/webgpu-software.sh installs both, as root).
+ */
+export async function webgpuUnavailable(): Promise<string | undefined> {
+  const { prepareWebgpu } = await import("../lib/src/engine/webgpu-node");
+  try {
+    await prepareWebgpu(true);
+    return undefined;
+  } catch (e) {
+    return `webgpu cannot start here: ${(e as Error).message}. Install a software adapter and the packages with ` +
+      `scripts/webgpu-software.sh (as root, Debian).`;
+  }
+}
+
+/** For webgpu tests: a skip reason, or throws under CI=true, where the software adapter must be installed. */
+export async function skipUnlessWebgpu(): Promise<string | false> {
+  const reason = await webgpuUnavailable();
+  if (!reason) return false;
+  if (process.env.CI === "true") throw new Error(`CI=true and the webgpu tests must run: ${reason}`);
+  return reason;
+}
