@@ -35,7 +35,7 @@ const spin = { steps: 0 };
 console.log("READY " + JSON.stringify({ tensors: tf.memory().numTensors }));
 """
 
-FIT = "await learn.fit(40, 0.1);"
+FIT = "await learn.fit(400, 0.1);"  # long enough that only the interrupt can end it
 
 STATE = r"""
 await Promise.resolve(); // outside tslab's synchronous run of a cell, which hides every SIGINT listener
@@ -150,13 +150,18 @@ def main():
         fit = Cell(kc, FIT)
         # Interrupt once the progress bar says the fit is in its third epoch (two rows in the table).
         deadline = time.time() + 120
-        while time.time() < deadline and not any(re.search(r"epoch 3/40", d) for d in fit.displays):
+        while time.time() < deadline and not any(re.search(r"epoch 3/400", d) for d in fit.displays):
             fit.pump(0.1)
             if fit.idle:
                 break
         interrupted_at = time.time()
         debug("interrupting; last display:", fit.displays[-1:])
-        km.interrupt_kernel()
+        # An interrupt that reaches tslab while it is still compiling a cell is lost: send it again until
+        # the cell answers (a busy machine can delay the fit's start past the display above).
+        for _ in range(10):
+            km.interrupt_kernel()
+            if fit.pump(3):
+                break
         fit.finish(60)
         debug("fit cell answered", fit.reply)
         time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell

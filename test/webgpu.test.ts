@@ -8,7 +8,7 @@ import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
 import { describeBackend, initBackend } from "../lib/src/engine/backend";
 import { isSoftwareAdapter, waitUntilMapped, webgpuAdapter } from "../lib/src/engine/webgpu-node";
-import { Learner, type BatchSource } from "../lib/src/learner";
+import { Learner, type BatchSource } from "../lib/src/index";
 import { Linear, ReLU, Sequential } from "../lib/src/nn";
 import { mnistLoss } from "../lib/src/losses";
 import { batchAccuracy } from "../lib/src/metrics";
