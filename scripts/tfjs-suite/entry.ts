@@ -3,7 +3,7 @@
 //   node suite.cjs <mode> <out.json>    mode: cpu | wasm (stock) | default (initBackend()) |
 //                                       noblas (initBackend("wasm") without OpenBLAS) | a backend name
 // Environment: TFJS_SUITE_GREP (run only specs whose name contains it), TFJS_SUITE_EXCLUDE (a JSON array of
-// full spec names not to run, e.g. one that hangs on this backend). Before each spec it prints a line
+// full spec names not to run, e.g. one that never ends on this backend). Before each spec it prints a line
 // "\u001e<full name>" to stdout, so that the parent can say which spec was running if it has to stop the
 // process. A backend named explicitly (e.g. webgpu) that cannot start here is reported as
 // { mode, unavailable: reason } rather than as a crash, so that the parent can decide what that means.
