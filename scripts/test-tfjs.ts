@@ -1,12 +1,21 @@
 // TensorFlow.js's own op suite (the jasmine specs shipped in @tensorflow/tfjs-core) against cpu, the stock
 // wasm backend, the backend initBackend() sets up (wasm with this library's kernels, here), the same without
-// OpenBLAS, and webgpu where its packages are installed. Prints each backend's counts and every spec that passes on cpu but fails on the default
-// backend. Fails when a spec that passes on stock wasm fails with the library's kernels, or when a spec
-// that passes on cpu fails on the default backend and is not among the exceptions in
-// test/tfjs-exceptions.json.
+// OpenBLAS, and webgpu as initBackend("webgpu") sets it up (synchronous reads on), each in its own process.
+// Prints each backend's counts and every spec that passes on cpu but not on the others. Fails when
+//   - a spec that passes on stock wasm fails with the library's kernels;
+//   - a spec that passes on cpu fails on the default backend (or without OpenBLAS) and is not among the
+//     exceptions in test/tfjs-exceptions.json;
+//   - a spec that passes on cpu fails on webgpu and is not listed, with its reason, in
+//     test/tfjs-webgpu-failures.json (listed specs that pass now are reported as stale, a warning);
+//   - a backend's process dies, or is stopped: no spec may take longer than TFJS_SUITE_SPEC_TIMEOUT seconds
+//     (default 180) and no backend's run longer than TFJS_SUITE_TIMEOUT (default 600).
+// Where webgpu cannot start (its optional packages or an adapter missing) it is skipped with the reason,
+// except under CI=true, where that is a failure (as for the webgpu tests, test/helpers.ts).
 //
-//   npm run test:tfjs                 all of it
-//   npm run test:tfjs -- --grep conv  only specs whose name contains "conv" (no pass/fail verdict)
+//   npm run test:tfjs                          all of it
+//   npm run test:tfjs -- --grep conv           only specs whose name contains "conv" (counts, no verdict on specs)
+//   npm run test:tfjs -- --backend webgpu      cpu (the reference) and the backends named (comma-separated:
+//                                              wasm, default, noblas, webgpu; default and noblas bring wasm)
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -17,9 +26,10 @@ const root = path.resolve(__dirname, "..");
 const workDir = path.join(root, "node_modules", ".cache", "tfjs-suite");
 const bundle = path.join(workDir, "suite.cjs");
 const exceptionsFile = path.join(root, "test", "tfjs-exceptions.json");
+const webgpuListFile = path.join(root, "test", "tfjs-webgpu-failures.json");
 
 interface SpecResult { name: string; status: string; message?: string }
-interface Run { mode: string; backend: string; about: string; seconds: number; results: SpecResult[] }
+interface Run { mode: string; backend: string; about: string; seconds: number; results: SpecResult[]; errors: string[] }
 interface Exceptions {
   /** Whole classes of specs, each by a pattern on the spec's name, with the reason. */
   classes: { pattern: string; reason: string }[];
@@ -52,21 +62,51 @@ async function bundleSuite(): Promise<void> {
   });
 }
 
-function runMode(mode: string, grep: string | undefined): Promise<Run | { mode: string; error: string }> {
+/** Seconds from a positive number in the environment, else the default. */
+function seconds(name: string, fallback: number): number {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+}
+// No spec may run longer than this (jasmine's own limit is 20 s for an asynchronous spec, and a blocked
+// synchronous read on webgpu gives up after 60 s), and no backend's whole run longer than RUN_LIMIT_S: past
+// either the process is killed and the run fails, naming the spec, so that nothing can hang the runner.
+const SPEC_LIMIT_S = seconds("TFJS_SUITE_SPEC_TIMEOUT", 180);
+const RUN_LIMIT_S = seconds("TFJS_SUITE_TIMEOUT", 600);
+
+type Outcome = Run | { mode: string; error: string } | { mode: string; unavailable: string };
+
+function runMode(mode: string, grep: string | undefined, exclude: string[]): Promise<Outcome> {
   const out = path.join(workDir, `${mode}.json`);
   fs.rmSync(out, { force: true });
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bundle, mode, out], {
       cwd: root, stdio: ["ignore", "pipe", "pipe"],
-      env: { ...process.env, ...(grep ? { TFJS_SUITE_GREP: grep } : {}) },
+      env: { ...process.env, ...(grep ? { TFJS_SUITE_GREP: grep } : {}), ...(exclude.length ? { TFJS_SUITE_EXCLUDE: JSON.stringify(exclude) } : {}) },
     });
-    let log = "";
-    const keep = (b: Buffer) => { log = (log + b.toString()).slice(-4000); };
-    child.stdout.on("data", keep);
-    child.stderr.on("data", keep);
-    child.on("close", (code) => {
-      if (code === 0 && fs.existsSync(out)) resolve(JSON.parse(fs.readFileSync(out, "utf8")) as Run);
-      else resolve({ mode, error: `exited with code ${code}:\n${log.trim().split("\n").slice(-15).join("\n")}` });
+    const started = Date.now();
+    let log = "", pending = "", current: string | undefined, since = started, killedFor: string | undefined;
+    const keep = (text: string) => { log = (log + text).slice(-4000); };
+    // The child announces each spec on a line of its own starting with \u001e; the rest is its log.
+    child.stdout.on("data", (b: Buffer) => {
+      const lines = (pending + b.toString()).split("\n");
+      pending = lines.pop()!;
+      for (const line of lines) {
+        if (line.startsWith("\u001e")) { current = line.slice(1); since = Date.now(); } else keep(line + "\n");
+      }
+    });
+    child.stderr.on("data", (b: Buffer) => keep(b.toString()));
+    const watchdog = setInterval(() => {
+      const now = Date.now();
+      const where = current === undefined ? "before the first spec started" : `in spec "${current}"`;
+      if (now - since > SPEC_LIMIT_S * 1000) killedFor = `no progress for ${SPEC_LIMIT_S} s ${where} (TFJS_SUITE_SPEC_TIMEOUT)`;
+      else if (now - started > RUN_LIMIT_S * 1000) killedFor = `the run took longer than ${RUN_LIMIT_S} s; it was ${where} (TFJS_SUITE_TIMEOUT)`;
+      if (killedFor) { clearInterval(watchdog); child.kill("SIGKILL"); }
+    }, 1000);
+    child.on("close", (code, signal) => {
+      clearInterval(watchdog);
+      if (killedFor) { resolve({ mode, error: `stopped: ${killedFor}` }); return; }
+      if (code === 0 && fs.existsSync(out)) { resolve(JSON.parse(fs.readFileSync(out, "utf8")) as Outcome); return; }
+      resolve({ mode, error: `exited with ${code ?? signal}${current ? ` in spec "${current}"` : ""}:\n${log.trim().split("\n").slice(-15).join("\n")}` });
     });
   });
 }
@@ -81,7 +121,6 @@ async function pool<T>(jobs: (() => Promise<T>)[], limit: number): Promise<T[]> 
 }
 
 const passed = (r: Run) => new Set(r.results.filter((s) => s.status === "passed").map((s) => s.name));
-const failedSpecs = (r: Run) => new Map(r.results.filter((s) => s.status === "failed").map((s) => [s.name, s]));
 
 function count(r: Run): string {
   const by = (s: string) => r.results.filter((x) => x.status === s).length;
@@ -89,84 +128,201 @@ function count(r: Run): string {
     `${r.seconds.toFixed(0).padStart(4)} s  ${r.about}`;
 }
 
+interface WebgpuList {
+  excluded: { name: string; reason: string }[];
+  failures: { what: string; reason: string; specs: string[] }[];
+}
+
+/** Reads test/tfjs-webgpu-failures.json; a malformed entry is an error that says which. */
+function readWebgpuList(): { excluded: Map<string, string>; failing: Map<string, { what: string; reason: string }> } {
+  const bad = (what: string) => { throw new Error(`${path.relative(root, webgpuListFile)}: ${what}`); };
+  const list = JSON.parse(fs.readFileSync(webgpuListFile, "utf8")) as Partial<WebgpuList>;
+  if (!Array.isArray(list.excluded) || !Array.isArray(list.failures)) bad(`needs "excluded" and "failures" arrays`);
+  const excluded = new Map<string, string>(), failing = new Map<string, { what: string; reason: string }>();
+  for (const e of list.excluded!) {
+    if (typeof e?.name !== "string" || typeof e.reason !== "string" || !e.reason) bad(`each "excluded" entry needs a "name" and a "reason": ${JSON.stringify(e)}`);
+    excluded.set(e.name, e.reason);
+  }
+  for (const g of list.failures!) {
+    if (typeof g?.what !== "string" || typeof g.reason !== "string" || !g.reason || !Array.isArray(g.specs)) {
+      bad(`each "failures" entry needs "what", "reason" and "specs": ${JSON.stringify(g).slice(0, 200)}`);
+    }
+    for (const n of g.specs) {
+      if (failing.has(n) || excluded.has(n)) bad(`"${n}" is listed twice`);
+      failing.set(n, { what: g.what, reason: g.reason });
+    }
+  }
+  return { excluded, failing };
+}
+
+const MODES = ["cpu", "wasm", "default", "noblas", "webgpu"] as const;
+const USAGE = "usage: tsx scripts/test-tfjs.ts [--grep TEXT] [--backend " + MODES.join(",") + "]";
+
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  const grepAt = args.indexOf("--grep");
-  const grep = grepAt >= 0 ? args[grepAt + 1] : undefined;
+  let grep: string | undefined, chosen: string[] | undefined;
+  for (let i = 0; i < args.length; i++) {
+    if (args[i] === "--grep" && args[i + 1] !== undefined) grep = args[++i];
+    else if (args[i] === "--backend" && args[i + 1] !== undefined) chosen = args[++i].split(",").map((m) => m.trim()).filter(Boolean);
+    else throw new Error(`unknown argument "${args[i]}"\n${USAGE}`);
+  }
+  const unknown = chosen?.filter((m) => !(MODES as readonly string[]).includes(m)) ?? [];
+  if (unknown.length) throw new Error(`unknown backend ${unknown.map((m) => `"${m}"`).join(", ")}: choose from ${MODES.join(", ")}\n${USAGE}`);
+  // cpu is the reference for every comparison; stock wasm for the library's wasm kernels.
+  const modes = MODES.filter((m) => !chosen || m === "cpu" || chosen.includes(m) ||
+    (m === "wasm" && (chosen.includes("default") || chosen.includes("noblas"))));
+  const webgpuList = readWebgpuList();
   const started = Date.now();
   await bundleSuite();
-  // Other backends the library knows, where their packages are installed; each runs as initBackend(name).
-  const others = installed("@tensorflow/tfjs-backend-webgpu") && installed("webgpu") ? ["webgpu"] : [];
-  // "noblas": initBackend("wasm") with FASTBOOK_BLAS=off, the library's kernels for machines without OpenBLAS.
-  const modes = ["cpu", "wasm", "default", "noblas", ...others];
   const parallel = Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
-  const runs = await pool(modes.map((m) => () => runMode(m, grep)), parallel);
+  // The slowest (webgpu) starts first, so that the others run beside it.
+  const order = [...modes].sort((a, b) => Number(b === "webgpu") - Number(a === "webgpu"));
+  const done = await pool(order.map((m) => () => runMode(m, grep, m === "webgpu" ? [...webgpuList.excluded.keys()] : [])), parallel);
+  const outcomes = new Map(order.map((m, i) => [m, done[i]] as const));
 
   const tfjsNode = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"].find(installed);
   console.log(`TensorFlow.js op suite (@tensorflow/tfjs-core ${require("@tensorflow/tfjs-core/package.json").version} specs)${grep ? `, specs matching "${grep}"` : ""}`);
   const byMode = new Map<string, Run>();
-  for (const r of runs) {
-    if ("error" in r) { console.log(`  ${r.mode.padEnd(8)} did not run: ${r.error}`); continue; }
-    byMode.set(r.mode, r);
-    console.log(`  ${r.mode.padEnd(8)}${count(r)}`);
+  // What fails the command: backends that did not run (always), and specs that fail where they must not
+  // (only in a full run: a --grep run gives counts, not a verdict on the specs).
+  const problems: string[] = [];
+  const specProblems: string[] = [];
+  let webgpuSkipped: string | undefined;
+  for (const mode of modes) {
+    const r = outcomes.get(mode)!;
+    if ("unavailable" in r) {
+      webgpuSkipped = `${r.unavailable} (scripts/webgpu-software.sh installs a software adapter and the packages, as root on Debian)`;
+      console.log(`  ${mode.padEnd(8)}not run: ${webgpuSkipped}`);
+      if (process.env.CI === "true") problems.push(`${mode}: CI=true and it must run (install the software adapter with scripts/webgpu-software.sh): ${r.unavailable}`);
+    } else if ("error" in r) {
+      console.log(`  ${mode.padEnd(8)}did not run: ${r.error}`);
+      problems.push(`${mode} did not run: ${r.error.split("\n")[0]}`);
+    } else {
+      byMode.set(mode, r);
+      console.log(`  ${mode.padEnd(8)}${count(r)}`);
+    }
+  }
+  // Errors no spec was charged with (e.g. a promise rejected after its spec ended) fail the run: each
+  // must be pinned down and explained, not ignored.
+  for (const [mode, r] of byMode) {
+    if (!r.errors.length) continue;
+    console.log(`\n${mode}: ${r.errors.length} errors outside the specs:\n${r.errors.map((e) => `    ${e.split("\n")[0]}`).join("\n")}`);
+    problems.push(`${mode}: ${r.errors.length} errors outside the specs`);
   }
   // tfjs-node finds its native binding relative to its own files, so it cannot join the bundle, and outside
   // it it would bring a second tfjs-core: its backend is not run here.
   if (tfjsNode) console.log(`  ${"tensorflow".padEnd(8)}not run: ${tfjsNode} cannot share the specs' copy of tfjs-core`);
   const cpu = byMode.get("cpu"), stock = byMode.get("wasm"), def = byMode.get("default");
-  if (!cpu || !stock || !def) { console.log("FAIL: cpu, stock wasm and the default backend must all run."); process.exitCode = 1; return; }
-  if (byMode.has("webgpu")) console.log("  (other backends are compared with cpu below for information; the verdict is on the default backend and wasm)");
+  if (!cpu) { for (const p of problems) console.log(`FAIL: ${p}`); process.exitCode = 1; return; }
 
   const exceptions = JSON.parse(fs.readFileSync(exceptionsFile, "utf8")) as Exceptions;
   const classes = exceptions.classes.map((c) => ({ ...c, re: new RegExp(c.pattern) }));
   const listed = new Map(exceptions.specs.map((s) => [s.name, s.reason]));
   const cpuPassed = passed(cpu);
   // Specs whose constraints select cpu alone (switching between two cpu backends) never run elsewhere.
-  const cpuOnly = [...cpuPassed].filter((n) => !def.results.some((s) => s.name === n));
-  if (cpuOnly.length) console.log(`\n${cpuOnly.length} specs are for the cpu backend alone (not registered for the others), e.g. "${cpuOnly[0]}".`);
+  const other = def ?? byMode.get("noblas") ?? byMode.get("webgpu");
+  const cpuOnly = other ? [...cpuPassed].filter((n) => !other.results.some((s) => s.name === n)) : [];
+  if (cpuOnly.length) console.log(`\n${cpuOnly.length} specs are for the cpu backend alone (not registered for ${other!.mode}), e.g. "${cpuOnly[0]}".`);
 
-  /** Prints how `run` compares with cpu and stock wasm; returns the specs that fail the checks. */
-  const compare = (run: Run, label: string, verdict: boolean) => {
-    const runFailed = failedSpecs(run), runPassed = passed(run), names = new Set(run.results.map((s) => s.name));
-    // (a) specs the library's kernels broke: pass on stock wasm, fail with the library's kernels.
-    const broken = run.backend === "wasm" ? [...passed(stock)].filter((n) => !runPassed.has(n)) : [];
-    // (b) specs cpu passes and this backend does not.
-    const behind = [...cpuPassed].filter((n) => names.has(n) && !runPassed.has(n));
-    const excused = new Map<string, string>();
+  const show = (run: Run, n: string) => {
+    const s = run.results.find((x) => x.name === n);
+    const why = s?.status === "failed" ? (s.message?.split("\n")[0] ?? "failed") : `(${s?.status ?? "did not run"})`;
+    return `    ${n}\n        ${why.slice(0, 200)}`;
+  };
+  /** The specs cpu passes that `run` registers and does not pass. */
+  const behindCpu = (run: Run) => { const p = passed(run), names = new Set(run.results.map((s) => s.name)); return [...cpuPassed].filter((n) => names.has(n) && !p.has(n)); };
+
+  // The wasm backend as the library sets it up (default, and without OpenBLAS): nothing stock wasm passes
+  // may break, and nothing cpu passes may fail unless test/tfjs-exceptions.json says why.
+  for (const [mode, label] of [["default", "the default backend"], ["noblas", "wasm without OpenBLAS"]] as const) {
+    const run = byMode.get(mode);
+    if (!run) continue;
+    const runPassed = passed(run);
+    const broken = run.backend === "wasm" && stock ? [...passed(stock)].filter((n) => !runPassed.has(n)) : [];
+    const behind = behindCpu(run);
+    const perReason = new Map<string, number>();
     const unexcused: string[] = [];
     for (const n of behind) {
       const reason = listed.get(n) ?? classes.find((c) => c.re.test(n))?.reason;
-      if (reason !== undefined && verdict) excused.set(n, reason); else unexcused.push(n);
+      if (reason !== undefined) perReason.set(reason, (perReason.get(reason) ?? 0) + 1); else unexcused.push(n);
     }
-    const show = (n: string) => `    ${n}\n        ${(runFailed.get(n)?.message?.split("\n")[0] ?? "(did not pass)").slice(0, 200)}`;
     console.log(`\nPassing on cpu, not on ${label} (${run.about}): ${behind.length}`);
-    const perReason = new Map<string, number>();
-    for (const r of excused.values()) perReason.set(r, (perReason.get(r) ?? 0) + 1);
     for (const [r, k] of perReason) console.log(`  ${String(k).padStart(4)} excepted: ${r}`);
-    if (unexcused.length) console.log(`  ${unexcused.length}${verdict ? " not excepted" : ""}:\n${unexcused.map(show).join("\n")}`);
-    if (broken.length) console.log(`\nPassing on stock wasm, failing on ${label}: ${broken.length}\n${broken.map(show).join("\n")}`);
-    return { broken, unexcused };
-  };
-
-  const checked = [["default", "the default backend"], ["noblas", "wasm without OpenBLAS"]] as const;
-  let failures = 0;
-  for (const [mode, label] of checked) {
-    const run = byMode.get(mode);
-    if (!run) continue;
-    const { broken, unexcused } = compare(run, label, true);
-    if (broken.length || unexcused.length) console.log(`  -> ${label}: ${broken.length} broken by the library's kernels, ${unexcused.length} behind cpu without a listed reason`);
-    failures += broken.length + unexcused.length;
+    if (unexcused.length) console.log(`  ${unexcused.length} not excepted:\n${unexcused.map((n) => show(run, n)).join("\n")}`);
+    if (broken.length) console.log(`\nPassing on stock wasm, failing on ${label}: ${broken.length}\n${broken.map((n) => show(run, n)).join("\n")}`);
+    if (broken.length || unexcused.length) {
+      specProblems.push(`${mode} (${label}): ${broken.length} broken by the library's kernels, ${unexcused.length} behind cpu without a reason in ${path.relative(root, exceptionsFile)}`);
+    }
   }
-  for (const mode of others) { const run = byMode.get(mode); if (run && mode !== def.backend) compare(run, mode, false); }
-  const stale = [...listed.keys()].filter((n) => passed(def).has(n) || !cpuPassed.has(n));
-  if (stale.length && !grep) console.log(`\nListed as exceptions but not needed (pass on the default backend, or not on cpu): ${stale.length}\n${stale.map((n) => `    ${n}`).join("\n")}`);
+  if (def) {
+    const stale = [...listed.keys()].filter((n) => passed(def).has(n) || !cpuPassed.has(n));
+    if (stale.length && !grep) console.log(`\nListed as exceptions but not needed (pass on the default backend, or not on cpu): ${stale.length}\n${stale.map((n) => `    ${n}`).join("\n")}`);
+  }
+
+  // webgpu as initBackend("webgpu") sets it up (synchronous reads on): what cpu passes must pass, but the
+  // specs test/tfjs-webgpu-failures.json lists with their reasons; the specs it excludes are not run.
+  const webgpu = byMode.get("webgpu");
+  let webgpuOk = false;
+  if (webgpu) {
+    const listFile = path.relative(root, webgpuListFile);
+    const names = new Set(webgpu.results.map((s) => s.name));
+    const notRegistered = [...cpuPassed].filter((n) => !names.has(n)).length - cpuOnly.length;
+    console.log(`\nwebgpu (${webgpu.about}), synchronous reads on:`);
+    for (const [n, reason] of webgpuList.excluded) if (names.has(n)) console.log(`  not run (excluded by name): "${n}"\n      ${reason}`);
+    if (notRegistered > 0) console.log(`  ${notRegistered} specs that cpu passes are not registered for webgpu (their own constraints leave it out)`);
+    const behind = behindCpu(webgpu).filter((n) => !webgpuList.excluded.has(n));
+    const perGroup = new Map<string, { reason: string; n: number }>();
+    const unlisted: string[] = [];
+    for (const n of behind) {
+      const entry = webgpuList.failing.get(n);
+      if (!entry) { unlisted.push(n); continue; }
+      const g = perGroup.get(entry.what) ?? { reason: entry.reason, n: 0 };
+      g.n++;
+      perGroup.set(entry.what, g);
+    }
+    console.log(`  passing on cpu, not on webgpu: ${behind.length}`);
+    for (const [what, g] of perGroup) console.log(`  ${String(g.n).padStart(4)} listed (${what}): ${g.reason}`);
+    if (unlisted.length) {
+      console.log(`  ${unlisted.length} not listed in ${listFile}:\n${unlisted.map((n) => show(webgpu, n)).join("\n")}`);
+      specProblems.push(`webgpu: ${unlisted.length} specs pass on cpu and fail on webgpu without a reason in ${listFile}`);
+    }
+    if (!grep) {
+      // Entries that no longer describe a failure: the list can be trimmed (a warning, not a failure).
+      const webgpuPassed = passed(webgpu);
+      const stale = [
+        ...[...webgpuList.failing.keys()].filter((n) => webgpuPassed.has(n)).map((n) => `${n}\n        passes on webgpu now`),
+        ...[...webgpuList.failing.keys()].filter((n) => !webgpuPassed.has(n) && !names.has(n)).map((n) => `${n}\n        no such spec on webgpu`),
+        ...[...webgpuList.failing.keys()].filter((n) => names.has(n) && !webgpuPassed.has(n) && !cpuPassed.has(n)).map((n) => `${n}\n        does not pass on cpu either`),
+        ...[...webgpuList.excluded.keys()].filter((n) => !names.has(n)).map((n) => `${n}\n        excluded, but no such spec on webgpu`),
+      ];
+      if (stale.length) console.log(`\nWARNING: ${stale.length} entries of ${listFile} are stale (remove them):\n${stale.map((n) => `    ${n}`).join("\n")}`);
+      webgpuOk = !unlisted.length;
+    }
+  }
+
   console.log(`\n${((Date.now() - started) / 1000).toFixed(0)} s in all`);
-  if (grep) return; // a partial run gives counts, not a verdict
-  if (failures || !byMode.has("noblas")) {
-    console.log(failures ? "FAIL: see the specs above." : "FAIL: wasm without OpenBLAS did not run.");
-    process.exitCode = 1;
-  } else {
+  if (!grep) {
+    problems.push(...specProblems);
+    if (!chosen) {
+      for (const m of ["wasm", "default", "noblas"]) if (!byMode.has(m) && !problems.some((p) => p.startsWith(`${m} `))) problems.push(`${m} did not run`);
+    }
+  }
+  // Every problem starts with its backend's name: the verdicts on webgpu and on the rest are told apart.
+  const onWebgpu = (p: string) => p.startsWith("webgpu");
+  for (const p of problems) console.log(`FAIL: ${p}`);
+  if (problems.length) process.exitCode = 1;
+  if (grep) return;
+  if ((def || byMode.has("noblas")) && !problems.some((p) => !onWebgpu(p))) {
     console.log("OK: nothing broken by the library's kernels; the default backend (and wasm without OpenBLAS) passes every spec cpu passes but the listed exceptions.");
+  }
+  if (!problems.some(onWebgpu)) {
+    const skipped = webgpuList.excluded.size;
+    if (webgpuOk) {
+      console.log(`OK webgpu: passes every spec cpu passes but the ${webgpuList.failing.size} listed with their reasons in ` +
+        `${path.relative(root, webgpuListFile)}${skipped ? ` and the ${skipped} it excludes (not run)` : ""}.`);
+    } else if (webgpuSkipped !== undefined) {
+      console.log(`SKIPPED webgpu: ${webgpuSkipped}`);
+    }
   }
 }
 
