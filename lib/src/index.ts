@@ -6,7 +6,8 @@ export { initBackend, describeBackend, BACKENDS, type BackendName, type BackendC
 export { URLs, archiveName, folderName, type DatasetUrl } from "./data/urls";
 export { untarData, downloadData, defaultDataDir, type UntarOptions } from "./data/untar";
 export { readGray, openImage, ls, stackImages, bytesToUnitTensor, tensorToPng, type GrayImage, type ColorMap } from "./data/images";
-export { showImage, showImages, imagesHtml, pixelTable, pixelTableHtml, item, fmt, type ShowImageOptions, type ShowImagesOptions } from "./display";export { l1Distance, rmseDistance, mnistDistance } from "./distances";
+export { showImage, showImages, imagesHtml, pixelTable, pixelTableHtml, item, fmt, type ShowImageOptions, type ShowImagesOptions } from "./display";
+export { l1Distance, rmseDistance, mnistDistance } from "./distances";
 export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy } from "./losses";
 export { batchAccuracy, accuracy } from "./metrics";
 export { DataLoader, DataLoaders, range, enumerate, seededRandom, shuffled, tensorDataset, type TensorDataset, type DataLoaderOptions } from "./dataloader";
