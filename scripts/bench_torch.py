@@ -7,6 +7,7 @@ so both sides always agree) and answers in JSON lines on stdout. Times are milli
 
   bench_torch.py load    one cold load of MNIST_SAMPLE's training PNGs (a fresh process each time)
   bench_torch.py loads   a cold load, then warm reloads
+  bench_torch.py load_mnist  one cold load of full MNIST's 60,000 training PNGs with their labels
   bench_torch.py serve   one training case ("case"), on the arrays our side wrote ("data_files") and on
                          "device" (cpu or cuda): then one epoch per request line, answered by one line
 """
@@ -33,6 +34,19 @@ def load_sample_train(sample):
 
     files = ls(os.path.join(sample, "train", "3")) + ls(os.path.join(sample, "train", "7"))
     return np.stack([np.asarray(Image.open(f)) for f in files]).astype(np.float32) / 255
+
+
+def load_mnist_train(root):
+    """Full MNIST's training PNGs labelled by their folder: training/<digit>/<i>.png, digits in name order."""
+    from PIL import Image
+
+    files, labels = [], []
+    for digit in sorted(os.listdir(os.path.join(root, "training"))):
+        names = ls(os.path.join(root, "training", digit))
+        files += names
+        labels += [int(digit)] * len(names)
+    x = np.stack([np.asarray(Image.open(f)) for f in files]).astype(np.float32) / 255
+    return x, np.array(labels, dtype=np.int64)
 
 
 def timed_load(sample):
@@ -173,7 +187,11 @@ def main():
     mode = sys.argv[1] if len(sys.argv) > 1 else "loads"
     spec = json.loads(sys.stdin.readline())
     LIMIT = spec["limit"]
-    if mode == "load":
+    if mode == "load_mnist":
+        t0 = time.perf_counter()
+        x, _ = load_mnist_train(spec["mnist"])
+        print(json.dumps({"load_ms": (time.perf_counter() - t0) * 1000, "n": len(x)}))
+    elif mode == "load":
         print(json.dumps({"load_ms": timed_load(spec["sample"])[0]}))
     elif mode == "loads":
         cold = timed_load(spec["sample"])[0]

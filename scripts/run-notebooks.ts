@@ -23,6 +23,8 @@ export interface ExecuteOptions {
   timeout?: number;
   /** Echo the subprocess output (default true). */
   echo?: boolean;
+  /** Extra environment variables for Jupyter and the kernel (e.g. TFJS_BACKEND). */
+  env?: NodeJS.ProcessEnv;
 }
 
 /** Runs one notebook through scripts/execute_notebook.py; resolves (never rejects) with the outcome. */
@@ -35,7 +37,7 @@ export function executeNotebook(input: string, outDir: string, options: ExecuteO
   const echo = options.echo ?? true;
   const started = Date.now();
   return new Promise((resolve) => {
-    const child = spawn(pythonPath(), args, { env: jupyterEnv(ROOT), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(pythonPath(), args, { env: jupyterEnv(ROOT, { ...process.env, ...options.env }), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const collect = (sink: NodeJS.WriteStream) => (chunk: Buffer) => {
       output += chunk.toString();

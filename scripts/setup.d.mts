@@ -6,6 +6,10 @@ export declare const ROOT: string;
 export declare function ensureDeps(root?: string): boolean;
 export declare function ensureJupyter(root?: string): boolean;
 export declare function writeKernelspec(root?: string): boolean;
+/** The software WebGPU adapter and the optional webgpu packages (as root with apt-get only). */
+export declare function ensureWebgpuSoftware(root?: string): boolean;
 export declare function buildLib(root?: string): boolean;
+export declare function ensureOpenBlas(): boolean;
+export declare function ensureFashionMnist(): boolean;
 /** All steps in order; throws on failure. */
 export declare function setup(root?: string): void;

@@ -92,7 +92,7 @@ const hasOpenBlas = () =>
 
 /**
  * e. OpenBLAS (Debian: libopenblas0-pthread), which the lib calls for matrix products and convolutions
- * on the wasm backend (lib/src/blas.ts). Optional: without it training is slower, not wrong, so a
+ * on the wasm backend (lib/src/engine/blas.ts). Optional: without it training is slower, not wrong, so a
  * non-root user only gets a hint. FASTBOOK_BLAS=off skips it.
  */
 export function ensureOpenBlas() {
@@ -109,6 +109,45 @@ export function ensureOpenBlas() {
   run('apt-get', ['install', '-y', '--no-install-recommends', 'libopenblas0-pthread'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
   return true;
 }
+
+const FASHION_MNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz';
+
+/**
+ * f. Fashion-MNIST's IDX files (Debian: dataset-fashion-mnist, under /usr/share/datasets/fashion-mnist),
+ * a second data set for the homework. Installed when we are root with apt-get; otherwise a hint, and
+ * only the cells that load it fail (with the same hint).
+ */
+export function ensureFashionMnist() {
+  if (fs.existsSync(FASHION_MNIST)) return false;
+  const canApt = process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
+  if (!canApt) {
+    console.log('setup: Fashion-MNIST not found (/usr/share/datasets/fashion-mnist); the cells that use it need it. ' +
+      'Install it with: sudo apt-get install dataset-fashion-mnist');
+    return false;
+  }
+  console.log('setup: installing Fashion-MNIST from Debian (dataset-fashion-mnist)');
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  run('apt-get', ['install', '-y', '--no-install-recommends', 'dataset-fashion-mnist'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (!fs.existsSync(FASHION_MNIST)) throw new Error(`dataset-fashion-mnist is installed but ${FASHION_MNIST} is missing`);
+  return true;
+}
+
+/**
+ * g. The software WebGPU adapter (Mesa's lavapipe) and the optional `webgpu` npm packages, so that the
+ * GPU code path is tested on machines without a GPU (scripts/webgpu-software.sh). Only as root with
+ * apt-get on Debian; elsewhere the webgpu tests say why they are skipped. FASTBOOK_WEBGPU=off skips it.
+ */
+export function ensureWebgpuSoftware(root = ROOT) {
+  const script = path.join(root, 'scripts', 'webgpu-software.sh');
+  if (process.env.FASTBOOK_WEBGPU === 'off' || process.platform !== 'linux') return false;
+  if (spawnSync('bash', [script, 'check'], { stdio: 'ignore' }).status === 0) return false;
+  if (process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return false;
+  console.log('setup: installing the software WebGPU adapter and the webgpu packages (scripts/webgpu-software.sh)');
+  // Optional: a failure (no network, another distribution) leaves the webgpu tests skipped, with the reason.
+  const r = spawnSync('bash', [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0) console.log('setup: the software WebGPU adapter could not be installed; the webgpu tests will say so');
+  return r.status === 0;}
 
 /** Newest mtime of any file under dir. */
 function newest(dir) {
@@ -139,7 +178,8 @@ export function setup(root = ROOT) {
   ensureJupyter(root);
   writeKernelspec(root);
   ensureOpenBlas();
-  buildLib(root);
+  ensureFashionMnist();
+  ensureWebgpuSoftware(root);  buildLib(root);
 }
 
 export { jupyterEnv, pythonPath };

@@ -27,8 +27,8 @@ test("automatic choice takes tensorflow when it loads, else wasm, and gives reas
   } else {
     assert.equal(choice.name, "wasm");
     assert.match(choice.skipped.join("\n"), /tensorflow: @tensorflow\/tfjs-node-gpu not installed; @tensorflow\/tfjs-node not installed/);
-    // webgpu is skipped too: either not installed, or (on a machine without a GPU) no adapter.
-    assert.match(choice.skipped.join("\n"), /webgpu: (webgpu not installed|@tensorflow\/tfjs-backend-webgpu not installed|no GPU adapter found)/);
+    // webgpu is skipped too: not installed, no adapter, or (here, without a GPU) only a software adapter.
+    assert.match(choice.skipped.join("\n"), /webgpu: (webgpu not installed|@tensorflow\/tfjs-backend-webgpu not installed|no GPU adapter found|only a software adapter, ".+" \(architecture \w+\), used only when asked for \(TFJS_BACKEND=webgpu\))/);
   }
 });
 

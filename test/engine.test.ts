@@ -4,11 +4,10 @@ import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { assertSameOnBackends, maxRelDiff } from "./helpers";
+import { assertSameOnBackends, maxRelDiff, skipUnlessWebgpu } from "./helpers";
 import { initBackend } from "../lib/src/engine/backend";
 import { conv2dFilterGrad, conv2dInputGrad } from "../lib/src/engine/gradients";
-import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKernel } from "../lib/src/engine/registry";
-import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
+import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKernel } from "../lib/src/engine/registry";import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
@@ -38,6 +37,17 @@ test("on wasm, conv2d trains (its missing filter-gradient kernel is replaced) wi
     }, { tol: 1e-4 });
   }
 });
+
+test("on webgpu, conv2d's gradients equal cpu's", async (t) => {
+  const skip = await skipUnlessWebgpu();
+  if (skip) return t.skip(skip);
+  for (const [stride, mode, size] of CONV_CASES) {
+    await assertSameOnBackends(`conv2d gradients on webgpu, stride ${stride} ${mode} ${size}px`, () => {
+      const x = tf.randomNormal([2, size, size, 3], 0, 1, "float32", 1) as tf.Tensor4D;
+      const w = tf.randomNormal([3, 3, 3, 4], 0, 1, "float32", 2) as tf.Tensor4D;
+      return tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.square(tf.conv2d(a as tf.Tensor4D, b as tf.Tensor4D, stride, mode))))([x, w]);
+    }, { backends: ["cpu", "webgpu"], tol: 1e-4 });
+  }});
 
 test("tf.gather along rows (the shuffled mini-batch) gives cpu's values on wasm, for every dtype, and rejects bad rows", async () => {
   const rows = [9, 0, 3, 3, 7];
@@ -85,6 +95,11 @@ for (const [name, make, loss, lr] of MODELS) {
   test(`${name}: four seeded SGD steps give the same losses on wasm as on cpu`, async () => {
     const [cpu] = await assertSameOnBackends(`${name} losses`, () => seededLosses(make, loss, lr), { tol: 1e-4 });
     assert.ok(cpu[3] < cpu[0], `the loss falls: ${cpu}`);
+  });
+  test(`${name}: four seeded SGD steps give the same losses on webgpu as on cpu`, async (t) => {
+    const skip = await skipUnlessWebgpu();
+    if (skip) return t.skip(skip);
+    await assertSameOnBackends(`${name} losses on webgpu`, () => seededLosses(make, loss, lr), { backends: ["cpu", "webgpu"], tol: 1e-4 });
   });
 }
 

@@ -8,7 +8,7 @@ import * as tar from "tar";
 import { Jimp } from "jimp";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { unpackedProblem } from "../lib/src/data/untar";
+import { defaultDataDir, unpackedProblem } from "../lib/src/data/untar";
 import { archiveName, folderName, URLs } from "../lib/src/data/urls";
 
 export function tempDir(prefix = "fastbook-test-"): string {
@@ -124,4 +124,45 @@ export async function assertSameOnBackends(
     assert.ok(worst <= tol * scale, `${what}: ${backends[b + 1]} differs from ${backends[0]} by ${worst} (allowed ${tol * scale})`);
   });
   return results;
+}
+
+/**
+ * For tests on full MNIST: the PNG archive (`URLs.MNIST`) and the original IDX files, which the mirror
+ * keeps under `mnist/`. Returns the IDX folder, or a skip reason; under CI=true a missing data set throws.
+ */
+export function fullMnistIdx(): { dir: string } | { skip: string } {
+  const mirror = process.env.DATA_MIRROR?.replace(/^file:\/\//, "");
+  let reason: string | undefined;
+  if (!mirror || /^[a-z]+:\/\//i.test(mirror)) reason = "the MNIST IDX files need DATA_MIRROR set to a local folder (e.g. ../shared/datasets)";
+  else if (!fs.existsSync(path.join(mirror, "mnist", "train-images-idx3-ubyte.gz"))) reason = `DATA_MIRROR=${mirror} holds no mnist/*-ubyte.gz`;
+  else if (!fs.existsSync(path.join(mirror, archiveName(URLs.MNIST))) && !fs.existsSync(path.join(defaultDataDir(), folderName(URLs.MNIST)))) {
+    reason = `DATA_MIRROR=${mirror} holds no ${archiveName(URLs.MNIST)}`;
+  }
+  if (!reason) return { dir: path.join(mirror!, "mnist") };
+  if (process.env.CI === "true") throw new Error(`CI=true and full MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
+  return { skip: reason };
+}
+
+/**
+ * Whether the webgpu backend can start here (on any adapter, a software one included): undefined when it
+ * can, else the reason. It needs the optional packages and a WebGPU adapter; without a GPU, Mesa's
+ * lavapipe gives one (scripts/webgpu-software.sh installs both, as root).
+ */
+export async function webgpuUnavailable(): Promise<string | undefined> {
+  const { prepareWebgpu } = await import("../lib/src/engine/webgpu-node");
+  try {
+    await prepareWebgpu(true);
+    return undefined;
+  } catch (e) {
+    return `webgpu cannot start here: ${(e as Error).message}. Install a software adapter and the packages with ` +
+      `scripts/webgpu-software.sh (as root, Debian).`;
+  }
+}
+
+/** For webgpu tests: a skip reason, or throws under CI=true, where the software adapter must be installed. */
+export async function skipUnlessWebgpu(): Promise<string | false> {
+  const reason = await webgpuUnavailable();
+  if (!reason) return false;
+  if (process.env.CI === "true") throw new Error(`CI=true and the webgpu tests must run: ${reason}`);
+  return reason;
 }

@@ -25,10 +25,24 @@ export async function showImage(t: tf.Tensor, opts: ShowImageOptions = {}): Prom
   showHtml(await imageFigure(t, opts), `[image ${t.shape.join("x")}${opts.title ? ": " + opts.title : ""}]`);
 }
 
-/** Shows several 2-D tensors side by side (fastai's show_images). */
-export async function showImages(ts: tf.Tensor[], opts: { titles?: string[]; cmap?: ColorMap; size?: number } = {}): Promise<void> {
+export interface ShowImagesOptions {
+  titles?: string[];
+  cmap?: ColorMap;
+  size?: number;
+  /** Lay the images out in rows of this many (default: side by side, wrapping with the page). */
+  ncols?: number;
+}
+
+/** HTML for several 2-D tensors as captioned images, side by side or in a grid of `ncols` columns. */
+export async function imagesHtml(ts: tf.Tensor[], opts: ShowImagesOptions = {}): Promise<string> {
   const figs = await Promise.all(ts.map((t, i) => imageFigure(t, { title: opts.titles?.[i], cmap: opts.cmap, size: opts.size })));
-  showHtml(`<div>${figs.join("")}</div>`, `[${ts.length} images]`);
+  const grid = opts.ncols ? ` style="display:grid;grid-template-columns:repeat(${opts.ncols},max-content)"` : "";
+  return `<div${grid}>${figs.join("")}</div>`;
+}
+
+/** Shows several 2-D tensors side by side (fastai's show_images). */
+export async function showImages(ts: tf.Tensor[], opts: ShowImagesOptions = {}): Promise<void> {
+  showHtml(await imagesHtml(ts, opts), `[${ts.length} images]`);
 }
 
 /**

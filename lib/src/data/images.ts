@@ -172,10 +172,13 @@ function toUnit(out: Float32Array, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255;
 }
 
-/** Bytes as a float32 tensor in [0, 1] (v / 255). */
-function unitTensor(bytes: Uint8Array, shape: [number, number, number]): tf.Tensor3D {
-  return floatTensor(shape, (out) => toUnit(out, bytes)) as tf.Tensor3D;
-}
+/**
+ * Pixel bytes (0..255) as a float32 tensor of `shape` in [0, 1] (v / 255), Also used for IDX files (idx.ts).
+ */
+export function bytesToUnitTensor<R extends tf.Rank>(bytes: Uint8Array, shape: number[]): tf.Tensor<R> {
+  const size = shape.reduce((a, b) => a * b, 1);
+  if (size !== bytes.length) throw new Error(`bytesToUnitTensor: ${bytes.length} bytes cannot fill shape [${shape}].`);
+  return floatTensor(shape, (out) => toUnit(out, bytes)) as tf.Tensor<R>;}
 
 /**
  * Opens every file and stacks them into one float32 tensor [N, height, width] with values in [0,1]:
@@ -218,7 +221,7 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
   } finally {
     watch.close();
   }
-  const stack = unitTensor(bytes, [files.length, height, width]);
+  const stack = bytesToUnitTensor<tf.Rank.R3>(bytes, [files.length, height, width]);
   if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.f32`), stack.dataSync() as Float32Array);
   return stack;
 }

@@ -1,8 +1,8 @@
 // Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
-import * as path from "node:path";
 import { tf } from "../tf";
 import { blasStatus } from "./blas";
 import { installEngine } from "./install";
+import { describeAdapter, prepareWebgpu, webgpuAdapter } from "./webgpu-node";
 
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -15,7 +15,8 @@ export interface BackendChoice {
   skipped: string[];
 }
 
-type Loader = () => Promise<string>; // returns the source package, throws with a reason
+// Returns the source package, throws with a reason. `requested`: named by the user, not the automatic pick.
+type Loader = (requested: boolean) => Promise<string>;
 
 function firstLine(e: unknown): string {
   const msg = e instanceof Error ? e.message : String(e);
@@ -49,26 +50,12 @@ const loaders: Record<BackendName, Loader> = {
     }
     throw new Error(reasons.join("; "));
   },
-  // WebGPU on Dawn's Node addon (npm package `webgpu`) with @tensorflow/tfjs-backend-webgpu: any GPU with a
-  // Vulkan driver. Both packages are optional. `webgpu`'s own entry is ESM-only, so its addon is loaded
-  // directly (DAWN_NODE may point elsewhere), and navigator.gpu must exist before the backend is imported.
-  async webgpu() {
-    // With DAWN_NODE set (a bundled script on a machine without node_modules), only the addon is needed.
-    for (const pkg of process.env.DAWN_NODE ? [] : ["webgpu", "@tensorflow/tfjs-backend-webgpu"]) {
-      try { require.resolve(`${pkg}/package.json`); } catch { throw new Error(`${pkg} not installed`); }
-    }
-    const platform = process.platform === "darwin" ? "darwin-universal" : `${process.platform}-${process.arch}`;
-    const addon = process.env.DAWN_NODE || path.join(path.dirname(require.resolve("webgpu/package.json")), "dist", platform, "dawn.node");
-    const { create, globals } = require(addon) as { create(flags: string[]): { requestAdapter(): Promise<unknown> }; globals: object };
-    Object.assign(globalThis, globals);
-    const gpu = create([]);
-    if (!(await gpu.requestAdapter())) throw new Error("no GPU adapter found (is a Vulkan driver installed?)");
-    const g = globalThis as { navigator?: { gpu?: unknown } };
-    if (!g.navigator) Object.defineProperty(globalThis, "navigator", { value: {}, configurable: true, writable: true });
-    g.navigator!.gpu = gpu;
-    require("@tensorflow/tfjs-backend-webgpu");
+  // WebGPU on Dawn's Node addon (npm package `webgpu`) with @tensorflow/tfjs-backend-webgpu, both optional:
+  // any GPU with a Vulkan driver. A software adapter is taken only when asked for (see engine/webgpu-node.ts).
+  async webgpu(requested) {
+    const checked = await prepareWebgpu(requested);
     await activate("webgpu");
-    return "@tensorflow/tfjs-backend-webgpu on Dawn (webgpu)";
+    return `@tensorflow/tfjs-backend-webgpu on Dawn (webgpu), ${describeAdapter(webgpuAdapter() ?? checked)}`;
   },
   async wasm() {
     require("@tensorflow/tfjs-backend-wasm");
@@ -85,8 +72,8 @@ let auto: BackendChoice | undefined; // the automatic pick, kept so that later c
 
 /**
  * Picks the backend: `requested`, else the TFJS_BACKEND environment variable, else the first of
- * tensorflow, wasm, cpu that loads. An explicit request that cannot be met is an error, not a
- * silent fallback, so a benchmark never measures the wrong thing.
+ * tensorflow, webgpu (a hardware adapter only), wasm, cpu that loads. An explicit request that cannot be
+ * met is an error, not a silent fallback, so a benchmark never measures the wrong thing.
  */
 export async function initBackend(requested: string | undefined = process.env.TFJS_BACKEND): Promise<BackendChoice> {
   const wanted = requested?.trim().toLowerCase() || undefined;
@@ -95,7 +82,7 @@ export async function initBackend(requested: string | undefined = process.env.TF
   }
   if (wanted !== undefined) {
     try {
-      return { name: wanted as BackendName, source: await loaders[wanted as BackendName](), skipped: [] };
+      return { name: wanted as BackendName, source: await loaders[wanted as BackendName](true), skipped: [] };
     } catch (e) {
       throw new Error(`Backend "${wanted}" was requested but is not usable here: ${firstLine(e)}. ` +
         `Unset TFJS_BACKEND to pick automatically, or install what it needs (see README, "Backends").`);
@@ -105,7 +92,7 @@ export async function initBackend(requested: string | undefined = process.env.TF
   const skipped: string[] = [];
   for (const name of BACKENDS) {
     try {
-      auto = { name, source: await loaders[name](), skipped };
+      auto = { name, source: await loaders[name](false), skipped };
       return auto;
     } catch (e) {
       skipped.push(`${name}: ${firstLine(e)}`);

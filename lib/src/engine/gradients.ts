@@ -3,7 +3,6 @@
 import { tf } from "../tf";
 import { usingBlas } from "./blas";
 import { originalGradient, overrideGradient } from "./registry";
-
 /**
  * The wasm backend's matMul costs roughly the same per *output* element whatever the inner size, and its
  * transposed-operand path is slower still. The gradient of a·b with respect to b (a weight) is aᵀ·dy;
