@@ -28,6 +28,30 @@ export function numberAfter(text: string, label: string): number {
   return Number(m[1]);
 }
 
+/** Asserts that the number printed after `label` is at least `min`. */
+function atLeastIn(text: string, label: string, min: number): void {
+  const v = numberAfter(text, label);
+  assert.ok(v >= min, `${label} ${v} < ${min}`);
+}
+
+/** The counts of the heatmap drawn with `classes` as its column and row names (a confusion matrix). */
+function confusionMatrix(text: string, classes: readonly string[]): number[][] {
+  // Each chart's script holds `newPlot(el, <traces as JSON>, <layout as JSON>, ...)`; JSON has no ", {".
+  const heatmaps = [...text.matchAll(/newPlot\(el, (\[\{"type":"heatmap".*?\}\]), \{/g)]
+    .map((m) => (JSON.parse(m[1].replace(/\\u003c/g, "<")) as { z: number[][]; x: string[]; y: string[] }[])[0]);
+  const found = heatmaps.find((h) => JSON.stringify(h.x) === JSON.stringify(classes) && JSON.stringify(h.y) === JSON.stringify(classes));
+  assert.ok(found, `a heatmap with the class names ${classes.join(", ")} along both axes is shown (found ${heatmaps.length} heatmaps)`);
+  return found.z;
+}
+
+/** The images shown after the top-losses caption, with their captions. */
+function topLossImages(text: string): string[] {
+  const at = text.indexOf("Each image: predicted / actual / loss / probability of the prediction");
+  assert.ok(at >= 0, "the top losses are shown");
+  const after = text.slice(at);
+  return [...after.matchAll(/<img src="data:image\/png;base64,[^"]+"[^>]*>\s*<figcaption[^>]*>([^<]*)<\/figcaption>/g)].map((m) => m[1]);
+}
+
 /** What each notebook must show, beyond running without errors. */
 export const checks: Record<string, (text: string) => void> = {
   "04_mnist_basics": (text) => {
@@ -64,6 +88,33 @@ export const checks: Record<string, (text: string) => void> = {
     assert.match(text, /epoch.*train_loss.*valid_loss.*batchAccuracy.*time/s, "the fit table is shown");
     assert.match(text, /<svg[^>]*>.*init.*predict.*loss.*gradient.*step.*stop/s, "the seven-step diagram is shown");
     assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 6, "the plots are drawn");
+  },
+  "04c_all_ten_digits": (text) => {
+    assert.match(text, /training: 0: 5923, 1: 6742, .*9: 5949/);
+    assert.match(text, /training: 60000 images, validation: 10000 images/);
+    assert.match(text, /held out 12000 of 60000 training images/);
+    assert.match(text, /seed 42 again: the same split/);
+    assert.match(text, /(?:label \d: {2}(?:\d\.\d{3} ){9}\d\.\d{3} {2}1\.000\s+){4}/, "four softmax rows, each summing to 1");
+    assert.match(text, /naive softmax of \[100, 200, 300\]: NaN, NaN, NaN/);
+    const gradientDiffs = [...text.matchAll(/max \|gradient - formula\| ([0-9.e+-]+)/g)].map((m) => Number(m[1]));
+    assert.equal(gradientDiffs.length, 3, "three gradients are compared with the formula");
+    gradientDiffs.forEach((d) => assert.ok(d < 1e-6, `a cross-entropy gradient differs from (softmax - onehot)/N by ${d}`));
+    assert.ok(numberAfter(text, "largest difference between the three losses:") < 1e-5, "the three cross-entropies agree");
+    atLeastIn(text, "all ten digits, linear, \\d+ epochs: validation accuracy", 0.92);
+    atLeastIn(text, "all ten digits, mlp, \\d+ epochs: validation accuracy", 0.975);
+    atLeastIn(text, "all ten digits, cnn, \\d+ epochs: validation accuracy", 0.99);
+    assert.equal((text.match(/"title":\{"text":"Learning rate finder"/g) ?? []).length, 3, "an lr-finder plot for each model");
+    const digits = Array.from({ length: 10 }, (_, i) => String(i));
+    const counts = confusionMatrix(text, digits);
+    const total = counts.flat().reduce((a, b) => a + b, 0), right = digits.reduce((a, _, i) => a + counts[i][i], 0);
+    assert.equal(total, 10000, "the confusion matrix counts every test image once");
+    assert.ok(Math.abs(right / total - numberAfter(text, "all ten digits, cnn, \\d+ epochs: validation accuracy")) < 1e-4,
+      "the confusion matrix's diagonal gives the CNN's accuracy");
+    assert.match(text, /\d taken for \d: \d+ times/);
+    const top = topLossImages(text);
+    assert.ok(top.length >= 12, `12 top-loss images are shown (found ${top.length})`);
+    const losses = top.slice(0, 12).map((c) => Number(c.split(" / ")[1]));
+    losses.slice(1).forEach((l, i) => assert.ok(l <= losses[i], `top losses are shown highest first: ${losses.join(", ")}`));
   },
   "04d_learner_from_scratch": (text) => {
     assert.match(text, /trainX \[ 12396, 784 \] trainY \[ 12396, 1 \]\s+validX \[ 2038, 784 \] validY \[ 2038, 1 \]/);
@@ -139,6 +190,22 @@ export const checks: Record<string, (text: string) => void> = {
     assert.match(text, /sigmoid\(0\) = 0\.5000, sigmoid\(-6\) = 0\.0025, sigmoid\(6\) = 0\.9975/);
     assert.match(text, /relu\(\[-2, -1, 0, 1, 2\]\) = \[0,0,0,1,2\]/);
     assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 4, "the data, the fit, sigmoid and ReLU are plotted");
+  },
+  "04g_fashion_mnist": (text) => {
+    assert.match(text, /T-shirt\/top: 6000, Trouser: 6000, .*Ankle boot: 6000/);
+    atLeastIn(text, "fashion mnist, mlp, \\d+ epochs: validation accuracy", 0.87);
+    atLeastIn(text, "fashion mnist, cnn, \\d+ epochs: validation accuracy", 0.90);
+    assert.equal((text.match(/"title":\{"text":"Learning rate finder"/g) ?? []).length, 2, "an lr-finder plot for each model");
+    const classes = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"];
+    const counts = confusionMatrix(text, classes);
+    const total = counts.flat().reduce((a, b) => a + b, 0), right = classes.reduce((a, _, i) => a + counts[i][i], 0);
+    assert.equal(total, 10000, "the confusion matrix counts every test image once");
+    assert.ok(Math.abs(right / total - numberAfter(text, "fashion mnist, cnn, \\d+ epochs: validation accuracy")) < 1e-4,
+      "the confusion matrix's diagonal gives the CNN's accuracy");
+    const top = topLossImages(text);
+    assert.ok(top.length >= 12, `12 top-loss images are shown (found ${top.length})`);
+    const losses = top.slice(0, 12).map((c) => Number(c.split(" / ")[1]));
+    losses.slice(1).forEach((l, i) => assert.ok(l <= losses[i], `top losses are shown highest first: ${losses.join(", ")}`));
   },
 };
 

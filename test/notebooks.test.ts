@@ -8,11 +8,22 @@ import { executeNotebook } from "../scripts/run-notebooks";
 import { browserSkipReason, checkReports } from "../scripts/browser";
 import { skipUnlessMnist, tempDir } from "./helpers";
 import { NOTEBOOKS, checks, join, outputsText } from "./notebook-checks";
+import { FASHION_MNIST_PATH } from "../lib/src/data/idx";
+
+/** For notebooks that need a data set besides MNIST: a skip reason when it is missing (an error under CI=true). */
+function otherDataMissing(name: string): string | undefined {
+  if (name !== "04g_fashion_mnist") return undefined;
+  const dir = FASHION_MNIST_PATH;
+  if (fs.existsSync(dir)) return undefined;
+  const reason = `Fashion-MNIST is not installed in ${dir} (Debian: apt-get install dataset-fashion-mnist)`;
+  if (process.env.CI === "true") throw new Error(`CI=true and ${reason}.`);
+  return reason;
+}
 
 for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort()) {
   const name = path.basename(file, ".ipynb");
   test(`notebook ${file} runs without errors and shows the chapter's results`, async (t) => {
-    const skip = await skipUnlessMnist();
+    const skip = (await skipUnlessMnist()) || otherDataMissing(name);
     if (skip) return t.skip(skip);
     const out = tempDir("fastbook-nb-");
     const result = await executeNotebook(path.join(NOTEBOOKS, file), out, { echo: false });
