@@ -10,7 +10,7 @@
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
-//   tsx scripts/bench.ts --cases=c  only the cases named (a, b, c, d); writes nothing
+//   tsx scripts/bench.ts --cases=c  only the cases named (a, b, c, d, f); writes nothing
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";

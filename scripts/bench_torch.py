@@ -118,6 +118,12 @@ def case_runner(spec, case):
     def conv(ni, nf):
         return SameConv(ni, nf, 3)
 
+    class ChannelsLast(nn.Module):
+        """NCHW -> NHWC, so that flattening orders the features as TensorFlow.js's NHWC tensors do."""
+
+        def forward(self, x):
+            return x.permute(0, 2, 3, 1)
+
     archs = {
         "linear": lambda: nn.Linear(784, 1),
         "simple_net": lambda: nn.Sequential(nn.Linear(784, 30), nn.ReLU(), nn.Linear(30, 1)),
@@ -126,6 +132,10 @@ def case_runner(spec, case):
             nn.Unflatten(1, (1, 28, 28)),
             conv(1, 8), nn.ReLU(), conv(8, 16), nn.ReLU(), conv(16, 32), nn.ReLU(), conv(32, 32), nn.ReLU(),
             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(32, 1)),
+        "cnn10": lambda: nn.Sequential(
+            nn.Unflatten(1, (1, 28, 28)),
+            conv(1, 16), nn.ReLU(), conv(16, 32), nn.ReLU(), conv(32, 64), nn.ReLU(), conv(64, 64), nn.ReLU(),
+            ChannelsLast(), nn.Flatten(), nn.Linear(256, 10)),
     }
 
     def mnist_loss(logits, targets):

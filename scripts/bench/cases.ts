@@ -8,7 +8,7 @@ import {
 } from "fastbook-ts";
 import { CACHE, LIMIT, ONLY, QUICK, RUNS, WARMUP } from "./config";
 
-export type Arch = "linear" | "simple_net" | "mlp" | "cnn";
+export type Arch = "linear" | "simple_net" | "mlp" | "cnn" | "cnn10";
 export type LossName = "mnist" | "bce" | "ce";
 
 /**
@@ -46,6 +46,9 @@ export const CASES: TrainCase[] = ([
   { key: "b", name: "(b) simple net 784-30-1, MNIST_SAMPLE", data: "sample", arch: "simple_net", loss: "mnist", bs: 256, lr: 0.1, steps: null },
   { key: "c", name: "(c) MLP 784-128-10, full MNIST", data: "mnist", arch: "mlp", loss: "ce", bs: 256, lr: 0.1, steps: null },
   { key: "d", name: "(d) CNN of 04b, MNIST_SAMPLE", data: "sample", arch: "cnn", loss: "bce", bs: 256, lr: 0.5, steps: null },
+  // 04c trains this CNN with Adam and a one-cycle schedule; here both sides take plain SGD steps, so that
+  // the comparison is of the same arithmetic. Its batch size is the notebook's.
+  { key: "f", name: "(f) CNN of 04c (16-32-64-64 convs, 256-10), full MNIST", data: "mnist", arch: "cnn10", loss: "ce", bs: 128, lr: 0.1, steps: null },
 ] as TrainCase[]).filter((c) => !ONLY || ONLY.includes(c.key)).map((c) => {
   const steps = QUICK ? 3 : c.steps;
   return { ...c, steps, name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
@@ -62,6 +65,14 @@ export const archs: Record<Arch, () => Module> = {
     new Conv2d(16, 32, 3, { stride: 2, seed: 33 }), new ReLU(),
     new Conv2d(32, 32, 3, { stride: 2, seed: 34 }), new ReLU(),
     new GlobalAvgPool(), new Linear(32, 1, { seed: 35 }),
+  ),
+  cnn10: () => new Sequential(
+    new Reshape([28, 28, 1]),
+    new Conv2d(1, 16, 3, { stride: 2, seed: 4 }), new ReLU(),
+    new Conv2d(16, 32, 3, { stride: 2, seed: 5 }), new ReLU(),
+    new Conv2d(32, 64, 3, { stride: 2, seed: 6 }), new ReLU(),
+    new Conv2d(64, 64, 3, { stride: 2, seed: 7 }), new ReLU(),
+    new Reshape(), new Linear(256, 10, { seed: 8 }),
   ),
 };
 export const losses: Record<LossName, LossFunc> = { mnist: mnistLoss, bce: binaryCrossEntropy, ce: crossEntropy };
