@@ -104,7 +104,7 @@ async function main(): Promise<void> {
 
   const nFiles = sampleTrainFiles(sample).length;
   const rows: Row[] = [
-    ...CASES.map((c) => trainingRow(c.name, results[c.key].ours, results[c.key].torch)),
+    ...CASES.map((c) => trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance)),
     ...(ON_GPU ? [] : [
       row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
       row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),

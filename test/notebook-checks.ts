@@ -210,12 +210,14 @@ export const checks: Record<string, (text: string) => void> = {
 };
 
 /**
- * Executes a notebook (with extra environment variables for its kernel, e.g. TFJS_BACKEND) and asserts
- * that no cell fails or shows an error, the report is offline, and `checks` hold. Returns the outputs' text.
+ * Executes a notebook (with extra environment variables for its kernel, e.g. TFJS_BACKEND) into `out` and
+ * asserts that no cell fails or shows an error, the report is offline, and `checks` hold. Returns the
+ * outputs' text, the report's path and its HTML.
  */
-export async function runAndCheck(file: string, env: NodeJS.ProcessEnv = {}): Promise<{ text: string; seconds: number; checked: boolean }> {
+export async function runAndCheck(file: string, env: NodeJS.ProcessEnv = {}, out = tempDir("fastbook-nb-")):
+    Promise<{ text: string; seconds: number; checked: boolean; htmlFile: string; html: string }> {
   const name = path.basename(file, ".ipynb");
-  const result = await executeNotebook(path.join(NOTEBOOKS, file), tempDir("fastbook-nb-"), { echo: false, env });
+  const result = await executeNotebook(path.join(NOTEBOOKS, file), out, { echo: false, env });
   assert.ok(result.ok, result.message);
   const { text, cells } = outputsText(result.ipynb);
   const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "error" ||
@@ -225,5 +227,5 @@ export async function runAndCheck(file: string, env: NodeJS.ProcessEnv = {}): Pr
   const html = fs.readFileSync(result.html, "utf8");
   assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="https?:/i, "the report loads nothing from the network");
   checks[name]?.(text);
-  return { text, seconds: result.seconds, checked: Boolean(checks[name]) };
+  return { text, seconds: result.seconds, checked: Boolean(checks[name]), htmlFile: result.html, html };
 }

@@ -7,7 +7,7 @@ import * as path from "node:path";
 import { executeNotebook } from "../scripts/run-notebooks";
 import { browserSkipReason, checkReports } from "../scripts/browser";
 import { skipUnlessMnist, tempDir } from "./helpers";
-import { NOTEBOOKS, checks, join, outputsText } from "./notebook-checks";
+import { NOTEBOOKS, runAndCheck } from "./notebook-checks";
 import { FASHION_MNIST_PATH } from "../lib/src/data/idx";
 
 /** For notebooks that need a data set besides MNIST: a skip reason when it is missing (an error under CI=true). */
@@ -26,28 +26,19 @@ for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb"))
     const skip = (await skipUnlessMnist()) || otherDataMissing(name);
     if (skip) return t.skip(skip);
     const out = tempDir("fastbook-nb-");
-    const result = await executeNotebook(path.join(NOTEBOOKS, file), out, { echo: false });
-    assert.ok(result.ok, result.message);
-    const { text, cells } = outputsText(result.ipynb);
-    const errors = cells.flatMap((c) => c.outputs ?? []).filter((o) => o.output_type === "error" ||
-      (o.output_type === "stream" && /^\s*\w*Error\b|UncaughtException|UnhandledPromiseRejection/m.test(join(o.text))));
-    assert.deepEqual(errors, [], "no cell shows an error");
-    assert.ok(fs.statSync(result.html).size > 0, "the HTML report was written");
-    const html = fs.readFileSync(result.html, "utf8");
-    assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="https?:/i, "the report loads nothing from the network");
+    const { checked, htmlFile, html } = await runAndCheck(file, {}, out);
     const plotlyCopies = (html.match(/plotly\.js \(cartesian - minified\) v\d/g) ?? []).length;
     const plots = (html.match(/class="fastbook-plot"/g) ?? []).length;
     assert.equal(plotlyCopies, plots > 0 ? 1 : 0, "plotly.js is inlined once, where there are plots");
-    const size = fs.statSync(result.html).size;
+    const size = fs.statSync(htmlFile).size;
     assert.ok(size < 5_000_000, `the report is ${(size / 1e6).toFixed(1)} MB; it should stay under 5 MB`);
     assert.doesNotMatch(html, /id="fastbook-failure"/, "no failure banner");
-    t.diagnostic(`${path.basename(result.html)}: ${(size / 1e6).toFixed(2)} MB, ${plots} plots`);
-    checks[name]?.(text);
-    if (!checks[name]) t.diagnostic(`no extra checks for ${name}`);
+    t.diagnostic(`${path.basename(htmlFile)}: ${(size / 1e6).toFixed(2)} MB, ${plots} plots`);
+    if (!checked) t.diagnostic(`no extra checks for ${name}`);
 
     // Opened in a browser with networking off, every plot is drawn and every image shown.
     await t.test("renders offline in a headless browser", { skip: browserSkipReason() ?? false }, async (t) => {
-      const [check] = await checkReports([result.html], { screenshotDir: out });
+      const [check] = await checkReports([htmlFile], { screenshotDir: out });
       assert.deepEqual(check!.problems, []);
       assert.equal(check!.plots, plots);
       assert.ok(check!.images > 0 || name !== "04_mnist_basics", "the digits are images");
