@@ -28,7 +28,7 @@ export function browserSkipReason(): string | undefined {
 
 type Json = Record<string, unknown>;
 
-/** A minimal DevTools-protocol client: one browser, flat sessions. */
+/** A minimal DevTools-protocol client: one browser, flat DevTools targets. */
 class Browser {
   private nextId = 1;
   private pending = new Map<number, { resolve: (v: Json) => void; reject: (e: Error) => void; method: string }>();

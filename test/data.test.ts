@@ -126,7 +126,7 @@ test("a cached archive that fails its check is fetched again", async () => {
   assert.equal(sha256(got), sha256(archive));
 });
 
-// ---- archives carry how they were verified, and are replaced only by verified copies ----
+// ---- archives record how they were verified, and are replaced only by verified copies ----
 
 const record = (dataDir: string, name: string) =>
   JSON.parse(fs.readFileSync(path.join(dataDir, "archive", `${name}.verified.json`), "utf8")) as Record<string, unknown>;

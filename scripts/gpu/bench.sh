@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # `npm run bench` on a GPU machine: this project on the `webgpu` backend (Dawn) against PyTorch on CUDA,
-# in one device call. The GPU machine has no Node.js, no npm registry and no Vulkan loader, so everything
+# in one run there. The GPU machine has no Node.js, no npm registry and no Vulkan loader, so everything
 # travels in `.gpu/` (scripts/gpu/prepare.sh and on-device.sh; see scripts/gpu/README.md).
 #
 #   scripts/gpu/bench.sh prepare    here: builds .gpu/ (Node, Dawn, Vulkan debs, the bundled bench, data)
-#   scripts/gpu/bench.sh device     there, from the project root, with `carry: [".gpu"]`:
+#   scripts/gpu/bench.sh device     there, from the project root, with .gpu/ copied beside it:
 #                                   writes $OUT/results-gpu.json and prints the table
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -25,7 +25,7 @@ prepare)
   mkdir -p .gpu/datasets
   cp "$mirror/SHA256SUMS" "$mirror/mnist_sample.tgz" "$mirror/mnist_png.tgz" .gpu/datasets/
   du -sh .gpu
-  echo "Next: one device call, with carry [\".gpu\"]: scripts/gpu/bench.sh device"
+  echo "Next: copy .gpu/ to the GPU machine with the checkout, then run there: scripts/gpu/bench.sh device"
   ;;
 device)
   # shellcheck disable=SC1091

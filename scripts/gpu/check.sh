@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# The webgpu tests on a GPU machine, in one device call: the same checks `npm test` runs on the software
+# The webgpu tests on a GPU machine, in one run there: the same checks `npm test` runs on the software
 # adapter (synchronous reads, the automatic choice taking the hardware adapter, the backend comparisons
 # against cpu, a short fit), bundled with Node.js and Dawn since that machine has neither.
 #
 #   scripts/gpu/check.sh prepare    here: builds .gpu/ (Node, Dawn, Vulkan debs, the bundled tests)
-#   scripts/gpu/check.sh device     there, from the project root, with `carry: [".gpu"]`:
+#   scripts/gpu/check.sh device     there, from the project root, with .gpu/ copied beside it:
 #                                   prints the results and writes them to $OUT/webgpu-check.txt
 #   scripts/gpu/check.sh local      here: the bundled tests on this machine's adapter (a rehearsal)
 #
@@ -38,7 +38,7 @@ prepare)
   # machine whose only adapter is a software one, as in `local`).
   cp node_modules/@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm{,-simd}.wasm .gpu/tests/
   du -sh .gpu
-  echo "Next: one device call, with carry [\".gpu\"]: scripts/gpu/check.sh device"
+  echo "Next: copy .gpu/ to the GPU machine with the checkout, then run there: scripts/gpu/check.sh device"
   ;;
 device)
   # shellcheck disable=SC1091

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fills a folder to carry to a GPU machine that has a GPU driver but no Node.js and no Vulkan loader:
+# Fills a folder to take to a GPU machine that has a GPU driver but no Node.js and no Vulkan loader:
 # this Node.js binary, Dawn's addon from the `webgpu` npm package, the Vulkan loader and the GL dispatch
 # libraries NVIDIA's Vulkan driver needs (Debian packages, unpacked there by on-device.sh).
 #   scripts/gpu/prepare.sh [DIR]     (DIR defaults to .gpu, git-ignored)
@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-.gpu}
 mkdir -p "$dir/debs"
-# Compressed, so that everything fits the 64 MiB a device call can carry.
+# Compressed, so that everything stays small (under 64 MiB) for the transfer to the GPU machine.
 [ -f "$dir/node.xz" ] || xz -T2 -6 -c "$(readlink -f "$(command -v node)")" > "$dir/node.xz"
 dawn=node_modules/webgpu/dist/linux-x64/dawn.node
 [ -f "$dawn" ] || { echo "prepare: $dawn is missing: npm install --no-save webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0" >&2; exit 1; }

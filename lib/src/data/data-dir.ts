@@ -61,7 +61,7 @@ export function ensureDataDir({ dir, origin }: DataDir): void {
   }
 }
 
-/** Temporary names carry the writer's pid and a time: `<base>.part-<pid>-<ms>`, `.unpack-<name>-<pid>-<ms>`. */
+/** Temporary names hold the writer's pid and a time: `<base>.part-<pid>-<ms>`, `.unpack-<name>-<pid>-<ms>`. */
 export function tempName(base: string, kind: "part" | "unpack" | "stale"): string {
   // The "r" keeps the random part from reading as a number (older versions wrote only pid and time).
   const tag = `${process.pid}-${Date.now()}-r${Math.random().toString(36).slice(2, 6)}`;

@@ -9,7 +9,7 @@
 //   deleted first.
 // - <folder>/ with <folder>.unpacked.json beside it: written after a full unpack, with the number of
 //   files. A folder without it, or with fewer or more files, is unpacked again.
-// - Temporary names carry the writer's pid; those of processes that no longer run are removed.
+// - Temporary names hold the writer's pid; those of processes that no longer run are removed.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tar from "tar";
