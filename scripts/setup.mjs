@@ -20,6 +20,16 @@ function run(cmd, args, options = {}) {
   if (result.status !== 0) throw new Error(`\`${[cmd, ...args].join(' ')}\` failed (exit ${result.status ?? result.signal})`);
 }
 
+/** Whether this process may install Debian packages itself (root, with apt-get). */
+const canApt = () => process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
+
+/** apt-get update, then install `packages` without recommends and without questions. */
+function aptInstall(packages) {
+  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+  run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  run('apt-get', ['install', '-y', '--no-install-recommends', ...packages], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+}
+
 /** a. `npm ci` when node_modules is missing or older than package-lock.json. */
 export function ensureDeps(root = ROOT) {
   const installed = mtime(path.join(root, 'node_modules', '.package-lock.json'));
@@ -42,8 +52,7 @@ export function ensureJupyter(root = ROOT) {
   const stamp = path.join(root, '.jupyter', 'python-ok');
   if (fs.existsSync(stamp) && fs.readFileSync(stamp, 'utf8') === `${python}\n`) return false;
   if (!hasJupyter(python)) {
-    const canApt = python === '/usr/bin/python3' && process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
-    if (!canApt) {
+    if (python !== '/usr/bin/python3' || !canApt()) {
       throw new Error(
         `Jupyter is missing for ${python} (it must import ${JUPYTER_MODULES}). Install it with\n` +
           `  sudo apt-get install --no-install-recommends ${DEBIAN_PACKAGES.join(' ')}   (Debian/Ubuntu, /usr/bin/python3)\n` +
@@ -51,12 +60,7 @@ export function ensureJupyter(root = ROOT) {
       );
     }
     console.log(`setup: installing Jupyter (apt-get install ${DEBIAN_PACKAGES.join(' ')})`);
-    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-    run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-    run('apt-get', ['install', '-y', '--no-install-recommends', ...DEBIAN_PACKAGES], {
-      env,
-      stdio: ['ignore', 'inherit', 'inherit'],
-    });
+    aptInstall(DEBIAN_PACKAGES);
     if (!hasJupyter(python)) throw new Error(`Jupyter still cannot be imported by ${python} after apt-get install`);
   }
   fs.mkdirSync(path.dirname(stamp), { recursive: true });
@@ -97,16 +101,13 @@ const hasOpenBlas = () =>
  */
 export function ensureOpenBlas() {
   if (process.env.FASTBOOK_BLAS === 'off' || hasOpenBlas()) return false;
-  const canApt = process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
-  if (!canApt) {
+  if (!canApt()) {
     console.log('setup: OpenBLAS not found; training runs without it, several times slower. ' +
       'Install it with: sudo apt-get install libopenblas0-pthread');
     return false;
   }
   console.log('setup: installing OpenBLAS from Debian (libopenblas0-pthread)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  run('apt-get', ['install', '-y', '--no-install-recommends', 'libopenblas0-pthread'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  aptInstall(['libopenblas0-pthread']);
   return true;
 }
 
@@ -119,16 +120,13 @@ const FASHION_MNIST = '/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte
  */
 export function ensureFashionMnist() {
   if (fs.existsSync(FASHION_MNIST)) return false;
-  const canApt = process.getuid?.() === 0 && fs.existsSync('/usr/bin/apt-get');
-  if (!canApt) {
+  if (!canApt()) {
     console.log('setup: Fashion-MNIST not found (/usr/share/datasets/fashion-mnist); the cells that use it need it. ' +
       'Install it with: sudo apt-get install dataset-fashion-mnist');
     return false;
   }
   console.log('setup: installing Fashion-MNIST from Debian (dataset-fashion-mnist)');
-  const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
-  run('apt-get', ['update'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
-  run('apt-get', ['install', '-y', '--no-install-recommends', 'dataset-fashion-mnist'], { env, stdio: ['ignore', 'inherit', 'inherit'] });
+  aptInstall(['dataset-fashion-mnist']);
   if (!fs.existsSync(FASHION_MNIST)) throw new Error(`dataset-fashion-mnist is installed but ${FASHION_MNIST} is missing`);
   return true;
 }
@@ -142,7 +140,7 @@ export function ensureWebgpuSoftware(root = ROOT) {
   const script = path.join(root, 'scripts', 'webgpu-software.sh');
   if (process.env.FASTBOOK_WEBGPU === 'off' || process.platform !== 'linux') return false;
   if (spawnSync('bash', [script, 'check'], { stdio: 'ignore' }).status === 0) return false;
-  if (process.getuid?.() !== 0 || !fs.existsSync('/usr/bin/apt-get')) return false;
+  if (!canApt()) return false;
   console.log('setup: installing the software WebGPU adapter and the webgpu packages (scripts/webgpu-software.sh)');
   // Optional: a failure (no network, another distribution) leaves the webgpu tests skipped, with the reason.
   const r = spawnSync('bash', [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });

@@ -52,19 +52,19 @@ export async function showImages(ts: tf.Tensor[], opts: ShowImagesOptions = {}):
  */
 export function pixelTableHtml(t: tf.Tensor, opts: { rowStart?: number; colStart?: number; fontSize?: number } = {}): string {
   if (t.rank !== 2) throw new Error(`pixelTable needs a 2-D tensor; got shape [${t.shape}].`);
-  const [rows, cols] = t.shape as [number, number];
+  const cols = t.shape[1]!;
   const values = t.arraySync() as number[][];
   const flat = values.flat();
   const lo = Math.min(...flat), hi = Math.max(...flat), span = hi > lo ? hi - lo : 1;
   const r0 = opts.rowStart ?? 0, c0 = opts.colStart ?? 0;
-  const fmt = (v: number) => (t.dtype === "float32" && !Number.isInteger(v) ? v.toFixed(2) : String(v));
+  const cellText = (v: number) => (t.dtype === "float32" && !Number.isInteger(v) ? v.toFixed(2) : String(v));
   const cell = "padding:1px 3px;text-align:right;border:none";
   const head = `<tr><th style="${cell}"></th>${Array.from({ length: cols }, (_, j) => `<th style="${cell}">${c0 + j}</th>`).join("")}</tr>`;
   const body = values.map((row, i) => `<tr><th style="${cell}">${r0 + i}</th>` + row.map((v) => {
     const level = (v - lo) / span;
     const shade = Math.round(255 * (1 - level));
     const ink = level > 0.5 ? "#fff" : "#000";
-    return `<td style="${cell};background:rgb(${shade},${shade},${shade});color:${ink}">${fmt(v)}</td>`;
+    return `<td style="${cell};background:rgb(${shade},${shade},${shade});color:${ink}">${cellText(v)}</td>`;
   }).join("") + "</tr>").join("");
   return `<table style="border-collapse:collapse;font:${opts.fontSize ?? 7}pt monospace">${head}${body}</table>`;
 }
