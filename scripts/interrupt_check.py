@@ -35,7 +35,7 @@ const spin = { steps: 0 };
 console.log("READY " + JSON.stringify({ tensors: tf.memory().numTensors }));
 """
 
-FIT = "await learn.fit(400, 0.1);"  # long enough that only the interrupt can end it
+FIT = "await learn.fit(4000, 0.1);"  # minutes long: only the interrupt can end it
 
 STATE = r"""
 await Promise.resolve(); // outside tslab's synchronous run of a cell, which hides every SIGINT listener
@@ -150,7 +150,7 @@ def main():
         fit = Cell(kc, FIT)
         # Interrupt once the progress bar says the fit is in its third epoch (two rows in the table).
         deadline = time.time() + 120
-        while time.time() < deadline and not any(re.search(r"epoch 3/400", d) for d in fit.displays):
+        while time.time() < deadline and not any(re.search(r"epoch 3/4000", d) for d in fit.displays):
             fit.pump(0.1)
             if fit.idle:
                 break
@@ -158,10 +158,12 @@ def main():
         debug("interrupting; last display:", fit.displays[-1:])
         # An interrupt that reaches tslab while it is still compiling a cell is lost: send it again until
         # the cell answers (a busy machine can delay the fit's start past the display above).
-        for _ in range(10):
+        for attempt in range(20):
             km.interrupt_kernel()
-            if fit.pump(3):
+            if fit.pump(2):
                 break
+            debug("no answer 2 s after interrupt", attempt + 1)
+        out["interrupts_sent"] = attempt + 1
         fit.finish(60)
         debug("fit cell answered", fit.reply)
         time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell

@@ -31,7 +31,7 @@ test("Kernel > Interrupt stops a fit at the next batch; the next cells see a con
   assert.equal(r.setup.status, "ok", r.setup.stderr);
 
   // The interrupted cell fails at once with tslab's message.
-  assert.equal(r.fit.status, "error");
+  assert.equal(r.fit.status, "error", `the fit cell answered ${r.fit.status}; the driver saw: ${line}`);
   assert.match(r.fit.stderr, /Interrupted asynchronously/);
 
   // The next cell finds the fit stopped where it was interrupted (epoch 3, or a little later on a busy
@@ -40,9 +40,9 @@ test("Kernel > Interrupt stops a fit at the next batch; the next cells see a con
   assert.ok(s, "the state cell printed its report");
   assert.equal(s.stopped?.reason, "interrupted");
   const at = s.stopped!.epoch;
-  assert.ok(at >= 3 && at < 400, `stopped in epoch ${at}`);
+  assert.ok(at >= 3 && at < 4000, `stopped in epoch ${at}`);
   assert.equal(s.epochsRecorded, at - 1);
-  assert.match(s.stopped!.message, new RegExp(`^fit was interrupted in epoch ${at}/400, after \\d+ of 64 training batches\\. ` +
+  assert.match(s.stopped!.message, new RegExp(`^fit was interrupted in epoch ${at}/4000, after \\d+ of 64 training batches\\. ` +
     `The Recorder holds the ${at - 1} epochs completed`));
   // Counters agree with each other: iterations = the full epochs + the batches done in the last one.
   assert.equal(s.epoch, at - 1);
@@ -52,7 +52,7 @@ test("Kernel > Interrupt stops a fit at the next batch; the next cells see a con
   assert.ok(s.batchIndex < s.batchesPerEpoch);
   assert.equal(s.listeners, 0, "no SIGINT listener is left");
   assert.equal(s.tensors, r.setup.ready!.tensors, "no tensor of the interrupted batch is left");
-  assert.match(r.bar[0] ?? "", new RegExp(`${at - 1} epochs in .* s on backend .*; interrupted in epoch ${at}/400, after \\d+ of 64 training batches`),
+  assert.match(r.bar[0] ?? "", new RegExp(`${at - 1} epochs in .* s on backend .*; interrupted in epoch ${at}/4000, after \\d+ of 64 training batches`),
     "the progress display says where the fit stopped");
 
   // The next fit starts clean: its own three rows, real losses, counters of its own.
