@@ -145,7 +145,29 @@ export function ensureWebgpuSoftware(root = ROOT) {
   // Optional: a failure (no network, another distribution) leaves the webgpu tests skipped, with the reason.
   const r = spawnSync('bash', [script], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
   if (r.status !== 0) console.log('setup: the software WebGPU adapter could not be installed; the webgpu tests will say so');
-  return r.status === 0;}
+  return r.status === 0;
+}
+
+const CHROMIUM_CANDIDATES = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome', '/usr/bin/google-chrome-stable'];
+const hasChromium = () => (process.env.CHROMIUM ? fs.existsSync(process.env.CHROMIUM) : CHROMIUM_CANDIDATES.some((f) => fs.existsSync(f)));
+
+/**
+ * h. Chromium (Debian: chromium, with fonts), which opens every report headless to check that its plots
+ * and images render and writes its PNG and PDF. Installed when we are root with apt-get, like the other
+ * Debian packages; otherwise a hint (under CI=true the report checks then fail and say so).
+ */
+export function ensureChromium() {
+  if (hasChromium()) return false;
+  if (!canApt()) {
+    console.log('setup: Chromium not found; reports are written without their browser check, PNG and PDF. ' +
+      'Install it with: sudo apt-get install chromium fonts-liberation fonts-dejavu-core (or set CHROMIUM)');
+    return false;
+  }
+  console.log('setup: installing Chromium from Debian (chromium, fonts-liberation, fonts-dejavu-core)');
+  aptInstall(['chromium', 'fonts-liberation', 'fonts-dejavu-core']);
+  if (!hasChromium()) throw new Error('chromium is installed but /usr/bin/chromium is missing');
+  return true;
+}
 
 /** Newest mtime of any file under dir. */
 function newest(dir) {
@@ -177,7 +199,9 @@ export function setup(root = ROOT) {
   writeKernelspec(root);
   ensureOpenBlas();
   ensureFashionMnist();
-  ensureWebgpuSoftware(root);  buildLib(root);
+  ensureChromium();
+  ensureWebgpuSoftware(root);
+  buildLib(root);
 }
 
 export { jupyterEnv, pythonPath };

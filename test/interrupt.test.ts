@@ -35,24 +35,31 @@ test("Kernel > Interrupt stops a fit at the next batch; the next cells see a con
   assert.match(r.fit.stderr, /Interrupted asynchronously/);
 
   // The next cell finds the fit stopped where it was interrupted (epoch 3, or a little later on a busy
-  // machine), with the epochs before it recorded.
+  // machine), in a training or a validation batch (both are correct: the interrupt lands wherever the
+  // loop is), with the epochs before it recorded.
   const s = r.state!;
   assert.ok(s, "the state cell printed its report");
   assert.equal(s.stopped?.reason, "interrupted");
   const at = s.stopped!.epoch;
   assert.ok(at >= 3 && at < 4000, `stopped in epoch ${at}`);
   assert.equal(s.epochsRecorded, at - 1);
-  assert.match(s.stopped!.message, new RegExp(`^fit was interrupted in epoch ${at}/4000, after \\d+ of 64 training batches\\. ` +
+  const where = s.stopped!.message.match(/ after (\d+) of (\d+) (training|validation) batches\./);
+  assert.ok(where, `where the fit stopped: ${s.stopped!.message}`);
+  const [done, of, phase] = [Number(where[1]), Number(where[2]), where[3]];
+  assert.equal(of, phase === "training" ? 64 : 11, `${phase} batches per epoch`);
+  assert.match(s.stopped!.message, new RegExp(`^fit was interrupted in epoch ${at}/4000, after ${done} of ${of} ${phase} batches\\. ` +
     `The Recorder holds the ${at - 1} epochs completed`));
-  // Counters agree with each other: iterations = the full epochs + the batches done in the last one.
+  // Counters agree with each other: iterations = the full epochs + the training batches of the last one
+  // (all of them when it stopped in validation).
   assert.equal(s.epoch, at - 1);
   assert.equal(s.batchIndex, s.stopped!.batchesDone);
-  assert.equal(s.iter, (at - 1) * s.batchesPerEpoch + s.batchIndex);
+  assert.equal(s.batchIndex, done);
+  assert.ok(done < of);
+  assert.equal(s.iter, (at - 1) * s.batchesPerEpoch + (phase === "training" ? done : s.batchesPerEpoch));
   assert.equal(s.batchLosses, s.iter, "one recorded loss per step taken");
-  assert.ok(s.batchIndex < s.batchesPerEpoch);
   assert.equal(s.listeners, 0, "no SIGINT listener is left");
   assert.equal(s.tensors, r.setup.ready!.tensors, "no tensor of the interrupted batch is left");
-  assert.match(r.bar[0] ?? "", new RegExp(`${at - 1} epochs in .* s on backend .*; interrupted in epoch ${at}/4000, after \\d+ of 64 training batches`),
+  assert.match(r.bar[0] ?? "", new RegExp(`${at - 1} epochs in .* s on backend .*; interrupted in epoch ${at}/4000, after ${done} of ${of} ${phase} batches`),
     "the progress display says where the fit stopped");
 
   // The next fit starts clean: its own three rows, real losses, counters of its own.
