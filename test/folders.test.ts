@@ -5,7 +5,8 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { getImageFiles, grandparentName, grandparentSplitter, parentLabel, randomSplitter } from "../lib/src/data/folders";
-import { ImageDataLoaders, showBatch, showBatchHtml } from "../lib/src/data/image-dataloaders";
+import { ImageDataLoaders } from "../lib/src/data/image-dataloaders";
+import { showBatch, showBatchHtml } from "../lib/src/display";
 import { tf } from "../lib/src/tf";
 import { tempDir, writeGrayPng } from "./helpers";
 

@@ -57,6 +57,22 @@ function isTensorDataset(d: unknown): d is TensorDataset {
   return typeof d === "object" && d !== null && (d as TensorDataset).x instanceof tf.Tensor && (d as TensorDataset).y instanceof tf.Tensor;
 }
 
+/**
+ * A dataset that keeps its items in plain arrays, outside the backend's memory, and makes tensors only
+ * for the batch being drawn (as PyTorch's DataLoader keeps a data set on the CPU and moves batches to
+ * the GPU). `ImageDataLoaders` hold their images this way.
+ */
+export interface HostDataset {
+  /** Number of items. */
+  readonly length: number;
+  /** The items at `indices` as [xb, yb] tensors, which the caller owns. */
+  batch(indices: readonly number[]): [tf.Tensor, tf.Tensor];
+}
+
+function isHostDataset(d: unknown): d is HostDataset {
+  return typeof d === "object" && d !== null && typeof (d as HostDataset).batch === "function" && typeof (d as HostDataset).length === "number";
+}
+
 /** A batch of tuple items, one array per field: [number, string][] -> [number[], string[]]. */
 export type Collated<T extends readonly unknown[]> = { -readonly [K in keyof T]: T[K][] };
 
@@ -80,6 +96,7 @@ class DataLoaderImpl<B> implements Iterable<B> {
   readonly n: number;
   private readonly items?: unknown[];
   private readonly tensors?: TensorDataset;
+  private readonly host?: HostDataset;
   private readonly rand: () => number;
 
   constructor(dataset: TensorDataset | Iterable<unknown>, { bs = 64, shuffle = false, seed, dropLast = false }: DataLoaderOptions = {}) {
@@ -90,7 +107,10 @@ class DataLoaderImpl<B> implements Iterable<B> {
     // One generator for the loader's life: each epoch draws the next permutation from it, so epochs
     // differ from each other yet the whole run repeats for a given seed.
     this.rand = seed === undefined ? Math.random : seededRandom(seed);
-    if (isTensorDataset(dataset)) {
+    if (isHostDataset(dataset)) {
+      this.host = dataset;
+      this.n = dataset.length;
+    } else if (isTensorDataset(dataset)) {
       checkTensorDataset(dataset.x, dataset.y);
       this.tensors = dataset;
       this.n = dataset.x.shape[0]!;
@@ -112,11 +132,15 @@ class DataLoaderImpl<B> implements Iterable<B> {
   }
 
   *[Symbol.iterator](): Iterator<B> {
+    if (this.tensors && (this.tensors.x.isDisposed || this.tensors.y.isDisposed)) {
+      throw new Error("This DataLoader's tensors were disposed, so it has no data left; build the DataLoader again from tensors that are not disposed.");
+    }
     const order = this.shuffle ? shuffled(this.n, this.rand) : undefined;
     for (let b = 0; b < this.length; b++) {
       const start = b * this.bs;
       const end = Math.min(start + this.bs, this.n);
-      yield (this.tensors ? this.tensorBatch(this.tensors, start, end, order) : this.itemBatch(this.items!, start, end, order)) as B;
+      if (this.host) yield this.host.batch(order ? order.slice(start, end) : range(end - start).map((i) => start + i)) as B;
+      else yield (this.tensors ? this.tensorBatch(this.tensors, start, end, order) : this.itemBatch(this.items!, start, end, order)) as B;
     }
   }
 
@@ -143,7 +167,7 @@ class DataLoaderImpl<B> implements Iterable<B> {
 // anything else -> arrays of items. A class constructor cannot choose its generic argument per
 // overload, so the class is exported under a constructor type that can.
 interface DataLoaderConstructor {
-  new (dataset: TensorDataset, options?: DataLoaderOptions): DataLoader<[tf.Tensor, tf.Tensor]>;
+  new (dataset: TensorDataset | HostDataset, options?: DataLoaderOptions): DataLoader<[tf.Tensor, tf.Tensor]>;
   new <T extends readonly unknown[]>(dataset: Iterable<T>, options?: DataLoaderOptions): DataLoader<Collated<T>>;
   new <T>(dataset: Iterable<T>, options?: DataLoaderOptions): DataLoader<T[]>;
   readonly prototype: DataLoader<unknown>;
@@ -157,6 +181,8 @@ export type DataLoader<B> = DataLoaderImpl<B>;
  * - A `TensorDataset` gives `[xb, yb]` tensors, each cut with a single op (slice, or gather when
  *   shuffled). The caller owns every batch tensor and must dispose it (or run the step in tf.tidy);
  *   the loader never disposes the dataset's own tensors either.
+ * - A `HostDataset` (data kept in plain arrays) gives `[xb, yb]` tensors made for each batch, which the
+ *   caller owns as well.
  */
 export const DataLoader = DataLoaderImpl as unknown as DataLoaderConstructor;
 

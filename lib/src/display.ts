@@ -1,7 +1,9 @@
-// Showing tensors to a learner: images, and pixel values as a heat-shaded table.
+// Showing tensors to a learner: images, pixel values as a heat-shaded table, and a batch of labelled images.
 import { tf } from "./tf";
 import { escapeHtml, showHtml } from "./jupyter";
 import { tensorToPng, type ColorMap } from "./data/images";
+import { range, seededRandom, shuffled } from "./dataloader";
+import type { ImageDataLoaders } from "./data/image-dataloaders";
 
 export interface ShowImageOptions {
   title?: string;
@@ -83,4 +85,59 @@ export function item(t: tf.Tensor): number {
 /** A one-element tensor's number with `digits` decimals, for printing: fmt(loss) -> "0.4333". */
 export function fmt(t: tf.Tensor, digits = 4): string {
   return item(t).toFixed(digits);
+}
+
+/** The most images showBatch draws: enough to look at, bounded in time and page size. */
+export const SHOW_BATCH_MAX = 100;
+
+export interface ShowBatchOptions {
+  /** How many images (default 9, at most 100 and the set's size). */
+  n?: number;
+  /** Images per row (default 3). */
+  ncols?: number;
+  /** Draw from the validation set, in its order (default: the training set, a random pick). */
+  valid?: boolean;
+  /** Makes the training pick reproducible; it never disturbs the training loader's own shuffles. */
+  seed?: number;
+  cmap?: ColorMap;
+  /** On-screen size of each image in CSS pixels (default 4x the image). */
+  size?: number;
+}
+
+/** What showBatch draws: the images as HTML, and a text grid of their labels. */
+export async function showBatchHtml(dls: ImageDataLoaders, opts: ShowBatchOptions = {}): Promise<{ html: string; text: string }> {
+  for (const [name, v] of [["n", opts.n], ["ncols", opts.ncols]] as const) {
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1)) throw new Error(`showBatch: ${name} must be a positive whole number; got ${v}.`);
+  }
+  const ds = opts.valid ? dls.validDs : dls.trainDs;
+  const asked = opts.n ?? 9;
+  const n = Math.min(asked, SHOW_BATCH_MAX, ds.length);
+  const ncols = Math.min(opts.ncols ?? 3, n);
+  const idx = opts.valid ? range(n) : shuffled(ds.length, opts.seed === undefined ? Math.random : seededRandom(opts.seed)).slice(0, n);
+  const [xb, yb] = ds.batch(idx);
+  const labels = Array.from(yb.dataSync());
+  const images = tf.tidy(() => tf.unstack(dls.decode(xb)));
+  tf.dispose([xb, yb]);
+  try {
+    const titles = labels.map((l) => dls.vocab[l] ?? String(l));
+    const html = await imagesHtml(images, { titles, ncols, cmap: opts.cmap, size: opts.size });
+    const width = Math.max(...titles.map((t) => t.length));
+    const rows: string[] = [];
+    for (let i = 0; i < n; i += ncols) rows.push(titles.slice(i, i + ncols).map((t) => t.padEnd(width)).join("  ").trimEnd());
+    const [h, w] = dls.imageSize;
+    const capped = asked > SHOW_BATCH_MAX && ds.length > SHOW_BATCH_MAX ? `; showBatch draws at most ${SHOW_BATCH_MAX} (n was ${asked})` : "";
+    const caption = `${n} ${opts.valid ? "validation" : "training"} image${n === 1 ? "" : "s"} (${w}x${h})${capped}`;
+    return { html: `<div style="font:12px sans-serif">${escapeHtml(caption)}</div>${html}`, text: `${caption}, labels:\n${rows.join("\n")}` };
+  } finally {
+    tf.dispose(images);
+  }
+}
+
+/**
+ * Draws `n` images of the training set (or the first of the validation set) in a grid, each captioned with
+ * its class name (fastai's `show_batch`). Outside Jupyter it prints the labels as a text grid.
+ */
+export async function showBatch(dls: ImageDataLoaders, opts: ShowBatchOptions = {}): Promise<void> {
+  const { html, text } = await showBatchHtml(dls, opts);
+  showHtml(html, text);
 }

@@ -8,7 +8,8 @@ import { PNG } from "pngjs";
 import { tf } from "../tf";
 import { defaultDataDir } from "./untar";
 import { removeLeftovers } from "./data-dir";
-import { InterruptWatch } from "../interrupt";import { decodeGray8Png, isPng } from "./png-gray";
+import { InterruptWatch } from "../interrupt";
+import { decodeGray8Png, isPng } from "./png-gray";
 
 export interface GrayImage {
   width: number;
@@ -120,12 +121,8 @@ function cacheKey(files: string[]): string {
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 32);
 }
 
-/**
- * The cached stack as a tensor, its float32 values read straight into the tensor's array: no conversion
- * at all. Undefined when the file is missing or has the wrong size.
- */
-function readCache(file: string, shape: [number, number, number]): tf.Tensor3D | undefined {
-  const bytes = shape[0] * shape[1] * shape[2] * 4;
+/** The cached pixel bytes, or undefined when the file is missing, of the wrong size or unreadable. */
+function readCache(file: string, bytes: number): Uint8Array | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -134,14 +131,13 @@ function readCache(file: string, shape: [number, number, number]): tf.Tensor3D |
   }
   try {
     if (fs.fstatSync(fd).size !== bytes) return undefined;
-    return floatTensor(shape, (out) => {
-      const view = new Uint8Array(out.buffer, out.byteOffset, bytes);
-      for (let done = 0; done < bytes;) {
-        const got = fs.readSync(fd, view, done, bytes - done, done);
-        if (got === 0) throw new Error(`${file} ended early`);
-        done += got;
-      }
-    }) as tf.Tensor3D;
+    const out = new Uint8Array(bytes);
+    for (let done = 0; done < bytes;) {
+      const got = fs.readSync(fd, out, done, bytes - done, done);
+      if (got === 0) return undefined;
+      done += got;
+    }
+    return out;
   } catch {
     return undefined; // a damaged entry: decode again (and rewrite it)
   } finally {
@@ -149,22 +145,16 @@ function readCache(file: string, shape: [number, number, number]): tf.Tensor3D |
   }
 }
 
-function writeCache(file: string, values: Float32Array): void {
+/** Writes a cache entry through a temporary name; a failed write (a full disk) removes what it wrote at once. */
+function writeCache(file: string, bytes: Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    const tmp = `${file}.tmp-${process.pid}`;
-    fs.writeFileSync(tmp, values);
+    fs.writeFileSync(tmp, bytes);
     fs.renameSync(tmp, file);
   } catch {
-    // A read-only data folder only costs speed.
+    fs.rmSync(tmp, { force: true }); // a read-only or full data folder only costs speed
   }
-}
-
-/** A float32 tensor of `shape` whose values `fill` writes. */
-function floatTensor(shape: number[], fill: (values: Float32Array) => void): tf.Tensor {
-  const values = new Float32Array(shape.reduce((a, b) => a * b, 1));
-  fill(values);
-  return tf.tensor(values, shape, "float32");
 }
 
 /** out[i] = bytes[i] / 255 (a function of its own, so that the loop stays monomorphic and fast). */
@@ -178,15 +168,30 @@ function toUnit(out: Float32Array, bytes: Uint8Array): void {
 export function bytesToUnitTensor<R extends tf.Rank>(bytes: Uint8Array, shape: number[]): tf.Tensor<R> {
   const size = shape.reduce((a, b) => a * b, 1);
   if (size !== bytes.length) throw new Error(`bytesToUnitTensor: ${bytes.length} bytes cannot fill shape [${shape}].`);
-  return floatTensor(shape, (out) => toUnit(out, bytes)) as tf.Tensor<R>;}
+  const values = new Float32Array(size);
+  toUnit(values, bytes);
+  const t: tf.Tensor = tf.tensor(values, shape, "float32");
+  return t as tf.Tensor<R>;
+}
+
+/** Gray images of one size, one byte per pixel, image after image: `data` holds shape[0]·shape[1]·shape[2] bytes. */
+export interface ImageBytes {
+  data: Uint8Array;
+  /** [N, height, width]. */
+  shape: [number, number, number];
+}
+
+export interface StackOptions {
+  /** Keep the decoded pixels in the data folder's cache, <data dir>/.cache/images (default true). */
+  cache?: boolean;
+  cacheDir?: string;
+}
 
 /**
- * Opens every file and stacks them into one float32 tensor [N, height, width] with values in [0,1]:
- * the chapter's `torch.stack([tensor(Image.open(o)) for o in files]).float()/255` in one step,
- * written straight into one buffer instead of N intermediate tensors. Decoded pixels are cached
- * (see above) unless `cache: false`.
+ * Opens every file and puts their gray pixels one after the other in one byte array, in the order given.
+ * All images must have the size of the first. Decoded pixels are cached (see above) unless `cache: false`.
  */
-export async function stackImages(files: string[], opts: { cache?: boolean; cacheDir?: string } = {}): Promise<tf.Tensor3D> {
+export async function readImageBytes(files: string[], opts: StackOptions = {}): Promise<ImageBytes> {
   if (files.length === 0) throw new Error("stackImages got no files: check the folder you listed.");
   const useCache = opts.cache ?? true;
   const dir = opts.cacheDir ?? path.join(defaultDataDir(), ".cache", "images");
@@ -194,11 +199,12 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
   if (useCache) {
     removeLeftovers(dir, []); // cache files half-written by a killed process
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.f32$`).exec(name);
+      if (name.endsWith(".f32")) fs.rmSync(path.join(dir, name), { force: true }); // the older float format, 4x the size
+      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.u8$`).exec(name);
       if (!m) continue;
-      const [n, h, w] = m.slice(1).map(Number);
-      const cached = n === files.length ? readCache(path.join(dir, name), [n, h, w]) : undefined;
-      if (cached) return cached;
+      const [n, h, w] = m.slice(1).map(Number) as [number, number, number];
+      const cached = n === files.length ? readCache(path.join(dir, name), n * h * w) : undefined;
+      if (cached) return { data: cached, shape: [n, h, w] };
     }
   }
   // PNGs decode synchronously in one loop (no per-file promise), each straight into the stack; anything
@@ -221,9 +227,19 @@ export async function stackImages(files: string[], opts: { cache?: boolean; cach
   } finally {
     watch.close();
   }
-  const stack = bytesToUnitTensor<tf.Rank.R3>(bytes, [files.length, height, width]);
-  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.f32`), stack.dataSync() as Float32Array);
-  return stack;
+  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.u8`), bytes);
+  return { data: bytes, shape: [files.length, height, width] };
+}
+
+/**
+ * Opens every file and stacks them into one float32 tensor [N, height, width] with values in [0,1]:
+ * the chapter's `torch.stack([tensor(Image.open(o)) for o in files]).float()/255` in one step,
+ * written straight into one buffer instead of N intermediate tensors. Decoded pixels are cached
+ * (see above) unless `cache: false`.
+ */
+export async function stackImages(files: string[], opts: StackOptions = {}): Promise<tf.Tensor3D> {
+  const { data, shape } = await readImageBytes(files, opts);
+  return bytesToUnitTensor<tf.Rank.R3>(data, shape);
 }
 
 export type ColorMap = "Greys" | "gray";
