@@ -258,3 +258,45 @@ test("showBatch draws images captioned with their class names; outside Jupyter i
   assert.equal(tf.memory().numTensors, before, "showBatch frees what it makes");
   dls.dispose();
 });
+
+test("fromFolder reports images one folder deeper than the class folders instead of leaving them out", async () => {
+  const root = await makeFolder();
+  await writeGrayPng(path.join(root, "train", "cat", "extra", "c9.png"), 2, 2, [1, 2, 3, 4]);
+  await assert.rejects(ImageDataLoaders.fromFolder(root, { cache: false }),
+    /^Error: 1 image\(s\) lie in a folder below a class folder \(e\.g\. train\/cat\/extra\/c9\.png\); .* Move each into its class folder \(.*train\/<class>\/c9\.png\) or out of train\/ and valid\//);
+  // Deeper folders outside train/ and valid/ are none of the loaders' business.
+  const other = await makeFolder({ ...PIXELS, "other/dog/deep/o2.png": [1, 2, 3, 4] });
+  (await ImageDataLoaders.fromFolder(other, { cache: false })).dispose();
+  // A random split: <folder>/<class>/<image> only.
+  const flat = tempDir();
+  for (const p of ["3/a.png", "3/b.png", "7/c.png", "7/d.png", "7/sub/e.png"]) await writeGrayPng(path.join(flat, p), 2, 2, [1, 2, 3, 4]);
+  await assert.rejects(ImageDataLoaders.fromFolder(flat, { validPct: 0.5, seed: 1, cache: false }), /1 image\(s\) lie in a folder below a class folder \(e\.g\. 7\/sub\/e\.png\)/);
+});
+
+test("fromFolder reports a class that has validation images but no training images", async () => {
+  const root = await makeFolder({ ...PIXELS, "valid/bird/b1.png": [9, 9, 9, 9], "valid/bird/b2.png": [8, 8, 8, 8] });
+  await assert.rejects(ImageDataLoaders.fromFolder(root, { cache: false }),
+    /^Error: Class "bird" \(2\) has images under valid\/ but none under train\/, so the model would never train on it\. Add its training images in train\/<class>\/, or move valid\/<class>\/ out/);
+  // A random split that puts a whole class in the validation set says so too.
+  const flat = tempDir();
+  for (const p of ["3/a.png", "3/b.png", "3/c.png", "7/d.png"]) await writeGrayPng(path.join(flat, p), 2, 2, [1, 2, 3, 4]);
+  for (let seed = 0; seed < 20; seed++) {
+    const [, valid] = randomSplitter(0.25, seed)(["3/a", "3/b", "3/c", "7/d"]);
+    if (valid[0] !== 3) continue; // the seed that sends the only "7" to validation
+    await assert.rejects(ImageDataLoaders.fromFolder(flat, { validPct: 0.25, seed, cache: false }), /every image of class "7" \(1\) fell in the validation set/);
+    return;
+  }
+  assert.fail("no seed in 0..19 sent the only 7 to validation");
+});
+
+test("showBatch draws at most 100 images, with a note, whatever n asks", async () => {
+  const root = tempDir();
+  for (let i = 0; i < 130; i++) await writeGrayPng(path.join(root, i < 120 ? "train" : "valid", String(i % 2), `${i}.png`), 2, 2, [i, i, i, i]);
+  const dls = await ImageDataLoaders.fromFolder(root, { cache: false });
+  const { html, text } = await showBatchHtml(dls, { n: 100000, seed: 1 });
+  assert.equal(html.match(/<img /g)?.length, 100);
+  assert.match(text, /^100 training images \(2x2\); showBatch draws at most 100 \(n was 100000\), labels:/);
+  const valid = await showBatchHtml(dls, { n: 100000, valid: true });
+  assert.match(valid.text, /^10 validation images \(2x2\), labels:/, "a set smaller than the cap: all of it, no note");
+  dls.dispose();
+});

@@ -7,6 +7,8 @@ import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
 import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
 import { removeWasmGlueHandlers } from "./wasm-glue";
+import { watchWasmHeap, type HeapOwner } from "./wasm-heap";
+import { tf } from "../tf";
 
 /** Installs the kernels, gradients and fast paths for `backend`. Safe to call again. */
 export function installEngine(backend: string): void {
@@ -15,6 +17,7 @@ export function installEngine(backend: string): void {
   useConvGradientsOnWasm();
   if (backend === "wasm") {
     removeWasmGlueHandlers(); // uncaught errors print themselves, not the wasm glue's source
+    watchWasmHeap(tf.findBackend("wasm") as unknown as HeapOwner); // a warning before the heap is full
     useCpuFallbackOnWasm(); // the base layer: every kernel cpu has; the fast kernels below fall back to it
     useSharedIdentityOnWasm();
     useRowGatherOnWasm();

@@ -42,3 +42,54 @@ export function tensorFilledBy(shape: number[], dtype: HostDtype, fill: (values:
   fill(values);
   return tf.tensor(values, shape, dtype);
 }
+
+// The wasm backend's heap is one WebAssembly memory of at most 4 GiB; once an allocation fails the module
+// aborts and every later op fails until the process restarts. So every allocation is watched: past
+// `warnAt` bytes in tensors the library says what holds the memory and how to free it, and an allocation
+// that cannot fit is refused with an error while the kernel still works.
+const GiB = 2 ** 30;
+
+/** When the heap watch warns and when it refuses (changeable for tests). */
+export const heapLimits = { warnAt: 3 * GiB, max: 4 * GiB };
+
+const gib = (bytes: number) => `${(bytes / GiB).toFixed(2)} GiB`;
+
+function heapAdvice(): string {
+  const m = tf.memory();
+  return `tf.memory() counts ${m.numTensors} tensors holding ${gib(m.numBytes)}. Free what you no longer use: ` +
+    `dls.dispose() on data loaders you built again, t.dispose() or tf.dispose([...]) on tensors kept in variables; ` +
+    `or Kernel > Restart and run the notebook again.`;
+}
+
+/** A backend whose tensors live in a wasm heap. */
+export type HeapOwner = { wasm: { _malloc(bytes: number): number } };
+
+let warned = false;
+const WATCHED = Symbol("heap watch");
+
+/**
+ * Watches every allocation the wasm backend makes (tensors and kernel scratch space): warns once when the
+ * tensors pass `heapLimits.warnAt` (again after they fell below it), and throws instead of allocating
+ * when the tensors plus the new block would pass `heapLimits.max`. Safe to call again.
+ */
+export function watchWasmHeap(backend: HeapOwner | null): void {
+  const wasm = backend?.wasm as { _malloc: ((bytes: number) => number) & { [WATCHED]?: true } } | undefined;
+  if (!wasm || wasm._malloc[WATCHED]) return;
+  const malloc = wasm._malloc.bind(wasm);
+  const watched = Object.assign((bytes: number) => {
+    const inUse = tf.engine().state.numBytes;
+    if (inUse + bytes > heapLimits.max) {
+      throw new Error(`Out of memory: ${gib(bytes)} more would not fit in the wasm backend's ${gib(heapLimits.max)} ` +
+        `(tensors hold ${gib(inUse)}). Nothing was allocated and the kernel still works. ${heapAdvice()}`);
+    }
+    if (inUse + bytes > heapLimits.warnAt && !warned) {
+      warned = true;
+      console.warn(`Memory is running low: tensors hold ${gib(inUse + bytes)} of the wasm backend's ${gib(heapLimits.max)}; ` +
+        `when it is full, every operation fails until Kernel > Restart. ${heapAdvice()}`);
+    } else if (inUse + bytes <= heapLimits.warnAt) {
+      warned = false;
+    }
+    return malloc(bytes);
+  }, { [WATCHED]: true as const });
+  wasm._malloc = watched;
+}
