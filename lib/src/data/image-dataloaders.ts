@@ -1,7 +1,7 @@
 // DataLoaders for labelled images in one call (fastai's ImageDataLoaders): from a folder of class
-// sub-folders, or from a pair of IDX files per split. The images stay 8-bit pixels in plain arrays
-// (ImageDataset) and become float32 batches (pixels / 255, optionally normalised by the training set's mean
-// and standard deviation) as they are drawn; labels are class indices into `vocab`, the class names.
+// sub-folders, or from a pair of IDX files per split. The images stay in plain arrays (ImageDataset), as
+// float32 pixels / 255, optionally normalised by the training set's mean and standard deviation, and
+// become tensors batch by batch; labels are class indices into `vocab`, the class names.
 import { inspect } from "node:util";
 import { tf } from "../tf";
 import { DataLoader, DataLoaders } from "../dataloader";
@@ -74,7 +74,7 @@ interface Parts {
 /**
  * Training and validation loaders over labelled images, with what a classifier needs to know about
  * them: `vocab` (class names; label i is `vocab[i]`), `c` (number of classes), the datasets `trainDs`
- * and `validDs`, and `stats` when normalised. The images stay 8-bit pixels outside the backend's memory,
+ * and `validDs`, and `stats` when normalised. The images stay in plain arrays outside the backend's memory,
  * so building the loaders again costs nothing lasting; each batch is a pair of new tensors the caller
  * disposes, as with any DataLoader. `dispose()` frees the whole-set tensors `trainDs.x`/`.y` (made only
  * when asked for) and ends the loaders' use.
