@@ -87,19 +87,70 @@ test("a checksum mismatch from the mirror is a clear error and keeps nothing", a
   assert.deepEqual(listTree(dataDir), ["archive"]);
 });
 
-test("a verified archive that cannot be unpacked is kept, and the error says the source is damaged", async () => {
-  const archive = await makeArchive(tempDir(), "tiny");
+/** A copy of `archive` cut in half: it still has a checksum (a mirror may list it) but does not unpack. */
+function damagedCopy(archive: string): string {
   const bytes = fs.readFileSync(archive);
-  fs.writeFileSync(archive, bytes.subarray(0, Math.floor(bytes.length / 2)));
-  const mirror = makeMirror([archive]); // its SHA256SUMS matches the truncated bytes
+  const file = path.join(tempDir(), path.basename(archive));
+  fs.writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
+  return file;
+}
+
+test("a damaged archive that matches the mirror's checksum is not kept; once the mirror is repaired, a rerun works", async () => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const mirror = makeMirror([damagedCopy(archive)]); // its SHA256SUMS matches the truncated bytes
   const dataDir = tempDir("fastbook-data-");
   await assert.rejects(untarData(dataset(archive), { dataDir, mirror }), (e: Error) => {
-    assert.match(e.message, /Could not unpack .*tiny\.tgz/);
-    assert.match(e.message, /matches its checksum .* itself damaged\. The archive is kept; delete it/s);
+    assert.match(e.message, /^Could not unpack tiny\.tgz \(.*\)\. It matches its checksum \(sha256 \w+ from .*SHA256SUMS\), so the copy at .*tiny\.tgz is itself damaged/);
+    assert.match(e.message, /It was not kept\. Repair the source \(the archive and its checksum\) and run again\.$/);
+    assert.doesNotMatch(e.message, /kept;|was kept|is kept/);
     return true;
   });
-  // No half-unpacked folder, no marker, no temporary folder: only the archive and its record.
-  assert.deepEqual(listTree(dataDir), ["archive", "archive/tiny.tgz", "archive/tiny.tgz.verified.json"]);
+  assert.deepEqual(listTree(dataDir), ["archive"], "no archive, record, marker or temporary folder");
+  // The mirror repaired: the same call now works.
+  fs.copyFileSync(archive, path.join(mirror, "tiny.tgz"));
+  fs.writeFileSync(path.join(mirror, "SHA256SUMS"), `${sha256(archive)}  tiny.tgz\n`);
+  const dest = await untarData(dataset(archive), { dataDir, mirror });
+  assert.equal(fs.readFileSync(path.join(dest, "b.txt"), "utf8"), "hello\n");
+});
+
+test("a damaged archive in place from an earlier run: the error names the two files to delete; then a rerun works", async () => {
+  const archive = await makeArchive(tempDir(), "tiny");
+  const damaged = damagedCopy(archive);
+  const dataDir = tempDir("fastbook-data-");
+  // What an earlier version left: the mirror's damaged bytes, verified by its checksum and recorded.
+  await downloadData(dataset(damaged), { dataDir, mirror: makeMirror([damaged]) });
+  const inPlace = path.join(dataDir, "archive", "tiny.tgz");
+  const goodMirror = makeMirror([archive]);
+  let message = "";
+  await assert.rejects(untarData(dataset(archive), { dataDir, mirror: goodMirror }), (e: Error) => (message = e.message, true));
+  assert.match(message, /itself damaged or not this data set\. Delete (\S+) and (\S+), then run again once that source is repaired \(or run untarData with force: true/);
+  const [, first, second] = /Delete (\S+) and (\S+),/.exec(message)!;
+  assert.deepEqual([first, second], [inPlace, `${inPlace}.verified.json`]);
+  fs.rmSync(first!);
+  fs.rmSync(second!);
+  assert.equal(fs.readFileSync(path.join(await untarData(dataset(archive), { dataDir, mirror: goodMirror }), "b.txt"), "utf8"), "hello\n");
+  // force: true recovers too, without deleting anything by hand.
+  const dataDir2 = tempDir("fastbook-data-");
+  await downloadData(dataset(damaged), { dataDir: dataDir2, mirror: makeMirror([damaged]) });
+  const dest2 = await untarData(dataset(archive), { dataDir: dataDir2, mirror: goodMirror, force: true });
+  assert.equal(fs.readFileSync(path.join(dest2, "b.txt"), "utf8"), "hello\n");
+  assert.equal(sha256(path.join(dataDir2, "archive", "tiny.tgz")), sha256(archive));
+});
+
+test("force with a mirror whose damaged archive matches its checksum changes neither the archive nor the folder", async () => {
+  const { archive, dataDir, dest } = await unpackedTiny();
+  const inPlace = path.join(dataDir, "archive", "tiny.tgz");
+  const before = { sha: sha256(inPlace), record: record(dataDir, "tiny.tgz"), tree: listTree(dataDir) };
+  fs.writeFileSync(path.join(dest, "mine.txt"), "my own file\n");
+  const badMirror = makeMirror([damagedCopy(archive)]);
+  await assert.rejects(untarData(dataset(archive), { dataDir, mirror: badMirror, force: true }), (e: Error) => {
+    assert.match(e.message, /itself damaged or not this data set\. It was not kept\. The archive and the folder already in place were not changed\. Repair the source/);
+    return true;
+  });
+  assert.equal(sha256(inPlace), before.sha);
+  assert.deepEqual(record(dataDir, "tiny.tgz"), before.record);
+  assert.deepEqual(listTree(dataDir), [...before.tree, "tiny/mine.txt"].sort(), "nothing added or removed but the user's own file");
+  assert.equal(fs.readFileSync(path.join(dest, "mine.txt"), "utf8"), "my own file\n");
 });
 
 test("a file missing from the mirror, or from its SHA256SUMS, is named in the error", async () => {
@@ -233,7 +284,6 @@ test("the completion marker records the number of files unpacked", async () => {
 for (const [what, damage, reason] of [
   ["an empty folder", (dest: string, marker: string) => { fs.rmSync(dest, { recursive: true }); fs.mkdirSync(dest); fs.rmSync(marker); },
     /has no tiny\.unpacked\.json/],
-  ["a half-deleted folder", (dest: string) => fs.rmSync(path.join(dest, "a"), { recursive: true }), /holds 1 files where the archive unpacked 2/],
   ["a folder without its marker (an unpack that stopped before the end)", (_: string, marker: string) => fs.rmSync(marker),
     /has no tiny\.unpacked\.json/],
 ] as const) {
@@ -250,6 +300,32 @@ for (const [what, damage, reason] of [
     assert.deepEqual(listTree(dataDir).filter((f) => f.startsWith(".")), [], "no temporary folder left");
   });
 }
+
+test("a completed folder is the user's: files added or removed stay, with a one-line note; only force unpacks again", async (t) => {
+  const { archive, mirror, dataDir, dest } = await unpackedTiny();
+  const mine = path.join(dest, "a", "my_digit.png");
+  fs.writeFileSync(mine, "mine");
+  const log = t.mock.method(console, "log", () => {});
+  const warn = t.mock.method(console, "warn", () => {});
+  assert.equal(await untarData(dataset(archive), { dataDir, mirror }), dest);
+  assert.equal(fs.readFileSync(mine, "utf8"), "mine", "the user's file stays");
+  assert.deepEqual(log.mock.calls.map((c) => String(c.arguments[0])),
+    [`Note: ${dest} holds 1 more files than its unpack left (3 instead of 2); it is used as it is. untarData(..., { force: true }) replaces it with a fresh unpack of tiny.tgz.`]);
+  // A file removed by the user stays removed.
+  fs.rmSync(path.join(dest, "b.txt"));
+  fs.rmSync(mine);
+  fs.rmSync(path.join(dest, "a", "1.png"));
+  log.mock.resetCalls();
+  assert.equal(await untarData(dataset(archive), { dataDir, mirror }), dest);
+  assert.ok(!fs.existsSync(path.join(dest, "b.txt")));
+  assert.match(String(log.mock.calls[0]?.arguments[0]), /holds 2 fewer files than its unpack left \(0 instead of 2\)/);
+  assert.equal(log.mock.callCount(), 1);
+  assert.equal(warn.mock.callCount(), 0);
+  // Asked for: a fresh unpack.
+  await untarData(dataset(archive), { dataDir, mirror, force: true });
+  assert.equal(fs.readFileSync(path.join(dest, "b.txt"), "utf8"), "hello\n");
+  assert.equal(unpackedProblem(dataset(archive), dataDir), undefined);
+});
 
 // ---- leftovers of killed runs ----
 

@@ -64,7 +64,7 @@ function readIntoShared(file: string): Buffer {
 }
 
 const decodeError = (file: string, e: unknown) =>
-  new Error(`Could not decode image ${file}: ${(e as Error).message}. The file is corrupt or not a PNG, JPEG, BMP, GIF or TIFF.`);
+  new Error(`Could not decode image ${file}: ${(e as Error).message}. The file is corrupt or not a PNG, JPEG, BMP, GIF or TIFF: replace it or move it out of the folder.`);
 
 /** Synchronous PNG decoding (8-bit gray directly, other PNGs through pngjs); undefined when not a PNG. */
 function decodeGray(bytes: Buffer, file: string): GrayImage | undefined {
@@ -219,7 +219,8 @@ export async function readImageBytes(files: string[], opts: StackOptions = {}): 
       const im = decodeGray(raw, f) ?? await decodeWithJimp(Buffer.from(raw), f);
       if (i === 0) ({ width, height } = im), bytes = new Uint8Array(files.length * width * height);
       if (im.width !== width || im.height !== height) {
-        throw new Error(`Cannot stack ${f}: it is ${im.width}x${im.height}, the first image is ${width}x${height}.`);
+        throw new Error(`Cannot stack ${f}: it is ${im.width}x${im.height}, the first image is ${width}x${height}; ` +
+          `all images need one size: resize it or move it out of the folder.`);
       }
       bytes.set(im.data, i * width * height);
       await watch.checkpoint(`after ${i + 1} of ${files.length} images`);

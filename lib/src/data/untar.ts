@@ -5,15 +5,17 @@
 // - archive/<name> with archive/<name>.verified.json beside it: the bytes' size, md5 and sha256 and how
 //   they were verified (fastai's size and md5, or a mirror's SHA256SUMS). An archive that matches its
 //   record is used as is, whatever the current settings, so an archive from a mirror still serves a
-//   later run without the mirror. An archive is only ever replaced by a verified one (a rename), never
-//   deleted first.
+//   later run without the mirror. An archive is only ever replaced by a verified one that also unpacks
+//   (a rename), never deleted first.
 // - <folder>/ with <folder>.unpacked.json beside it: written after a full unpack, with the number of
-//   files. A folder without it, or with fewer or more files, is unpacked again.
+//   files. From then on the folder is the user's: files added or removed stay as they are (a note says
+//   so), and only `force` unpacks it again. A folder without the marker never completed its unpack and
+//   is unpacked again.
 // - Temporary names hold the writer's pid; those of processes that no longer run are removed.
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as tar from "tar";
-import { downloadToTemp, FileMissingError, hashFile, joinLocation, localPath, parseSha256Sums, readText } from "./download";
+import { downloadToTemp, type Downloaded, FileMissingError, hashFile, joinLocation, localPath, parseSha256Sums, readText } from "./download";
 import { archiveName, folderName, type DatasetUrl } from "./urls";
 import { ensureDataDir, removeLeftovers, resolveDataDir, tempName, writeFileAtomic, type DataDir } from "./data-dir";
 
@@ -105,11 +107,15 @@ async function expectationFor(d: DatasetUrl, mirror: string | undefined): Promis
   };
 }
 
-function writeRecord(archive: string, h: Hashes, e: Expectation, source: string): ArchiveRecord {
-  const record: ArchiveRecord = {
+function makeRecord(archive: string, h: Hashes, e: Expectation, source: string): ArchiveRecord {
+  return {
     archive: path.basename(archive), size: h.size, md5: h.md5, sha256: h.sha256,
     method: e.method, source, checkedAgainst: e.what, verifiedAt: new Date().toISOString(),
   };
+}
+
+function writeRecord(archive: string, h: Hashes, e: Expectation, source: string): ArchiveRecord {
+  const record = makeRecord(archive, h, e, source);
   writeFileAtomic(recordPath(archive), JSON.stringify(record, null, 2) + "\n");
   return record;
 }
@@ -122,10 +128,24 @@ function prepare(dataDir: string | undefined): DataDir {
   return dd;
 }
 
-async function fetchArchive(d: DatasetUrl, dd: DataDir, opts: UntarOptions): Promise<{ archive: string; record: ArchiveRecord }> {
+/**
+ * A verified archive. `file` is where its bytes are now: the archive in place, or (when it is to replace
+ * the one in place) a temporary name that `commit` renames into place, record first, and `discard` removes.
+ */
+interface Fetched {
+  file: string;
+  record: ArchiveRecord;
+  /** "earlier": the archive in place, verified before; "new": fetched now into an empty place; "replacement": fetched now, not yet in place. */
+  origin: "earlier" | "new" | "replacement";
+  commit(): Promise<void>;
+  discard(): Promise<void>;
+}
+
+async function fetchArchive(d: DatasetUrl, dd: DataDir, opts: UntarOptions): Promise<Fetched> {
   const mirror = opts.mirror ?? (process.env.DATA_MIRROR || undefined);
   const name = archiveName(d);
   const dest = path.join(dd.dir, "archive", name);
+  const nothing = async () => {};
   // Why what is there cannot be used; it stays until a verified copy replaces it.
   let kept: string | undefined;
 
@@ -134,10 +154,10 @@ async function fetchArchive(d: DatasetUrl, dd: DataDir, opts: UntarOptions): Pro
   } else if (fs.existsSync(dest)) {
     const h = await hashFile(dest);
     const record = readJson<ArchiveRecord>(recordPath(dest));
-    if (record && sameBytes(record, h)) return { archive: dest, record };
+    if (record && sameBytes(record, h)) return { file: dest, record, origin: "earlier", commit: nothing, discard: nothing };
     const expected = await expectationFor(d, mirror);
     const problem = expected.mismatch(h);
-    if (!problem) return { archive: dest, record: writeRecord(dest, h, expected, "an earlier download") };
+    if (!problem) return { file: dest, record: writeRecord(dest, h, expected, "an earlier download"), origin: "earlier", commit: nothing, discard: nothing };
     kept = record
       ? `it changed since it was verified on ${record.verifiedAt} (${problem})`
       : `it fails its check (${problem}) and has no record of an earlier verification`;
@@ -150,7 +170,7 @@ async function fetchArchive(d: DatasetUrl, dd: DataDir, opts: UntarOptions): Pro
     ? ` The archive already in ${dest} was kept: ${kept}.` +
       (!mirror && !opts.force ? " If it came from a data mirror, set DATA_MIRROR to that mirror to verify it by its SHA256SUMS." : "")
     : "";
-  let got;
+  let got: Downloaded;
   try {
     got = await downloadToTemp(src, dest, name);
   } catch (e) {
@@ -162,7 +182,7 @@ async function fetchArchive(d: DatasetUrl, dd: DataDir, opts: UntarOptions): Pro
       throw new Error(`Could not download ${name}: ${(e as Error).message}. Without internet access, set DATA_MIRROR ` +
         `to a folder or URL holding ${name} and SHA256SUMS (see README, "Data").${keptNote}`);
     }
-    throw new Error(`${(e as Error).message}.${keptNote}`);
+    throw new Error(`${(e as Error).message}. Run again to retry, or check DATA_MIRROR (${mirror}).${keptNote}`);
   }
   const problem = expected.mismatch(got);
   if (problem) {
@@ -170,22 +190,30 @@ async function fetchArchive(d: DatasetUrl, dd: DataDir, opts: UntarOptions): Pro
     throw new Error(`Checksum mismatch for ${name} from ${src}: ${problem}. The file is corrupt or not the one expected; ` +
       `it was not kept. Run again to retry${mirror ? ", or repair the mirror" : ""}.${keptNote}`);
   }
+  const record = makeRecord(dest, got, expected, src);
   // The record is written first: an archive in place always has one (if this stops in between, the old
   // archive no longer matches it and is checked again next time).
-  let record: ArchiveRecord;
-  try {
-    record = writeRecord(dest, got, expected, src);
-    await fs.promises.rename(got.tmpPath, dest);
-  } catch (e) {
-    await fs.promises.rm(got.tmpPath, { force: true });
-    throw e;
-  }
-  return { archive: dest, record };
+  const commit = async () => {
+    try {
+      writeFileAtomic(recordPath(dest), JSON.stringify(record, null, 2) + "\n");
+      await fs.promises.rename(got.tmpPath, dest);
+    } catch (e) {
+      await fs.promises.rm(got.tmpPath, { force: true });
+      throw e;
+    }
+  };
+  const discard = () => fs.promises.rm(got.tmpPath, { force: true });
+  if (kept) return { file: got.tmpPath, record, origin: "replacement", commit, discard };
+  // Nothing in place: the archive goes there at once, so that an unpack stopped half-way need not fetch it again.
+  await commit();
+  return { file: dest, record, origin: "new", commit: nothing, discard: nothing };
 }
 
 /** Returns the path of a verified copy of the archive in dataDir/archive, fetching it if needed. */
 export async function downloadData(d: DatasetUrl, opts: UntarOptions = {}): Promise<string> {
-  return (await fetchArchive(d, prepare(opts.dataDir), opts)).archive;
+  const dd = prepare(opts.dataDir);
+  await (await fetchArchive(d, dd, opts)).commit();
+  return path.join(dd.dir, "archive", archiveName(d));
 }
 
 /** Counts the files (anything but folders) under `dir`. */
@@ -202,67 +230,85 @@ function countFiles(dir: string): number {
   return n;
 }
 
+/** What is at dataDir/<folder>: nothing, an unpack that never completed, or a completed one and its files now. */
+type FolderState =
+  | { kind: "missing" }
+  | { kind: "incomplete"; why: string }
+  | { kind: "unpacked"; files: number; marker: UnpackedMarker };
+
+function folderState(folder: string): FolderState {
+  if (!fs.existsSync(folder)) return { kind: "missing" };
+  const marker = readJson<UnpackedMarker>(markerPath(folder));
+  if (!marker || typeof marker.files !== "number") {
+    return { kind: "incomplete", why: `it has no ${path.basename(markerPath(folder))}, which is written once a full unpack is done` };
+  }
+  try {
+    return { kind: "unpacked", files: countFiles(folder), marker };
+  } catch (e) {
+    return { kind: "incomplete", why: `it cannot be read (${(e as Error).message})` };
+  }
+}
+
 /**
- * Whether `dataDir/<folder>` is a complete unpack of the data set: undefined when it is, else why not.
- * A folder counts only with its marker, written after a full unpack, and the number of files it lists.
+ * Whether `dataDir/<folder>` is exactly as its unpack left it: undefined when it is, else how it differs
+ * (missing, an unpack that never completed, or files added or removed since).
  */
 export function unpackedProblem(d: DatasetUrl, dataDir?: string): string | undefined {
   const dir = dataDir ? path.resolve(dataDir) : resolveDataDir(undefined).dir;
-  const folder = path.join(dir, folderName(d));
-  if (!fs.existsSync(folder)) return "it is missing";
-  const marker = readJson<UnpackedMarker>(markerPath(folder));
-  if (!marker || typeof marker.files !== "number") {
-    return `it has no ${path.basename(markerPath(folder))}, which is written once a full unpack is done`;
-  }
-  let n: number;
-  try {
-    n = countFiles(folder);
-  } catch (e) {
-    return `it cannot be read (${(e as Error).message})`;
-  }
-  if (n !== marker.files) return `it holds ${n} files where the archive unpacked ${marker.files}`;
+  const state = folderState(path.join(dir, folderName(d)));
+  if (state.kind === "missing") return "it is missing";
+  if (state.kind === "incomplete") return state.why;
+  if (state.files !== state.marker.files) return `it holds ${state.files} files where the archive unpacked ${state.marker.files}`;
   return undefined;
 }
 
 /**
- * Downloads (if needed) and unpacks a data set, returning the folder it unpacked to, e.g.
- * data/mnist_sample. The folder appears only once fully unpacked; one that is incomplete is unpacked again.
+ * Downloads (if needed) and unpacks a data set, returning the folder it unpacked to, e.g. data/mnist_png.
+ * The folder appears only once fully unpacked, and is then yours: files you add or remove there stay as
+ * you left them (a note says how the count changed); `force: true` fetches and unpacks a fresh copy.
  */
 export async function untarData(d: DatasetUrl, opts: UntarOptions = {}): Promise<string> {
   const dd = prepare(opts.dataDir);
+  const dest = path.join(dd.dir, folderName(d));
+  const state = folderState(dest);
+  if (!opts.force && state.kind === "unpacked") {
+    noteChanges(dest, state, d);
+    return dest;
+  }
+  if (!opts.force && state.kind === "incomplete") console.warn(`${dest} is incomplete: ${state.why}. Unpacking it again.`);
+  await unpack(d, dd, await fetchArchive(d, dd, opts), opts);
+  return dest;
+}
+
+function noteChanges(dest: string, { files, marker }: { files: number; marker: UnpackedMarker }, d: DatasetUrl): void {
+  if (files === marker.files) return;
+  const diff = files > marker.files ? `${files - marker.files} more` : `${marker.files - files} fewer`;
+  console.log(`Note: ${dest} holds ${diff} files than its unpack left (${files} instead of ${marker.files}); it is used as it is. ` +
+    `untarData(..., { force: true }) replaces it with a fresh unpack of ${archiveName(d)}.`);
+}
+
+/** Unpacks the archive into a temporary folder, then puts archive and folder in place; on failure, neither changes. */
+async function unpack(d: DatasetUrl, dd: DataDir, fetched: Fetched, opts: UntarOptions): Promise<void> {
   const folder = folderName(d);
   const dest = path.join(dd.dir, folder);
-  const problem = unpackedProblem(d, dd.dir);
-  if (!opts.force && !problem) return dest;
-  if (!opts.force && fs.existsSync(dest)) console.warn(`${dest} is incomplete: ${problem}. Unpacking it again.`);
-
-  const { archive, record } = await fetchArchive(d, dd, opts);
-  const tmp = tempName(path.join(dd.dir, folder), "unpack");
+  const tmp = tempName(dest, "unpack");
   await fs.promises.mkdir(tmp, { recursive: true });
   let stale: string | undefined;
   try {
-    console.log(`Unpacking ${path.basename(archive)} into ${dd.dir}`);
+    console.log(`Unpacking ${archiveName(d)} into ${dd.dir}`);
     try {
       // Synchronous, so that after a failure no write is still pending while the folder is removed.
-      tar.x({ file: archive, cwd: tmp, strict: true, sync: true });
+      tar.x({ file: fetched.file, cwd: tmp, strict: true, sync: true });
+      if (!fs.existsSync(path.join(tmp, folder))) throw new Error(`it holds no top-level folder "${folder}"`);
     } catch (e) {
-      const err = e as NodeJS.ErrnoException;
-      if (err.code && /^E[A-Z]+$/.test(err.code) && err.code !== "EOF") {
-        throw new Error(`Could not unpack ${archive} into ${dd.dir}: ${err.message}. The archive is kept; free space or ` +
-          `fix the permissions of the data folder (${dd.origin}) and run again.`);
-      }
-      throw new Error(`Could not unpack ${archive}: ${err.message}. It matches its checksum (${record.checkedAgainst}), so ` +
-        `the copy at ${record.source} is itself damaged. The archive is kept; delete it and run again once the source is repaired.`);
+      throw await unpackError(e as NodeJS.ErrnoException, d, dd, fetched);
     }
     const unpacked = path.join(tmp, folder);
-    if (!fs.existsSync(unpacked)) {
-      throw new Error(`Could not unpack ${archive}: it holds no top-level folder "${folder}". The archive is kept; ` +
-        `it is not the data set expected (from ${record.source}).`);
-    }
     const files = countFiles(unpacked);
     // Another process (a second notebook, a test) may have completed the same folder meanwhile: keep
     // theirs rather than pull it from under them.
-    if (!opts.force && !unpackedProblem(d, dd.dir)) return dest;
+    if (!opts.force && folderState(dest).kind === "unpacked") return void (await fetched.discard());
+    await fetched.commit();
     // Whatever is at dest now is incomplete (or being replaced): the marker goes first, then the folder.
     await fs.promises.rm(markerPath(dest), { force: true });
     if (fs.existsSync(dest)) {
@@ -273,14 +319,41 @@ export async function untarData(d: DatasetUrl, opts: UntarOptions = {}): Promise
       await fs.promises.rename(unpacked, dest);
     } catch (e) {
       // Another process unpacked the same data set first: theirs is complete, keep it.
-      if (!unpackedProblem(d, dd.dir)) return dest;
+      if (folderState(dest).kind === "unpacked") return;
       throw e;
     }
-    const marker: UnpackedMarker = { folder, archive: record.archive, archiveSha256: record.sha256, files, unpackedAt: new Date().toISOString() };
+    const marker: UnpackedMarker = {
+      folder, archive: fetched.record.archive, archiveSha256: fetched.record.sha256, files, unpackedAt: new Date().toISOString(),
+    };
     writeFileAtomic(markerPath(dest), JSON.stringify(marker, null, 2) + "\n");
   } finally {
     await fs.promises.rm(tmp, { recursive: true, force: true });
     if (stale) await fs.promises.rm(stale, { recursive: true, force: true });
   }
-  return dest;
+}
+
+/** Why an unpack failed, what became of the archive, and what to do: a full disk, or a damaged archive. */
+async function unpackError(e: NodeJS.ErrnoException, d: DatasetUrl, dd: DataDir, fetched: Fetched): Promise<Error> {
+  const { record } = fetched;
+  const archive = path.join(dd.dir, "archive", archiveName(d));
+  const inPlace = fetched.origin === "replacement"
+    ? ` The archive and the folder already in place were not changed.`
+    : "";
+  if (e.code && /^E[A-Z]+$/.test(e.code) && e.code !== "EOF") {
+    await fetched.discard();
+    return new Error(`Could not unpack ${archiveName(d)} into ${dd.dir}: ${e.message}. Free space or fix the permissions of ` +
+      `the data folder (${dd.origin}) and run again; the verified archive ${fetched.origin === "replacement" ? "fetched now was not kept" : `stays in ${archive}`}.${inPlace}`);
+  }
+  const damaged = `Could not unpack ${archiveName(d)} (${e.message}). It matches its checksum (${record.checkedAgainst}), so the copy ` +
+    `at ${record.source} is itself damaged or not this data set.`;
+  if (fetched.origin === "earlier") {
+    return new Error(`${damaged} Delete ${archive} and ${recordPath(archive)}, then run again once that source is repaired ` +
+      `(or run untarData with force: true, which replaces the archive only with a copy that unpacks).`);
+  }
+  await fetched.discard();
+  if (fetched.origin === "new") {
+    await fs.promises.rm(archive, { force: true }); // fetched by this call: nothing earlier is lost
+    await fs.promises.rm(recordPath(archive), { force: true });
+  }
+  return new Error(`${damaged} It was not kept.${inPlace} Repair the source (the archive and its checksum) and run again.`);
 }
