@@ -153,6 +153,33 @@ test("force with a mirror whose damaged archive matches its checksum changes nei
   assert.equal(fs.readFileSync(path.join(dest, "mine.txt"), "utf8"), "my own file\n");
 });
 
+test("a full disk during the unpack: the error says to free space, and what it says was kept was kept", async (t) => {
+  // The module object itself, which tar calls (an `import * as` copy would not change what it calls).
+  const fsModule = require("node:fs") as typeof fs;
+  const open = fsModule.openSync;
+  const full = () => t.mock.method(fsModule, "openSync", ((p: fs.PathLike, ...rest: unknown[]) => {
+    if (String(p).includes("/.unpack-") && /\.(png|txt)$/.test(String(p))) throw Object.assign(new Error(`ENOSPC: no space left on device, open '${p}'`), { code: "ENOSPC" });
+    return (open as (...a: unknown[]) => number)(p, ...rest);
+  }) as typeof fs.openSync);
+  t.mock.method(console, "log", () => {});
+  // First unpack: the verified archive stays for the next run.
+  const archive = await makeArchive(tempDir(), "tiny");
+  const mirror = makeMirror([archive]);
+  const dataDir = tempDir("fastbook-data-");
+  const mock = full();
+  await assert.rejects(untarData(dataset(archive), { dataDir, mirror }),
+    /^Error: Could not unpack tiny\.tgz into .*: .*no space left on device.*\. Free space or fix the permissions of the data folder .* and run again; the verified archive stays in .*archive\/tiny\.tgz\.$/);
+  assert.deepEqual(listTree(dataDir), ["archive", "archive/tiny.tgz", "archive/tiny.tgz.verified.json"]);
+  mock.mock.restore();
+  assert.equal(fs.readFileSync(path.join(await untarData(dataset(archive), { dataDir, mirror }), "b.txt"), "utf8"), "hello\n");
+  // force: the fresh copy is not kept, and the archive and folder in place are as they were.
+  const before = listTree(dataDir).map((f) => [f, fs.statSync(path.join(dataDir, f)).isFile() ? sha256(path.join(dataDir, f)) : "dir"]);
+  full();
+  await assert.rejects(untarData(dataset(archive), { dataDir, mirror, force: true }),
+    /the verified archive fetched now was not kept\. The archive and the folder already in place were not changed\.$/);
+  assert.deepEqual(listTree(dataDir).map((f) => [f, fs.statSync(path.join(dataDir, f)).isFile() ? sha256(path.join(dataDir, f)) : "dir"]), before);
+});
+
 test("a file missing from the mirror, or from its SHA256SUMS, is named in the error", async () => {
   const archive = await makeArchive(tempDir(), "tiny");
   const dataDir = tempDir("fastbook-data-");
