@@ -6,10 +6,10 @@ import { inspect } from "node:util";
 import { tf } from "../tf";
 import { DataLoader, DataLoaders } from "../dataloader";
 import { showBatch, type ShowBatchOptions } from "../display";
-import { readImageBytes, type ImageBytes } from "./images";
+import { bytesToUnit, readImageValues, type ImageValues } from "./images";
 import { getImageFiles, grandparentSplitter, IMAGE_EXTENSIONS, parentLabel, randomSplitter } from "./folders";
 import { idxFilesIn, readIdx, type IdxFiles } from "./idx";
-import { ImageDataset, pixelStats, type PixelStats } from "./image-dataset";
+import { ImageDataset, normalizeInPlace, pixelStats, type PixelStats } from "./image-dataset";
 import {
   checkClassesTrained, checkIdxImages, checkImagePlaces, checkSameSize, checkStats, checkVocab, idxLabels, type FolderLayout,
 } from "./checks";
@@ -54,9 +54,9 @@ export interface ImageSource {
   valid: readonly string[];
 }
 
-/** One split before it becomes a dataset: its pixels and its labels. */
+/** One split before it becomes a dataset: its pixels / 255 and its labels. */
 interface Split {
-  images: ImageBytes;
+  images: ImageValues;
   labels: Int32Array;
 }
 
@@ -132,8 +132,8 @@ export class ImageDataLoaders extends DataLoaders<[tf.Tensor, tf.Tensor]> {
     checkClassesTrained(trainNames, validNames, layout);
     const vocab = checkVocab(opts.vocab, [...trainNames, ...validNames], (l) => `class folder "${l}"`, dir);
     const [trainImages, validImages] = layout === "random"
-      ? takeImages(await readImageBytes(files, { cache: opts.cache }), [trainIdx, validIdx]) // one cache entry, whatever the seed
-      : [await readImageBytes(trainFiles, { cache: opts.cache }), await readImageBytes(validFiles, { cache: opts.cache })];
+      ? takeImages(await readImageValues(files, { cache: opts.cache }), [trainIdx, validIdx]) // one cache entry, whatever the seed
+      : [await readImageValues(trainFiles, { cache: opts.cache }), await readImageValues(validFiles, { cache: opts.cache })];
     return ImageDataLoaders.build(
       { images: trainImages!, labels: classIndices(trainNames, vocab) },
       { images: validImages!, labels: classIndices(validNames, vocab) },
@@ -160,7 +160,7 @@ export class ImageDataLoaders extends DataLoaders<[tf.Tensor, tf.Tensor]> {
         `the vocab does not fit these labels.`);
     }
     checkVocab(vocab, vocab, (l) => l, "the vocab");
-    const images = (a: typeof tx) => ({ data: a!.data as Uint8Array, shape: a!.shape as [number, number, number] });
+    const images = (a: typeof tx) => ({ values: bytesToUnit(a!.data as Uint8Array), shape: a!.shape as [number, number, number] });
     return ImageDataLoaders.build({ images: images(tx), labels: trainLabels }, { images: images(vx), labels: validLabels }, vocab, opts,
       { train: Array(trainLabels.length).fill(files.trainImages), valid: Array(validLabels.length).fill(files.validImages) });
   }
@@ -177,10 +177,13 @@ export class ImageDataLoaders extends DataLoaders<[tf.Tensor, tf.Tensor]> {
   private static build(train: Split, valid: Split, vocab: string[], opts: ImageDataLoadersOptions, items: ImageSource): ImageDataLoaders {
     const size = (s: Split): [number, number] => [s.images.shape[1], s.images.shape[2]];
     checkSameSize(size(train), size(valid), [items.train[0]!, items.valid[0]!]);
-    const stats = opts.normalize === true ? pixelStats(train.images.data) : opts.normalize || undefined;
+    const stats = opts.normalize === true ? pixelStats(train.images.values) : opts.normalize || undefined;
     if (stats) checkStats(stats, opts.normalize === true);
     const flatten = opts.flatten ?? false;
-    const dataset = (s: Split) => new ImageDataset({ pixels: s.images.data, labels: s.labels, imageSize: size(s), flatten, stats });
+    const dataset = (s: Split) => {
+      if (stats) normalizeInPlace(s.images.values, stats); // the arrays were made for these loaders
+      return new ImageDataset({ values: s.images.values, labels: s.labels, imageSize: size(s), flatten });
+    };
     return new ImageDataLoaders({
       train: dataset(train), valid: dataset(valid), vocab, stats, items,
       bs: opts.bs ?? 64, shuffle: opts.shuffle ?? true, seed: opts.seed,
@@ -252,11 +255,11 @@ function classIndices(names: readonly string[], vocab: readonly string[]): Int32
 }
 
 /** The images at each list of indices, copied row by row. */
-function takeImages({ data, shape: [, h, w] }: ImageBytes, lists: number[][]): ImageBytes[] {
+function takeImages({ values, shape: [, h, w] }: ImageValues, lists: number[][]): ImageValues[] {
   const size = h * w;
   return lists.map((idx) => {
-    const out = new Uint8Array(idx.length * size);
-    idx.forEach((i, k) => out.set(data.subarray(i * size, (i + 1) * size), k * size));
-    return { data: out, shape: [idx.length, h, w] };
+    const out = new Float32Array(idx.length * size);
+    idx.forEach((i, k) => out.set(values.subarray(i * size, (i + 1) * size), k * size));
+    return { values: out, shape: [idx.length, h, w] };
   });
 }

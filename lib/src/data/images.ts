@@ -121,8 +121,8 @@ function cacheKey(files: string[]): string {
   return createHash("sha256").update(lines.join("\n")).digest("hex").slice(0, 32);
 }
 
-/** The cached pixel bytes, or undefined when the file is missing, of the wrong size or unreadable. */
-function readCache(file: string, bytes: number): Uint8Array | undefined {
+/** The cached values, read straight into their array (no conversion); undefined when missing, of the wrong size or unreadable. */
+function readCache(file: string, size: number): Float32Array | undefined {
   let fd: number;
   try {
     fd = fs.openSync(file, "r");
@@ -130,10 +130,12 @@ function readCache(file: string, bytes: number): Uint8Array | undefined {
     return undefined;
   }
   try {
+    const bytes = size * 4;
     if (fs.fstatSync(fd).size !== bytes) return undefined;
-    const out = new Uint8Array(bytes);
+    const out = new Float32Array(size);
+    const view = new Uint8Array(out.buffer);
     for (let done = 0; done < bytes;) {
-      const got = fs.readSync(fd, out, done, bytes - done, done);
+      const got = fs.readSync(fd, view, done, bytes - done, done);
       if (got === 0) return undefined;
       done += got;
     }
@@ -146,11 +148,11 @@ function readCache(file: string, bytes: number): Uint8Array | undefined {
 }
 
 /** Writes a cache entry through a temporary name; a failed write (a full disk) removes what it wrote at once. */
-function writeCache(file: string, bytes: Uint8Array): void {
+function writeCache(file: string, values: Float32Array): void {
   const tmp = `${file}.tmp-${process.pid}`;
   try {
     fs.mkdirSync(path.dirname(file), { recursive: true });
-    fs.writeFileSync(tmp, bytes);
+    fs.writeFileSync(tmp, values);
     fs.renameSync(tmp, file);
   } catch {
     fs.rmSync(tmp, { force: true }); // a read-only or full data folder only costs speed
@@ -162,21 +164,26 @@ function toUnit(out: Float32Array, bytes: Uint8Array): void {
   for (let i = 0; i < bytes.length; i++) out[i] = bytes[i] / 255;
 }
 
+/** Pixel bytes (0..255) as float32 values in [0, 1] (v / 255). */
+export function bytesToUnit(bytes: Uint8Array): Float32Array {
+  const out = new Float32Array(bytes.length);
+  toUnit(out, bytes);
+  return out;
+}
+
 /**
  * Pixel bytes (0..255) as a float32 tensor of `shape` in [0, 1] (v / 255), Also used for IDX files (idx.ts).
  */
 export function bytesToUnitTensor<R extends tf.Rank>(bytes: Uint8Array, shape: number[]): tf.Tensor<R> {
   const size = shape.reduce((a, b) => a * b, 1);
   if (size !== bytes.length) throw new Error(`bytesToUnitTensor: ${bytes.length} bytes cannot fill shape [${shape}].`);
-  const values = new Float32Array(size);
-  toUnit(values, bytes);
-  const t: tf.Tensor = tf.tensor(values, shape, "float32");
+  const t: tf.Tensor = tf.tensor(bytesToUnit(bytes), shape, "float32");
   return t as tf.Tensor<R>;
 }
 
-/** Gray images of one size, one byte per pixel, image after image: `data` holds shape[0]·shape[1]·shape[2] bytes. */
-export interface ImageBytes {
-  data: Uint8Array;
+/** Gray images of one size as float32 values in [0, 1], image after image, row by row. */
+export interface ImageValues {
+  values: Float32Array;
   /** [N, height, width]. */
   shape: [number, number, number];
 }
@@ -188,10 +195,10 @@ export interface StackOptions {
 }
 
 /**
- * Opens every file and puts their gray pixels one after the other in one byte array, in the order given.
- * All images must have the size of the first. Decoded pixels are cached (see above) unless `cache: false`.
+ * Opens every file and puts their gray pixels / 255 one after the other in one float32 array, in the order
+ * given. All images must have the size of the first. Decoded pixels are cached (see above) unless `cache: false`.
  */
-export async function readImageBytes(files: string[], opts: StackOptions = {}): Promise<ImageBytes> {
+export async function readImageValues(files: string[], opts: StackOptions = {}): Promise<ImageValues> {
   if (files.length === 0) throw new Error("stackImages got no files: check the folder you listed.");
   const useCache = opts.cache ?? true;
   const dir = opts.cacheDir ?? path.join(defaultDataDir(), ".cache", "images");
@@ -199,12 +206,11 @@ export async function readImageBytes(files: string[], opts: StackOptions = {}): 
   if (useCache) {
     removeLeftovers(dir, []); // cache files half-written by a killed process
     for (const name of fs.existsSync(dir) ? fs.readdirSync(dir) : []) {
-      if (name.endsWith(".f32")) fs.rmSync(path.join(dir, name), { force: true }); // the older float format, 4x the size
-      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.u8$`).exec(name);
+      const m = new RegExp(`^${key}-(\\d+)x(\\d+)x(\\d+)\\.f32$`).exec(name);
       if (!m) continue;
       const [n, h, w] = m.slice(1).map(Number) as [number, number, number];
       const cached = n === files.length ? readCache(path.join(dir, name), n * h * w) : undefined;
-      if (cached) return { data: cached, shape: [n, h, w] };
+      if (cached) return { values: cached, shape: [n, h, w] };
     }
   }
   // PNGs decode synchronously in one loop (no per-file promise), each straight into the stack; anything
@@ -228,8 +234,9 @@ export async function readImageBytes(files: string[], opts: StackOptions = {}): 
   } finally {
     watch.close();
   }
-  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.u8`), bytes);
-  return { data: bytes, shape: [files.length, height, width] };
+  const values = bytesToUnit(bytes);
+  if (useCache) writeCache(path.join(dir, `${key}-${files.length}x${height}x${width}.f32`), values);
+  return { values, shape: [files.length, height, width] };
 }
 
 /**
@@ -239,8 +246,8 @@ export async function readImageBytes(files: string[], opts: StackOptions = {}): 
  * (see above) unless `cache: false`.
  */
 export async function stackImages(files: string[], opts: StackOptions = {}): Promise<tf.Tensor3D> {
-  const { data, shape } = await readImageBytes(files, opts);
-  return bytesToUnitTensor<tf.Rank.R3>(data, shape);
+  const { values, shape } = await readImageValues(files, opts);
+  return tf.tensor3d(values, shape);
 }
 
 export type ColorMap = "Greys" | "gray";
