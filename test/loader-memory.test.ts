@@ -64,6 +64,11 @@ test("loaders built again and dropped without dispose() leave the wasm heap and 
     assert.deepEqual(dls.validDs.y.shape, [1000]);
   };
   for (let i = 0; i < 5; i++) await touch();
+  // Made first inside a tf.tidy, the whole-set tensors outlive it.
+  const inTidy = await ImageDataLoaders.fromIdxFolder(dir, { flatten: true });
+  const sum = tf.tidy(() => inTidy.validDs.x.sum().dataSync()[0]!);
+  assert.ok(!inTidy.validDs.x.isDisposed && Number.isFinite(sum));
+  inTidy.dispose();
   assert.ok(tf.memory().numTensors > tensors, "four whole-set tensors per build until collected");
   assert.ok(await afterCollection(() => tf.memory().numTensors === tensors), `tensors freed with their loaders: ${tf.memory().numTensors} vs ${tensors}`);
 });

@@ -120,7 +120,8 @@ export class ImageDataset implements HostDataset {
   private wholeSet(): { x: tf.Tensor; y: tf.Tensor } {
     this.checkAlive();
     if (!this.whole) {
-      const [x, y] = this.batch(Array.from({ length: this.length }, (_, i) => i));
+      // Kept: made inside someone's tf.tidy, they would otherwise be freed at its end.
+      const [x, y] = this.batch(Array.from({ length: this.length }, (_, i) => i)).map((t) => tf.keep(t)) as [tf.Tensor, tf.Tensor];
       this.whole = { x, y };
       this.held.tensors.push(x, y);
     }
