@@ -99,7 +99,7 @@ class DataLoaderImpl<B> implements Iterable<B> {
   private readonly host?: HostDataset;
   private readonly rand: () => number;
 
-  constructor(dataset: TensorDataset | Iterable<unknown>, { bs = 64, shuffle = false, seed, dropLast = false }: DataLoaderOptions = {}) {
+  constructor(dataset: TensorDataset | HostDataset | Iterable<unknown>, { bs = 64, shuffle = false, seed, dropLast = false }: DataLoaderOptions = {}) {
     if (!Number.isInteger(bs) || bs < 1) throw new Error(`Batch size must be a positive integer; got ${bs}.`);
     this.bs = bs;
     this.shuffle = shuffle;
