@@ -100,7 +100,7 @@ test("a damaged archive that matches the mirror's checksum is not kept; once the
   const mirror = makeMirror([damagedCopy(archive)]); // its SHA256SUMS matches the truncated bytes
   const dataDir = tempDir("fastbook-data-");
   await assert.rejects(untarData(dataset(archive), { dataDir, mirror }), (e: Error) => {
-    assert.match(e.message, /^Could not unpack tiny\.tgz \(.*\)\. It matches its checksum \(sha256 \w+ from .*SHA256SUMS\), so the copy at .*tiny\.tgz is itself damaged/);
+    assert.match(e.message, /^Could not unpack tiny\.tgz \(.*\)\. It matches its checksum \(sha256 \w+ from .*SHA256SUMS\), so the copy it came from \(.*tiny\.tgz\) is itself damaged/);
     assert.match(e.message, /It was not kept\. Repair the source \(the archive and its checksum\) and run again\.$/);
     assert.doesNotMatch(e.message, /kept;|was kept|is kept/);
     return true;

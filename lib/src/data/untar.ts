@@ -307,7 +307,10 @@ async function unpack(d: DatasetUrl, dd: DataDir, fetched: Fetched, opts: UntarO
     const files = countFiles(unpacked);
     // Another process (a second notebook, a test) may have completed the same folder meanwhile: keep
     // theirs rather than pull it from under them.
-    if (!opts.force && folderState(dest).kind === "unpacked") return void (await fetched.discard());
+    if (!opts.force && folderState(dest).kind === "unpacked") {
+      await fetched.discard();
+      return;
+    }
     await fetched.commit();
     // Whatever is at dest now is incomplete (or being replaced): the marker goes first, then the folder.
     await fs.promises.rm(markerPath(dest), { force: true });
@@ -345,7 +348,7 @@ async function unpackError(e: NodeJS.ErrnoException, d: DatasetUrl, dd: DataDir,
       `the data folder (${dd.origin}) and run again; the verified archive ${fetched.origin === "replacement" ? "fetched now was not kept" : `stays in ${archive}`}.${inPlace}`);
   }
   const damaged = `Could not unpack ${archiveName(d)} (${e.message}). It matches its checksum (${record.checkedAgainst}), so the copy ` +
-    `at ${record.source} is itself damaged or not this data set.`;
+    `it came from (${record.source}) is itself damaged or not this data set.`;
   if (fetched.origin === "earlier") {
     return new Error(`${damaged} Delete ${archive} and ${recordPath(archive)}, then run again once that source is repaired ` +
       `(or run untarData with force: true, which replaces the archive only with a copy that unpacks).`);
