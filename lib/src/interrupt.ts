@@ -89,3 +89,31 @@ export async function interruptible<T>(what: string, body: (watch: InterruptWatc
     watch.close();
   }
 }
+
+/**
+ * One interruptible loop at a time, e.g. a Learner's fits. A second `run` while one is going is refused
+ * with `busy`, unless the first was interrupted: in Jupyter an interrupted cell returns at once while its
+ * loop unwinds at the next checkpoint, so the second waits for that instead.
+ */
+export class OneAtATime {
+  private running?: { watch: InterruptWatch; done: Promise<void> };
+
+  constructor(readonly what: string, readonly busy: string) {}
+
+  async run<T>(body: (watch: InterruptWatch) => Promise<T>): Promise<T> {
+    while (this.running) {
+      if (!this.running.watch.requested) throw new Error(this.busy);
+      await this.running.done;
+    }
+    const watch = new InterruptWatch(this.what);
+    let finished!: () => void;
+    this.running = { watch, done: new Promise<void>((resolve) => { finished = resolve; }) };
+    try {
+      return await body(watch);
+    } finally {
+      watch.close();
+      this.running = undefined;
+      finished();
+    }
+  }
+}
