@@ -71,6 +71,25 @@ function handMade(): ClassificationInterpretation {
   }, ["cat", "dog", "bird"]);
 }
 
+test("getPreds calls the loss once per batch (reduction \"none\"), and item by item for a loss without it", async () => {
+  await initBackend("cpu");
+  const { x, y, dls } = data(4);
+  const calls: string[] = [];
+  const counted = (p: tf.Tensor, t: tf.Tensor, opts?: { reduction: "none" }) => {
+    calls.push(opts?.reduction ?? "mean");
+    return (opts ? crossEntropy(p, t, opts) : crossEntropy(p, t)) as tf.Scalar; // a LossFunc gives a scalar by default
+  };
+  const plain = (p: tf.Tensor, t: tf.Tensor) => { calls.push("plain"); return crossEntropy(p, t); };
+  const model = new Linear(16, 3, { seed: 4 });
+  const a = new Learner(dls, model, { lossFunc: counted, progress: false }).getPreds();
+  assert.deepEqual(calls, ["none", "none", "none"], "10 items in batches of 4, 4 and 2");
+  calls.length = 0;
+  const b = new Learner(dls, model, { lossFunc: plain, progress: false }).getPreds();
+  assert.equal(calls.length, 3 + 10, "one call per batch, then one per item");
+  assertClose(Array.from(a.losses.dataSync()), Array.from(b.losses.dataSync()), 1e-6, "the same losses either way");
+  tf.dispose([...Object.values(a), ...Object.values(b), x, y, ...model.parameters()]);
+});
+
 test("confusion matrix and mostConfused on a hand-made example", () => {
   const interp = handMade();
   // rows: actual cat, dog, bird; columns: predicted cat, dog, bird

@@ -168,3 +168,12 @@ export function checkLearningRate(fn: string, lr: number, name = "lr"): void {
       `suggests); got ${lr}.`);
   }
 }
+
+/** A loss must give one number: says so, naming the loss, when it gives one per item. */
+export function checkScalarLoss<T extends tf.Tensor>(lossFunc: { name: string }, loss: T): T & tf.Scalar {
+  if (loss.rank !== 0) {
+    throw new Error(`The loss function ${lossFunc.name || "(anonymous)"} returned a tensor of shape [${loss.shape}]: ` +
+      "a loss must reduce to one number (mean), e.g. tf.mean(...) over the batch's items.");
+  }
+  return loss as T & tf.Scalar;
+}

@@ -4,7 +4,8 @@
 import { tf } from "./tf";
 import type { Module } from "./nn";
 import { backward, SGD, type Optimizer } from "./optim";
-import { checkEpochs, checkLearningRate, setValueChecks } from "./checks";
+import { checkEpochs, checkLearningRate, checkScalarLoss, setValueChecks } from "./checks";
+import type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } from "./learner-types";
 import { CancelBatch, CancelEpoch, CancelFit, CancelTrain, CancelValidate, defaults, describeStop, metricName, type Callback, type EventName, type StopInfo } from "./callbacks/core";
 import { DivergenceGuard } from "./callbacks/divergence";
 import { Recorder } from "./callbacks/recorder";
@@ -14,34 +15,7 @@ import { lrFind, type LrFindOptions, type LrFindResult } from "./callbacks/lr-fi
 import { getPreds, type Preds } from "./interpret";
 import { Interrupted, OneAtATime, type InterruptWatch } from "./interrupt";
 export { CancelFit, EVENTS, type Callback, type EventName, type StopInfo } from "./callbacks/core";
-
-export type LossFunc = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
-export type Metric = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
-export type OptFunc = (params: tf.Variable[], lr: number) => Optimizer;
-
-/** Anything that yields [inputs, targets] batches the Learner may dispose after use. */
-export interface BatchSource extends Iterable<[tf.Tensor, tf.Tensor]> {
-  readonly length: number;
-}
-
-export interface Loaders {
-  train: BatchSource;
-  valid: BatchSource;
-  /** Class names, where the loaders have them (label i is vocab[i]). */
-  readonly vocab?: readonly string[];
-}
-
-export interface LearnerOptions {
-  lossFunc: LossFunc;
-  optFunc?: OptFunc;
-  metrics?: Metric[];
-  /** Callbacks besides `defaults.callbacks` (divergence guard, Recorder, progress table); one of a default's class replaces it. */
-  cbs?: Callback[];
-  /** false leaves out the progress table. */
-  progress?: boolean;
-  /** Shorthand for `cbs: [new DivergenceGuard({ restore: true })]`: on a NaN loss, back to the weights of the epoch's start. */
-  restoreOnDivergence?: boolean;
-}
+export type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } from "./learner-types";
 
 type Stage = "Fit" | "Epoch" | "Train" | "Validate" | "Batch";
 const CANCELS = { Fit: CancelFit, Epoch: CancelEpoch, Train: CancelTrain, Validate: CancelValidate, Batch: CancelBatch };
@@ -55,18 +29,10 @@ export class Learner {
   /** Set when the last fit stopped early: why, and where. */
   stopped?: StopInfo;
 
-  // The state of the loop, for callbacks to read.
-  nEpoch = 0;
-  epoch = 0;
-  /** Batches seen in training, over the whole fit. */
-  iter = 0;
-  /** Index of the batch within the current pass. */
-  batchIndex = 0;
-  training = false;
-  xb?: tf.Tensor;
-  yb?: tf.Tensor;
-  pred?: tf.Tensor;
-  loss?: tf.Scalar;
+  // The state of the loop, for callbacks to read. iter: training batches so far in this fit; batchIndex:
+  // the batch's place in the current pass.
+  nEpoch = 0; epoch = 0; iter = 0; batchIndex = 0; training = false;
+  xb?: tf.Tensor; yb?: tf.Tensor; pred?: tf.Tensor; loss?: tf.Scalar;
 
   private readonly fits = new OneAtATime("fit", "This Learner is already training: a fit started earlier has not " +
     "finished. Await it (`await learn.fit(...)`) before starting another, or stop it with Kernel > Interrupt.");
@@ -197,11 +163,7 @@ export class Learner {
   private predictAndLoss(): tf.Scalar {
     this.pred = tf.keep(this.model.forward(this.xb!)); // kept for callbacks, disposed after the batch
     this.fire("afterPred");
-    this.loss = this.lossFunc(this.pred, this.yb!);
-    if (this.loss.rank !== 0) {
-      throw new Error(`The loss function ${this.lossFunc.name || "(anonymous)"} returned a tensor of shape [${this.loss.shape}]: ` +
-        "a loss must reduce to one number (mean), e.g. tf.mean(...) over the batch's items.");
-    }
+    this.loss = checkScalarLoss(this.lossFunc, this.lossFunc(this.pred, this.yb!));
     this.fire("afterLoss"); // a callback may still change the loss: the gradients are of what it leaves
     return this.loss;
   }
