@@ -2,7 +2,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import {
-  tf, initBackend, Learner, CancelFit, Linear, ReLU, Sequential, Interrupted, TrainingDiverged, InterruptWatch, interruptible,
+  tf, initBackend, Learner, CancelFit, CancelBatch, CancelTrain, CancelValidate, CancelEpoch, Linear, ReLU, Sequential, Interrupted, TrainingDiverged, InterruptWatch, interruptible,
   binaryCrossEntropy, mnistLoss, DataLoaders, type BatchSource, type Callback, type EventName,
 } from "../lib/src/index";
 
@@ -52,6 +52,33 @@ test("callbacks hear the events in the loop's order", async () => {
     "beforeFit(v)", "beforeEpoch(v)", "beforeTrain", ...train, ...train, ...train, "afterTrain",
     "beforeValidate(v)", ...valid, "afterValidate(v)", "afterEpoch(v)", "afterFit(v)",
   ]);
+});
+
+test("a Cancel<Stage> ends only its stage: afterCancel<Stage>, then after<Stage>, and the loop goes on", async () => {
+  await initBackend("cpu");
+  const heard: string[] = [];
+  const events: EventName[] = ["beforeEpoch", "beforeTrain", "afterStep", "afterCancelBatch", "afterBatch", "afterCancelTrain", "afterTrain",
+    "beforeValidate", "afterCancelValidate", "afterValidate", "afterCancelEpoch", "afterEpoch", "afterFit"];
+  const spy: Callback = { order: 10, ...Object.fromEntries(events.map((e) => [e, (l: Learner) => heard.push(`${e} ${l.epoch}${l.training ? "t" : "v"}${l.batchIndex}`)])) };
+  const cancels: Callback = {
+    afterLoss: (l) => { if (l.training && l.epoch === 0 && l.batchIndex === 1) throw new CancelBatch(); }, // no step for that batch
+    beforeBatch: (l) => { if (l.training && l.epoch === 1 && l.batchIndex === 1) throw new CancelTrain(); },
+    beforeValidate: (l) => { if (l.epoch === 1) throw new CancelValidate(); },
+    afterTrain: (l) => { if (l.epoch === 2) throw new CancelEpoch(); },
+  };
+  const learn = new Learner(lineData(), new Linear(1, 1, { seed: 2 }), { lossFunc: mse, cbs: [cancels, spy], progress: false });
+  await learn.fit(3, 0.1);
+  assert.deepEqual(heard, [
+    "beforeEpoch 0v0", "beforeTrain 0t0", "afterStep 0t0", "afterBatch 0t0", "afterCancelBatch 0t1", "afterBatch 0t1",
+    "afterStep 0t2", "afterBatch 0t2", "afterTrain 0t3", "beforeValidate 0v0", "afterBatch 0v0", "afterValidate 0v1", "afterEpoch 0v1",
+    "beforeEpoch 1v1", "beforeTrain 1t0", "afterStep 1t0", "afterBatch 1t0", "afterCancelTrain 1t1", "afterTrain 1t1",
+    "afterCancelValidate 1v0", "afterValidate 1v0", "afterEpoch 1v0", // beforeValidate was cut short before the spy heard it
+    "beforeEpoch 2v0", "beforeTrain 2t0", "afterStep 2t0", "afterBatch 2t0", "afterStep 2t1", "afterBatch 2t1", "afterStep 2t2", "afterBatch 2t2",
+    "afterCancelEpoch 2t3", "afterEpoch 2t3", "afterFit 3t3", // as was afterTrain; after the loop, epoch is nEpoch
+  ]);
+  assert.equal(learn.stopped, undefined, "a cancelled stage is no stop of the fit");
+  assert.equal(learn.iter, 3 + 1 + 3, "training batches run: 3, 1 and 3 (a cancelled batch still counts)");
+  tf.dispose(learn.model.parameters());
 });
 
 test("no tensors leak: the count is the same after every epoch", async () => {

@@ -147,12 +147,14 @@ export class Learner {
   }
 
   private oneBatch(): void {
-    if (!this.training) {
-      this.loss = tf.tidy(() => this.predictAndLoss());
-      return;
-    }
     const opt = this.opt!;
-    this.loss = backward(() => this.predictAndLoss(), opt.params, opt.grads);
+    try {
+      this.loss = this.training ? backward(() => this.predictAndLoss(), opt.params, opt.grads) : tf.tidy(() => this.predictAndLoss());
+    } catch (e) {
+      this.loss = undefined; // freed with the forward pass that threw (a CancelBatch in afterLoss, an error)
+      throw e;
+    }
+    if (!this.training) return;
     this.fire("afterBackward");
     opt.step();
     this.fire("afterStep");

@@ -6,7 +6,6 @@
 import type { Learner } from "../learner";
 import { withCallbacks, type Callback } from "./core";
 import { checkEpochs, checkLearningRate } from "../checks";
-export { withCallbacks } from "./core";
 
 /** The value of a hyperparameter at `pos`, from 0 (start of training) to 1 (end). */
 export type Schedule = (pos: number) => number;
