@@ -314,6 +314,13 @@ test("the default callbacks are a list the Learner takes: defaults.callbacks, pl
   assert.deepEqual(defaults.callbacks.map((make) => make().name), ["divergence", "recorder", "progress"]);
   assert.deepEqual(names(new Learner(lineData(), new Linear(1, 1), { lossFunc: mse })), ["divergence", "recorder", "progress"]);
   assert.deepEqual(names(new Learner(lineData(), new Linear(1, 1), { lossFunc: mse, progress: false })), ["divergence", "recorder"]);
+  // A callback of a default's class replaces that default; restoreOnDivergence is such a callback, configured.
+  const { Recorder, DivergenceGuard } = await import("../lib/src/index");
+  const mine = new Recorder();
+  const withMine = new Learner(lineData(), new Linear(1, 1), { lossFunc: mse, cbs: [mine], progress: false, restoreOnDivergence: true });
+  assert.deepEqual(names(withMine), ["divergence", "recorder"]);
+  assert.equal(withMine.recorder, mine);
+  assert.ok(withMine.cbs[0] instanceof DivergenceGuard && withMine.cbs[0].restore);
 });
 
 test("a validation loss that is not finite stops fit too, as a divergence, at the end of the validation pass", async () => {
