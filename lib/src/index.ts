@@ -26,6 +26,8 @@ export { DivergenceGuard, TrainingDiverged } from "./callbacks/divergence";
 export { Interrupted, InterruptWatch, interruptible } from "./interrupt";
 export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
+import { prepareNotebook } from "./jupyter";
+prepareNotebook();
 export { ProgressBar, formatBytes } from "./progress-bar";
 export { getImageFiles, parentLabel, grandparentName, grandparentSplitter, randomSplitter, IMAGE_EXTENSIONS, type Splitter, type GetImageFilesOptions } from "./data/folders";
 export { readIdx, parseIdx, writeIdx, idxFilesIn, FASHION_MNIST_PATH, FASHION_MNIST_CLASSES, type IdxArray, type IdxDtype, type IdxData, type IdxFiles } from "./data/idx";

@@ -1,5 +1,10 @@
 // A bridge to tslab's display functions. Outside a tslab kernel (tests, scripts) there is no display,
 // and callers fall back to plain text.
+import * as path from "node:path";
+import { installNotebookErrors } from "./error-format";
+import { watchedLoops } from "./interrupt";
+
+/** What a notebook cell can show: HTML, a PNG, an SVG or plain text (tslab's display). */
 export interface Display {
   html(s: string): void;
   png(b: Uint8Array): void;
@@ -57,6 +62,14 @@ function tslab(): Tslab | undefined {
   }
 }
 
+/**
+ * Run once when the library is imported: inside a tslab kernel, errors print with their message first
+ * and a few short frames, and Kernel > Interrupt prints one line.
+ */
+export function prepareNotebook(): void {
+  if (tslab()) installNotebookErrors(path.resolve(__dirname, "..", ".."), watchedLoops);
+}
+
 /** True inside a tslab Jupyter kernel, where rich output can be shown. */
 export function inJupyter(): boolean {
   return tslab() !== undefined;
@@ -79,6 +92,7 @@ export function showHtml(html: string, fallback: string): void {
   else console.log(fallback);
 }
 
+/** Escapes `& < > " '` so that a text shows as itself inside HTML: `escapeHtml("a<b")` is `"a&lt;b"`. */
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]!);
 }
