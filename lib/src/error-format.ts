@@ -8,7 +8,7 @@ import { inspect } from "node:util";
 export const MAX_FRAMES = 4;
 
 const CELL = /^evalmachine\.<anonymous>:\d+:\d+$/;
-const FRAME = /^\s*at (?:(async )?(.*?) \()?(.*?)\)?$/;
+const FRAME = /^\s*at (async )?(?:(.*?) \()?(.*?)\)?$/;
 
 /** Where a stack frame points, in words a reader can use: a notebook cell, a project path, or a package. */
 export function shortLocation(location: string, root: string): string {
