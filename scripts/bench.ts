@@ -21,12 +21,6 @@ import { ensureTorch, runJson, trainBoth, type CaseResult } from "./bench/torch"
 import { printReport, row, trainingRow, writeResults, type Row } from "./bench/report";
 
 async function main(): Promise<void> {
-  // The documented default data mirror: ../shared/datasets beside the checkout, when DATA_MIRROR is unset.
-  const shared = path.resolve(ROOT, "..", "shared", "datasets");
-  if (!process.env.DATA_MIRROR && fs.existsSync(path.join(shared, "SHA256SUMS"))) {
-    process.env.DATA_MIRROR = shared;
-    if (!process.argv.some((a) => a.startsWith("--cold-load"))) console.log(`bench: DATA_MIRROR not set; using ${shared}`);
-  }
   const backend = await initBackend(); // TFJS_BACKEND, or the fastest that loads
   const sample = await untarData(URLs.MNIST_SAMPLE);
 

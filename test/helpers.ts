@@ -69,7 +69,7 @@ export async function mnistUnavailable(): Promise<string | undefined> {
 export async function skipUnlessMnist(): Promise<string | false> {
   const reason = await mnistUnavailable();
   if (!reason) return false;
-  if (process.env.CI === "true") throw new Error(`CI=true and real MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
+  if (process.env.CI === "true") throw new Error(`CI=true and real MNIST is needed: ${reason}. Set DATA_MIRROR (see docs/data.md).`);
   return reason;
 }
 
@@ -133,13 +133,13 @@ export async function assertSameOnBackends(
 export function fullMnistIdx(): { dir: string } | { skip: string } {
   const mirror = process.env.DATA_MIRROR?.replace(/^file:\/\//, "");
   let reason: string | undefined;
-  if (!mirror || /^[a-z]+:\/\//i.test(mirror)) reason = "the MNIST IDX files need DATA_MIRROR set to a local folder (e.g. ../shared/datasets)";
+  if (!mirror || /^[a-z]+:\/\//i.test(mirror)) reason = "the MNIST IDX files need DATA_MIRROR set to a local folder holding mnist/*-ubyte.gz (see docs/data.md)";
   else if (!fs.existsSync(path.join(mirror, "mnist", "train-images-idx3-ubyte.gz"))) reason = `DATA_MIRROR=${mirror} holds no mnist/*-ubyte.gz`;
   else if (!fs.existsSync(path.join(mirror, archiveName(URLs.MNIST))) && !fs.existsSync(path.join(defaultDataDir(), folderName(URLs.MNIST)))) {
     reason = `DATA_MIRROR=${mirror} holds no ${archiveName(URLs.MNIST)}`;
   }
   if (!reason) return { dir: path.join(mirror!, "mnist") };
-  if (process.env.CI === "true") throw new Error(`CI=true and full MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
+  if (process.env.CI === "true") throw new Error(`CI=true and full MNIST is needed: ${reason}. Set DATA_MIRROR (see docs/data.md).`);
   return { skip: reason };
 }
 

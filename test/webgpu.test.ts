@@ -1,7 +1,7 @@
 // The webgpu backend in Node (lib/src/engine/webgpu-node.ts): synchronous reads, the adapter choice, a short
 // fit against cpu, and the chapter's notebooks. Without a GPU these run on a software adapter (Mesa's
 // lavapipe, installed by scripts/webgpu-software.sh); where neither is present they are skipped with the
-// reason, except under CI=true. The backend comparisons in speedups.test.ts and loss-kernels.test.ts run
+// reason, except under CI=true. The backend comparisons in engine.test.ts and loss-kernels.test.ts run
 // on webgpu too.
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
@@ -126,11 +126,11 @@ test("on webgpu, a short fit with the Learner and Recorder gives cpu's losses", 
 });
 
 /**
- * Which notebooks run on webgpu: FASTBOOK_WEBGPU_NOTEBOOKS=all (default), 04 (04b left out: on a software
- * adapter it takes 11-23 minutes on two busy cores, most of it the CNN) or none.
+ * Which notebooks run on webgpu: FASTBOOK_WEBGPU_NOTEBOOKS=04 (the default: 04b is left out, as on a software
+ * adapter it takes many minutes, most of it the CNN), all, or none.
  */
 function notebookSetting(file: string): string | false {
-  const setting = (process.env.FASTBOOK_WEBGPU_NOTEBOOKS ?? "all").trim().toLowerCase();
+  const setting = (process.env.FASTBOOK_WEBGPU_NOTEBOOKS || "04").trim().toLowerCase();
   if (!["all", "04", "none"].includes(setting)) throw new Error(`FASTBOOK_WEBGPU_NOTEBOOKS="${setting}": use all, 04 or none.`);
   if (setting === "none" || (setting === "04" && !file.startsWith("04_"))) return `left out by FASTBOOK_WEBGPU_NOTEBOOKS=${setting}`;
   return false;
