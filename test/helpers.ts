@@ -11,6 +11,12 @@ import { tf } from "../lib/src/tf";
 import { defaultDataDir, unpackedProblem } from "../lib/src/data/untar";
 import { archiveName, folderName, URLs } from "../lib/src/data/urls";
 
+/**
+ * Options for a unit test too slow for `npm run test:quick` (tens of seconds): under test:quick it is skipped
+ * with that reason; `npm test` runs it. Use as `test(name, slow, fn)` or `{ ...slow, timeout }`.
+ */
+export const slow: { skip?: string } = process.env.FASTBOOK_TEST_QUICK ? { skip: "slow: left out by npm run test:quick, run by npm test" } : {};
+
 export function tempDir(prefix = "fastbook-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
