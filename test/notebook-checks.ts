@@ -44,9 +44,9 @@ function confusionMatrix(text: string, classes: readonly string[]): number[][] {
   return found.z;
 }
 
-/** The images shown after the top-losses caption, with their captions. */
+/** The images shown after the top-losses line, with their captions. */
 function topLossImages(text: string): string[] {
-  const at = text.indexOf("Each image: predicted / actual / loss / probability of the prediction");
+  const at = text.search(/The \d+ items with the highest losses, highest first:/);
   assert.ok(at >= 0, "the top losses are shown");
   const after = text.slice(at);
   return [...after.matchAll(/<img src="data:image\/png;base64,[^"]+"[^>]*>\s*<figcaption[^>]*>([^<]*)<\/figcaption>/g)].map((m) => m[1]);
@@ -113,7 +113,7 @@ export const checks: Record<string, (text: string) => void> = {
     assert.match(text, /\d taken for \d: \d+ times/);
     const top = topLossImages(text);
     assert.ok(top.length >= 12, `12 top-loss images are shown (found ${top.length})`);
-    const losses = top.slice(0, 12).map((c) => Number(c.split(" / ")[1]));
+    const losses = top.slice(0, 12).map((c) => Number(/^loss ([\d.]+), prob [\d.]+$/m.exec(c)?.[1]));
     losses.slice(1).forEach((l, i) => assert.ok(l <= losses[i], `top losses are shown highest first: ${losses.join(", ")}`));
   },
   "04d_learner_from_scratch": (text) => {
@@ -204,7 +204,7 @@ export const checks: Record<string, (text: string) => void> = {
       "the confusion matrix's diagonal gives the CNN's accuracy");
     const top = topLossImages(text);
     assert.ok(top.length >= 12, `12 top-loss images are shown (found ${top.length})`);
-    const losses = top.slice(0, 12).map((c) => Number(c.split(" / ")[1]));
+    const losses = top.slice(0, 12).map((c) => Number(/^loss ([\d.]+), prob [\d.]+$/m.exec(c)?.[1]));
     losses.slice(1).forEach((l, i) => assert.ok(l <= losses[i], `top losses are shown highest first: ${losses.join(", ")}`));
   },
 };

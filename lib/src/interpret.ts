@@ -173,8 +173,8 @@ export class ClassificationInterpretation {
     const top = this.topLosses(k);
     const pictures = top.map(({ index }) => tf.tidy(() => asImage(tf.slice(source, index, 1))));
     try {
-      console.log("Each image: predicted / actual / loss / probability of the prediction");
-      await showImages(pictures, { size, titles: top.map((t) => `${t.predicted}/${t.actual} / ${t.loss.toFixed(2)} / ${t.probability.toFixed(2)}`) });
+      console.log(`The ${top.length} items with the highest losses, highest first:`);
+      await showImages(pictures, { size, titles: top.map(topLossCaption), ncols: Math.ceil(Math.sqrt(top.length)) });
     } finally {
       tf.dispose(pictures);
     }
@@ -184,6 +184,14 @@ export class ClassificationInterpretation {
   dispose(): void {
     tf.dispose(Object.values(this.preds));
   }
+}
+
+/**
+ * A top loss's caption, one fact per line whatever the class names hold:
+ * `"predicted Ankle boot\nactual T-shirt/top\nloss 12.78, prob 0.83"` (prob: of the prediction).
+ */
+export function topLossCaption(t: TopLoss): string {
+  return `predicted ${t.predicted}\nactual ${t.actual}\nloss ${t.loss.toFixed(2)}, prob ${t.probability.toFixed(2)}`;
 }
 
 /** One item [1, ...] as a 2-D image. */
