@@ -5,8 +5,8 @@
 // A benchmark, not a test: it never fails on time. Both sides get one spec (data folders, batch sizes,
 // learning rates, step counts) from here, so they cannot drift apart. Each figure is the median of RUNS
 // runs after WARMUP untimed epochs (training) or the median over fresh processes (cold loading).
-// The parts: bench/config.ts (settings), bench/cases.ts (models, data, shared start), bench/torch.ts
-// (the PyTorch side and the turn-taking exchange), bench/report.ts (table and results file).
+// The parts: scripts/bench/config.ts (settings), scripts/bench/cases.ts (models, data, shared start), scripts/bench/torch.ts
+// (the PyTorch side and the turn-taking exchange), scripts/bench/report.ts (table and results file).
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing

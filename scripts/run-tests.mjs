@@ -40,6 +40,9 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
   }
   const env = set === 'quick' ? { ...process.env, FASTBOOK_TEST_QUICK: '1' } : process.env;
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  const r = spawnSync(tsx, ['--test', '--test-reporter=spec', ...process.argv.slice(3), ...testFiles(set)], { cwd: ROOT, stdio: 'inherit', env });
+  // The unit tests two files at a time (each keeps about one core busy); the full run one at a time, as the
+  // op suite and the notebooks use the cores themselves, and the interrupt check counts on a responsive kernel.
+  const concurrency = set === 'quick' ? ['--test-concurrency=2'] : [];
+  const r = spawnSync(tsx, ['--test', '--test-reporter=spec', ...concurrency, ...process.argv.slice(3), ...testFiles(set)], { cwd: ROOT, stdio: 'inherit', env });
   process.exit(r.status ?? 1);
 }
