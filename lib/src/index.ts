@@ -26,6 +26,7 @@ export { DivergenceGuard, TrainingDiverged } from "./callbacks/divergence";
 export { Interrupted, InterruptWatch, interruptible } from "./interrupt";
 export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
+export { Comparisons, pearson, formatDiff, type Comparison } from "./compare";
 import { prepareNotebook } from "./jupyter";
 prepareNotebook();
 export { ProgressBar, formatBytes } from "./progress-bar";
