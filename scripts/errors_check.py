@@ -3,8 +3,8 @@
 
 usage: errors_check.py   (run with the environment of scripts/jupyter-env.mjs; the library built)
 
-Runs cells that throw an error of the library, one of TensorFlow.js, and one inside a fit, then interrupts
-a fit in its first epoch. Prints one JSON object with each cell's reply status, stderr and displays, for
+Runs cells that throw an error of the library, one of TensorFlow.js, and one inside a fit, asks for
+completions after a class name, then interrupts a fit in its first epoch. Prints one JSON object with each cell's reply status, stderr and displays, for
 test/notebook-errors.test.ts to check.
 """
 import json
@@ -14,7 +14,7 @@ import time
 from kernel_driver import Cell, debug, report, start
 
 SETUP = r"""
-import { tf, initBackend, crossEntropy, Learner, Linear, DataLoaders, mnistLoss } from "fastbook-ts";
+import { tf, initBackend, crossEntropy, Learner, Linear, DataLoaders, ImageDataLoaders, mnistLoss } from "fastbook-ts";
 await initBackend("wasm");
 const [x, y] = [tf.randomNormal([640, 8], 0, 1, "float32", 1), tf.cast(tf.greater(tf.randomUniform([640, 1], 0, 1, "float32", 2), 0.5), "float32")];
 const dls = DataLoaders.fromTensors(x.slice(0, 512), y.slice(0, 512), x.slice(512), y.slice(512), { bs: 32, seed: 1 });
@@ -42,6 +42,15 @@ def main():
             cell = Cell(kc, code).finish(120)
             out[name] = {"status": cell.reply["status"], "stdout": cell.stdout, "stderr": cell.stderr}
             time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
+
+        out["complete"] = {}
+        for code in ["ImageDataLoaders.", "Learner.", "tf.sig"]:
+            msg_id = kc.complete(code, len(code))
+            while True:
+                reply = kc.get_shell_msg(timeout=60)
+                if reply["parent_header"].get("msg_id") == msg_id:
+                    out["complete"][code] = reply["content"]["matches"]
+                    break
 
         fit = Cell(kc, FIT)
         deadline = time.time() + 60

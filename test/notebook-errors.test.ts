@@ -11,7 +11,7 @@ import { executeNotebook } from "../scripts/run-notebooks";
 import { MAX_FRAMES } from "../lib/src/error-format";
 
 interface CellSeen { status: string; stdout: string; stderr: string; displays?: string[] }
-type Report = Record<"setup" | "library" | "tfjs" | "inFit" | "interrupt", CellSeen> & { driverError?: string };
+type Report = Record<"setup" | "library" | "tfjs" | "inFit" | "interrupt", CellSeen> & { complete: Record<string, string[]>; driverError?: string };
 
 /** Checks one failed cell's stderr: the message first, then at most MAX_FRAMES (+1 for "... more") short frames. */
 function assertReadable(stderr: string, message: RegExp, frames: RegExp[]): void {
@@ -42,9 +42,17 @@ test("a failing cell shows the error's message first, then a few short frames; n
     [/\(@tensorflow\/tfjs-core\)$/m, /^ {4}at notebook cell$/m]);
   assert.equal(r.inFit.status, "error");
   assertReadable(r.inFit.stderr, /^Error: crossEntropy: logits must have shape \[N, classes\]/, [/^ {4}at async notebook cell$/m]);
-  for (const [name, cell] of Object.entries(r)) {
-    if (typeof cell === "object") assert.doesNotMatch(`${cell.stdout}${cell.stderr}`, /looks like you are running TensorFlow\.js in Node/, `no banner in ${name}`);
+  for (const name of ["setup", "library", "tfjs", "inFit", "interrupt"] as const) {
+    const cell = r[name];
+    assert.doesNotMatch(`${cell.stdout}${cell.stderr}`, /looks like you are running TensorFlow\.js in Node/, `no banner in ${name}`);
   }
+
+  // Tab after a class name lists the class's own members, not what every function has.
+  const own = r.complete["ImageDataLoaders."];
+  assert.ok(own.includes("fromFolder") && own.includes("fromIdxFolder"), `ImageDataLoaders. completes to ${own}`);
+  for (const fnMember of ["apply", "bind", "call", "caller", "prototype"]) assert.ok(!own.includes(fnMember), `no ${fnMember} in ${own}`);
+  assert.deepEqual(r.complete["Learner."], []);
+  assert.ok(r.complete["tf.sig"].includes("sigmoid"), `other completions are untouched: ${r.complete["tf.sig"]}`);
 
   // Kernel > Interrupt in the first epoch: one line, no frames; the table without rows is cleared and the
   // bar says where the fit stopped.

@@ -67,7 +67,32 @@ function tslab(): Tslab | undefined {
  * and a few short frames, and Kernel > Interrupt prints one line.
  */
 export function prepareNotebook(): void {
-  if (tslab()) installNotebookErrors(path.resolve(__dirname, "..", ".."), watchedLoops);
+  if (!tslab()) return;
+  installNotebookErrors(path.resolve(__dirname, "..", ".."), watchedLoops);
+  completeOwnMembers();
+}
+
+/** What every function has (Function.prototype's members, and a class's `prototype`). */
+const FUNCTION_MEMBERS = new Set(["apply", "arguments", "bind", "call", "caller", "length", "name", "prototype", "toString"]);
+let completionFiltered = false;
+
+/**
+ * Tab after a class name (`ImageDataLoaders.`) lists the class's own static members only. TypeScript's
+ * completions list them first, then what every function has (apply, bind, call, ...), which a learner
+ * never needs there; tslab passes both on. A list holding apply, bind and call is a function's: those go.
+ */
+function completeOwnMembers(): void {
+  if (completionFiltered) return;
+  completionFiltered = true;
+  type Reply = { matches: string[] };
+  const handler = (require("tslab/dist/jupyter") as { JupyterHandlerImpl?: { prototype: { handleComplete?(req: unknown): Reply } } }).JupyterHandlerImpl;
+  const original = handler?.prototype.handleComplete;
+  if (!handler || !original) return;
+  handler.prototype.handleComplete = function (this: unknown, req: unknown): Reply {
+    const reply = original.call(this, req);
+    if (["apply", "bind", "call"].every((m) => reply.matches.includes(m))) reply.matches = reply.matches.filter((m) => !FUNCTION_MEMBERS.has(m));
+    return reply;
+  };
 }
 
 /** True inside a tslab Jupyter kernel, where rich output can be shown. */
