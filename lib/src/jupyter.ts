@@ -100,7 +100,7 @@ export function inJupyter(): boolean {
   return tslab() !== undefined;
 }
 
-/** The notebook's display, or undefined outside Jupyter. */
+/** The notebook's display, for a cell's rich output; undefined outside Jupyter. */
 export function notebookDisplay(): Display | undefined {
   return tslab()?.display;
 }
@@ -110,7 +110,7 @@ export function newNotebookDisplay(): Display | undefined {
   return tslab()?.newDisplay();
 }
 
-/** Shows HTML in a notebook; prints `fallback` elsewhere. */
+/** Shows HTML in a notebook; prints `fallback` elsewhere: `showHtml("<b>3</b>", "3")`. */
 export function showHtml(html: string, fallback: string): void {
   const d = notebookDisplay();
   if (d) d.html(html);

@@ -19,6 +19,9 @@ proto[inspect.custom] = function (this: tf.Tensor): string {
   return `Tensor ${this.dtype} [${this.shape.join(",")}]\n${body}`;
 };
 
+/** TensorFlow.js, the one copy the library and the notebooks share: `tf.tensor([1, 2, 3])`, `tf.matMul(a, b)`. */
 export { tf };
+/** A TensorFlow.js tensor (`tf.Tensor`). */
 export type Tensor = tf.Tensor;
+/** A tensor's rank as TensorFlow.js types it. */
 export type Rank = tf.Rank;
