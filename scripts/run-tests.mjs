@@ -38,11 +38,15 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === path.resolve(process.a
     console.log(`quick: ${testFiles('quick').join(' ')}\nall:   ${testFiles('all').join(' ')}`);
     process.exit(0);
   }
-  const env = set === 'quick' ? { ...process.env, FASTBOOK_TEST_QUICK: '1' } : process.env;
+  // The unit tests two files at a time (each keeps about one core busy); then, under `all`, the integration
+  // tests one at a time, as the op suite and the notebooks use the cores themselves and the interrupt check
+  // counts on a responsive kernel.
   const tsx = path.join(ROOT, 'node_modules', '.bin', 'tsx');
-  // The unit tests two files at a time (each keeps about one core busy); the full run one at a time, as the
-  // op suite and the notebooks use the cores themselves, and the interrupt check counts on a responsive kernel.
-  const concurrency = set === 'quick' ? ['--test-concurrency=2'] : [];
-  const r = spawnSync(tsx, ['--test', '--test-reporter=spec', ...concurrency, ...process.argv.slice(3), ...testFiles(set)], { cwd: ROOT, stdio: 'inherit', env });
-  process.exit(r.status ?? 1);
+  const run = (files, extra, env = process.env) =>
+    spawnSync(tsx, ['--test', '--test-reporter=spec', ...extra, ...process.argv.slice(3), ...files], { cwd: ROOT, stdio: 'inherit', env }).status ?? 1;
+  const units = testFiles('quick');
+  const unitStatus = run(units, ['--test-concurrency=2'], set === 'quick' ? { ...process.env, FASTBOOK_TEST_QUICK: '1' } : process.env);
+  if (set === 'quick') process.exit(unitStatus);
+  const integrationStatus = run(testFiles('all').filter((f) => !units.includes(f)), ['--test-concurrency=1']);
+  process.exit(unitStatus || integrationStatus);
 }
