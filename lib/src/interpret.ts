@@ -73,6 +73,14 @@ export interface TopLoss {
   probability: number;
 }
 
+/**
+ * A top loss's caption, one fact per line whatever the class names hold:
+ * `"predicted Ankle boot\nactual T-shirt/top\nloss 12.78, prob 0.83"` (prob: of the prediction).
+ */
+export function topLossCaption(t: TopLoss): string {
+  return `predicted ${t.predicted}\nactual ${t.actual}\nloss ${t.loss.toFixed(2)}, prob ${t.probability.toFixed(2)}`;
+}
+
 export interface InterpretationOptions {
   /** Class names, by class index (default "0", "1", ...). */
   vocab?: string[];
@@ -184,14 +192,6 @@ export class ClassificationInterpretation {
   dispose(): void {
     tf.dispose(Object.values(this.preds));
   }
-}
-
-/**
- * A top loss's caption, one fact per line whatever the class names hold:
- * `"predicted Ankle boot\nactual T-shirt/top\nloss 12.78, prob 0.83"` (prob: of the prediction).
- */
-export function topLossCaption(t: TopLoss): string {
-  return `predicted ${t.predicted}\nactual ${t.actual}\nloss ${t.loss.toFixed(2)}, prob ${t.probability.toFixed(2)}`;
 }
 
 /** One item [1, ...] as a 2-D image. */
