@@ -26,6 +26,9 @@ export { DivergenceGuard, TrainingDiverged, type DivergenceGuardOptions } from "
 export { Interrupted, InterruptWatch, interruptible } from "./interrupt";
 export { fastPaths, type FastPaths } from "./fast-paths";
 export { inJupyter, showHtml, escapeHtml } from "./jupyter";
+export { Comparisons, pearson, formatDiff, type Comparison } from "./compare";
+import { prepareNotebook } from "./jupyter";
+prepareNotebook();
 export { ProgressBar, formatBytes } from "./progress-bar";
 export { getImageFiles, parentLabel, grandparentName, grandparentSplitter, randomSplitter, IMAGE_EXTENSIONS, type Splitter, type GetImageFilesOptions } from "./data/folders";
 export { readIdx, parseIdx, writeIdx, idxFilesIn, FASHION_MNIST_PATH, FASHION_MNIST_CLASSES, type IdxArray, type IdxDtype, type IdxData, type IdxFiles } from "./data/idx";

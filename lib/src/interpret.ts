@@ -91,6 +91,14 @@ export interface TopLoss {
   probability: number;
 }
 
+/**
+ * A top loss's caption, one fact per line whatever the class names hold:
+ * `"predicted Ankle boot\nactual T-shirt/top\nloss 12.78, prob 0.83"` (prob: of the prediction).
+ */
+export function topLossCaption(t: TopLoss): string {
+  return `predicted ${t.predicted}\nactual ${t.actual}\nloss ${t.loss.toFixed(2)}, prob ${t.probability.toFixed(2)}`;
+}
+
 export interface InterpretationOptions {
   /** Class names, by class index (default: the loaders' vocab where they have one, else "0", "1", ...). */
   vocab?: string[];
@@ -198,8 +206,8 @@ export class ClassificationInterpretation {
     const top = this.topLosses(k);
     const pictures = top.map(({ index }) => tf.tidy(() => asImage(tf.slice(source, index, 1))));
     try {
-      console.log("Each image: predicted / actual / loss / probability of the prediction");
-      await showImages(pictures, { size, titles: top.map((t) => `${t.predicted}/${t.actual} / ${t.loss.toFixed(2)} / ${t.probability.toFixed(2)}`) });
+      console.log(`The ${top.length} items with the highest losses, highest first:`);
+      await showImages(pictures, { size, titles: top.map(topLossCaption), ncols: Math.ceil(Math.sqrt(top.length)) });
     } finally {
       tf.dispose(pictures);
     }

@@ -15,6 +15,11 @@ export class Interrupted extends Error {
 const active = new Set<InterruptWatch>();
 let listening = false;
 
+/** What the open watches are watching (e.g. ["fit"]): the loops an interrupt now stops. */
+export function watchedLoops(): string[] {
+  return [...active].map((w) => w.what);
+}
+
 // Adds or removes the SIGINT listener to match the open watches, in a microtask: a listener added while
 // tslab runs a cell's synchronous part (vm with breakOnSigint) would make the next SIGINT kill the kernel.
 function sync(): void {

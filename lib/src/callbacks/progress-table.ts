@@ -59,6 +59,7 @@ export class ProgressTable implements Callback {
       `after ${s.batchesDone} of ${s.batches} ${s.phase} batches` : "";
     const summary = `${epochs} epoch${epochs === 1 ? "" : "s"} in ${((Date.now() - this.started) / 1000).toFixed(1)} s on backend "${tf.getBackend()}"${stop}`;
     // In Jupyter the bar's display is updated in place, so this shows even when an interrupted cell has returned.
+    if (this.table && epochs === 0) this.table.html(""); // a header without rows would look unfinished
     if (this.bar) this.bar.html(`<div style="font-family:monospace;color:${s ? "#a00" : "#555"}">${escapeHtml(summary)}</div>`);
     else console.log(summary);
   }
