@@ -6,6 +6,8 @@ export interface Module {
   forward(x: tf.Tensor): tf.Tensor;
   /** The variables an optimizer updates. */
   parameters(): tf.Variable[];
+  /** Training (true) or evaluation (false) mode, for layers that differ (the Learner sets it before each pass). */
+  train?(mode: boolean): void;
 }
 
 /** Uniform in ±sqrt(6 / (fanIn + fanOut)): tf.layers' default (Glorot) initializer for kernels. */
@@ -27,6 +29,10 @@ export class Linear implements Module {
     this.bias = tf.tidy(() => tf.variable(tf.zeros([outFeatures])));
   }
   forward(x: tf.Tensor): tf.Tensor {
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}) takes rows of ${this.inFeatures} numbers, [N, ${this.inFeatures}]; ` +
+        `got [${x.shape}].` + (x.rank > 2 ? " Flatten images into rows first: the loaders' option flatten: true, or new Reshape() before it." : ""));
+    }
     return tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
   }
   parameters(): tf.Variable[] {
