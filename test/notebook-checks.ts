@@ -4,6 +4,7 @@ import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { executeNotebook } from "../scripts/run-notebooks";
+import { PNG } from "pngjs";
 import { tempDir } from "./helpers";
 
 export const NOTEBOOKS = path.join(__dirname, "..", "notebooks");
@@ -27,6 +28,8 @@ export function numberAfter(text: string, label: string): number {
   assert.ok(m, `the executed notebook shows no "${label}"`);
   return Number(m[1]);
 }
+
+const escapeRe = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
 /** Asserts that the number printed after `label` is at least `min`. */
 function atLeastIn(text: string, label: string, min: number): void {
@@ -53,7 +56,7 @@ function topLossImages(text: string): string[] {
 }
 
 /** What each notebook must show, beyond running without errors. */
-export const checks: Record<string, (text: string) => void> = {
+export const checks: Record<string, (text: string, cells: Cell[]) => void> = {
   "04_mnist_basics": (text) => {
     assert.match(text, /threes: 6131, sevens: 6265/);
     assert.match(text, /train\/3\/10000\.png/);
@@ -166,15 +169,39 @@ export const checks: Record<string, (text: string) => void> = {
     // Part 1's baseline gets 926 of 1010 threes and 1013 of 1028 sevens right: 1939 / 2038.
     assert.match(text, new RegExp(`accuracy of the predictor: ${(1939 / 2038).toFixed(4)}`));
   },
-  "04f_questionnaire": (text) => {
-    assert.match(text, /a: {13}\[0,1,2,3,4,5,6,7,8,9\]/);
+  "04f_questionnaire": (text, cells) => {
+    const markdown = cells.filter((c) => c.cell_type === "markdown").map((c) => join(c.source)).join("\n");
+    const questions = [...markdown.matchAll(/^### (\d+)\. \S.+$/gm)].map((m) => Number(m[1]));
+    assert.deepEqual(questions, Array.from({ length: 37 }, (_, i) => i + 1), "the 37 questions, in order, as headings");
+    assert.match(markdown, /## Further research[\s\S]*04d_learner_from_scratch[\s\S]*04c_all_ten_digits/);
+    // 1: a gray image [h, w]; a colour one [h, w, 3], shown in colour (the gray one in gray).
+    assert.match(text, /\[ 28, 28 \]\n/);
+    assert.match(text, /\[ 28, 28, 3 \]/);
+    const colourful = (alt: string) => {
+      const m = new RegExp(`<img src="data:image/png;base64,([^"]+)"[^>]*alt="${alt}"`).exec(text);
+      assert.ok(m, `the image "${alt}" is shown`);
+      const { data } = PNG.sync.read(Buffer.from(m[1], "base64"));
+      return data.some((_, i) => i % 4 === 0 && (data[i] !== data[i + 1] || data[i + 1] !== data[i + 2]));
+    };
+    assert.equal(colourful("a colour image"), true, "the colour image is drawn in colour");
+    assert.equal(colourful("the MNIST file, in gray"), false);
+    assert.match(text, /\[ 'labels\.csv', 'train', 'valid' \],\s*\[ 'train\/3', 'train\/7' \]/);
+    // 4: as the book asks it (odd numbers doubled), then the notes' variant (even numbers doubled, the rest kept).
+    const odds = JSON.stringify(Array.from({ length: 10 }, (_, i) => i).filter((i) => i % 2 === 1).map((i) => 2 * i));
+    assert.equal(odds, "[2,6,10,14,18]");
+    assert.match(text, new RegExp(`odds doubled: ${escapeRe(odds)}`));
+    assert.match(text, new RegExp(`boolean mask: {2}${escapeRe(odds)}`));
     assert.match(text, /doubled evens: \[0,1,4,3,8,5,12,7,16,9\]/);
-    assert.match(text, /tf\.where: {6}\[0,1,4,3,8,5,12,7,16,9\]/);
-    assert.match(text, /same as the map version: true/);
+    assert.match(text, /tf\.where: {6}\[0,1,4,3,8,5,12,7,16,9\], same as the map version: true/);
+    assert.match(text, /\{ rank: 3, shape: \[ 10, 28, 28 \] \}/);
+    assert.match(text, /t: shape \[3,3\], rank 2 = length of the shape 2; a scalar: shape \[\], rank 0/);
+    const rmse = Math.sqrt((1 + 0 + 4) / 3).toFixed(4);
+    assert.match(text, new RegExp(`by hand: L1 1\\.0000, RMSE ${rmse}; library: L1 1\\.0000, RMSE ${rmse}`));
+    // 8: the loops and tf.matMul give the same product (their times are shown, and not checked).
+    assert.ok(numberAfter(text, "same result: largest difference") < 1e-3);
     assert.match(text, /\[\[1, 2, 3\],\s*\[4, 5, 6\],\s*\[7, 8, 9\]\]/);
     assert.match(text, /\[\[2 , 4 , 6 \],\s*\[8 , 10, 12\],\s*\[14, 16, 18\]\]/);
     assert.match(text, /Tensor int32 \[2,2\]\s*\[\[10, 12\],\s*\[16, 18\]\]/);
-    assert.match(text, /t: shape \[3,3\], rank 2; a scalar: shape \[\], rank 0/);
     assert.match(text, /\[1, 2, 3\] \+ 10 = \[11,12,13\]/);
     assert.match(text, /\[\[11, 22, 33\],\s*\[14, 25, 36\],\s*\[17, 28, 39\]\]/);
     assert.match(text, /\[\[101, 102, 103\],\s*\[204, 205, 206\],\s*\[307, 308, 309\]\]/);
@@ -187,8 +214,26 @@ export const checks: Record<string, (text: string) => void> = {
     assert.ok(fit, "the fitted line is printed");
     assert.equal(Number(fit[1]), steps.length);
     assert.ok(Math.abs(Number(fit[2]) - 3) < 0.1 && Math.abs(Number(fit[3]) - 2) < 0.1, `fitted ${fit[2]}x + ${fit[3]}, data from 3x + 2`);
+    // 17: x <- x - lr * 2x from -1.5: shrinks at lr 0.1, bounces in at 0.9, grows at 1.1.
+    for (const lr of [0.1, 0.9, 1.1]) {
+      const expected = [-1.5];
+      for (let i = 0; i < 6; i++) expected.push(expected[i] * (1 - 2 * lr));
+      assert.match(text, new RegExp(`lr ${lr}: x = ${escapeRe(expected.map((v) => v.toFixed(3)).join(" → "))}`));
+    }
+    assert.match(text, /Tensor float32 \[\]\s+6\n/, "the gradient of x² at 3");
     assert.match(text, /sigmoid\(0\) = 0\.5000, sigmoid\(-6\) = 0\.0025, sigmoid\(6\) = 0\.9975/);
-    assert.match(text, /relu\(\[-2, -1, 0, 1, 2\]\) = \[0,0,0,1,2\]/);
+    const batches = /\[ \[ ([\d, ]+) \], \[ ([\d, ]+) \], \[ ([\d, ]+) \] \]/.exec(text);
+    assert.ok(batches, "three batches of the DataLoader are shown");
+    assert.deepEqual(batches.slice(1).flatMap((b) => b.split(", ").map(Number)).sort((x, y) => x - y), Array.from({ length: 15 }, (_, i) => i));
+    assert.match(text, /\[ \[ 1, 'a' \], \[ 2, 'b' \], \[ 3, 'c' \], \[ 4, 'd' \] \]/);
+    assert.match(text, /Tensor float32 \[3,4\]\s*\[\[0, 1, 2 , 3 \],\s*\[4, 5, 6 , 7 \],\s*\[8, 9, 10, 11\]\]/);
+    assert.match(text, /\[ 10, 784 \]/);
+    assert.match(text, /a blank image: x · w = 0\.0000, whatever w is; x · w \+ b with b = 0\.7: 0\.7000/);
+    assert.match(text, /\[\[19, 22\],\s*\[43, 50\]\]/, "[[1,2],[3,4]] @ [[5,6],[7,8]]");
+    assert.match(text, /Tensor float32 \[3\]\s*\[6, 8, 20\][\s\S]*Tensor float32 \[3\]\s*\[12, 16, 40\]/, "backward, then backward again adds");
+    assert.match(text, /after grads\.zero\(\): no gradient stored/);
+    assert.match(text, /tf\.relu\(x\): +\[0,0,0,1,2\]\s+new ReLU\(\)\.forward\(x\): \[0,0,0,1,2\]/);
+    assert.match(text, new RegExp(`in a Sequential: ${784 * 30 + 30 + 30 + 1} parameters, 0 of them in the ReLU`));
     assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 4, "the data, the fit, sigmoid and ReLU are plotted");
   },
   "04g_fashion_mnist": (text) => {
@@ -226,6 +271,6 @@ export async function runAndCheck(file: string, env: NodeJS.ProcessEnv = {}, out
   assert.ok(fs.statSync(result.html).size > 0, "the HTML report was written");
   const html = fs.readFileSync(result.html, "utf8");
   assert.doesNotMatch(html, /<(script|link|img)[^>]+(src|href)="https?:/i, "the report loads nothing from the network");
-  checks[name]?.(text);
+  checks[name]?.(text, cells);
   return { text, seconds: result.seconds, checked: Boolean(checks[name]), htmlFile: result.html, html };
 }
