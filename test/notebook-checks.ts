@@ -70,14 +70,34 @@ export const checks: Record<string, (text: string, cells: Cell[]) => void> = {
   },
   "04b_training_a_digit_classifier": (text) => {
     assert.match(text, /f\(3\) = 9, gradient 6/);
-    assert.match(text, /f\(\[3,4,10\]\) summed = 125, gradients \[6,8,20\]/);
+    assert.match(text, /Tensor float32 \[3\]\s+\[6, 8, 20\]/, "the gradient of the sum of squares of [3, 4, 10]");
+    const shown = /\[\s*(-1\.5,[-0-9.,\s]+)\]/.exec(text);
+    assert.ok(shown, "ten steps on x² at lr 0.1 are shown");
+    const expected = [-1.5];
+    for (let i = 0; i < 10; i++) expected.push(expected[i] - 0.1 * 2 * expected[i]);
+    assert.deepEqual(shown[1].split(",").map(Number), expected.map((v) => Number(v.toFixed(3))));
+    const oneStep = /loss after one step: ([0-9.]+) \(before: ([0-9.]+)\)/.exec(text);
+    assert.ok(oneStep && Number(oneStep[1]) < Number(oneStep[2]), "one step of the end-to-end example lowers the loss");
     const steps = [...text.matchAll(/step (\d+): loss ([0-9.]+)/g)].map((m) => Number(m[2]));
     assert.equal(steps.length, 10, "ten SGD steps are shown");
     steps.slice(1).forEach((l, i) => assert.ok(l < steps[i], `loss falls at step ${i + 2}: ${steps[i]} -> ${l}`));
     assert.match(text, /trainX \[ 12396, 784 \] trainY \[ 12396, 1 \]\s+validX \[ 2038, 784 \] validY \[ 2038, 1 \]/);
     assert.match(text, /mnistLoss\(prds, trgts\) = 0\.4333/);
     assert.match(text, /with 0\.8 instead of 0\.2: 0\.2333/);
-    assert.match(text, /3 batches: \[\[/);
+    const batches = /\[ \[ ([\d, ]+) \], \[ ([\d, ]+) \], \[ ([\d, ]+) \] \]/.exec(text);
+    assert.ok(batches, "three batches of the DataLoader are shown");
+    assert.deepEqual(batches.slice(1).flatMap((b) => b.split(", ").map(Number)).sort((x, y) => x - y), Array.from({ length: 15 }, (_, i) => i));
+    const weighted = /prediction for the first image: (-?[0-9.]+) \(the weighted sum above: (-?[0-9.]+)\)/.exec(text);
+    assert.ok(weighted, "the single image's weighted sum is compared with the matrix product");
+    assert.equal(weighted[1], weighted[2]);
+    const grads = /weights grad \[784,1\], mean (\S+), bias grad (\S+)\s+again, without zeroing: weights grad mean (\S+), bias grad (\S+)/.exec(text);
+    assert.ok(grads, "the gradients, twice");
+    assert.ok(Math.abs(Number(grads[3]) / Number(grads[1]) - 2) < 1e-3 && Math.abs(Number(grads[4]) / Number(grads[2]) - 2) < 1e-3,
+      `backward without zeroing doubles the gradients: ${grads.slice(1).join(", ")}`);
+    assert.ok(numberAfter(text, "relative difference:") < 1e-5, "two linear layers in a row equal one");
+    const two = /two linear layers: (.+)\s+one linear layer: {2}(.+)/.exec(text);
+    assert.ok(two && two[1] === two[2], "two linear layers and their single equivalent give the same predictions");
+    assert.match(text, /tf\.relu: +\[0,0,0,0\.5,2\]\s+ReLU\(\)\.forward: +\[0,0,0,0\.5,2\]/);
     assert.match(text, /batch sizes: 6,6,6,6,2/);
     const atLeast = (label: string, min: number) => {
       const v = numberAfter(text, label);
@@ -85,6 +105,7 @@ export const checks: Record<string, (text: string, cells: Cell[]) => void> = {
     };
     atLeast("hand-written linear model, 21 epochs: validation accuracy", 0.96);
     atLeast("BasicOptim linear model, 20 epochs: validation accuracy", 0.97);
+    atLeast("SGD linear model, 20 epochs: validation accuracy", 0.97);
     atLeast("Learner linear model, 10 epochs: validation accuracy", 0.96);
     atLeast("simple net, 40 epochs: validation accuracy", 0.98);
     atLeast("CNN, \\d+ epochs: validation accuracy", 0.985);
