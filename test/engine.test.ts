@@ -189,7 +189,7 @@ test("the registry: overriding twice wraps the original, and restoreOverrides br
 
 test("max-pool's gradient on wasm (one pass over the output) equals cpu's: padding, strides, ties, windows of padding", async () => {
   // [x shape, filter, stride, pad]
-  const cases: [number[], number, number, "same" | "valid" | number][] = [
+  const cases: [[number, number, number, number], number, number, "same" | "valid" | number][] = [
     [[2, 14, 14, 8], 3, 2, 1], // ResNet's stem pooling
     [[1, 7, 5, 3], 2, 2, 0],
     [[2, 6, 6, 4], 3, 1, "same"],

@@ -133,7 +133,7 @@ test("train(mode) reaches every BatchNorm and Dropout inside containers and resi
   const block = new BasicBlock(4, 8, 2);
   const net = new Sequential(new Sequential(block, new Dropout(0.5)), new BatchNorm1d(3));
   const flags = () => [...block.residual.layers, ...block.downsample!.layers, (net.layers[0] as Sequential).layers[1], net.layers[1]]
-    .filter((l) => "training" in l).map((l) => (l as { training: boolean }).training);
+    .filter((l) => "training" in l).map((l) => (l as unknown as { training: boolean }).training);
   assert.equal(flags().length, 5, "three batch norms in the block, the dropout and the last batch norm");
   assert.ok(flags().every((f) => f), "training mode by default, as PyTorch");
   net.train(false);
