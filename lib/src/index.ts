@@ -18,7 +18,7 @@ export {
   MaxPool2d, AdaptiveAvgPool2d, AdaptiveConcatPool2d, type Module, type Init,
 } from "./nn";
 export { BasicBlock, ResNet, resnet18, type ResNetOptions } from "./models/resnet";
-export { visionLearner, createHead, type VisionArch, type VisionLearnerOptions, type ImageLoaders } from "./vision";
+export { visionLearner, createHead, createVisionModel, type VisionArch, type VisionLearnerOptions, type ImageLoaders } from "./vision";
 export { BasicOptim, SGD, Adam, SGDOptim, AdamOptim, sgd, adam, GradStore, backward, type Optimizer, type SGDOptions, type AdamOptions } from "./optim";
 export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders, type StopInfo } from "./learner";
 export { CancelFit, EVENTS, defaults, type Callback, type EventName } from "./callbacks/core";

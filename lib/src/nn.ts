@@ -192,16 +192,41 @@ abstract class BatchNorm implements Module {
     const axes = x.shape.slice(0, -1).map((_, i) => i); // all but the channels
     const n = x.size / this.numFeatures;
     if (n < 2) throw new Error(`${name} in training mode needs more than one value per channel; got [${x.shape}]. Use a batch of 2 or more, or call train(false) first.`);
-    const { mean, variance } = tf.moments(x, axes);
-    this.updateRunningStats(mean, variance, n);
-    return this.normalize(x, mean, variance);
+    return this.normalizeBatch(x, axes, n);
   }
 
-  /** x·scale + shift, with scale = weight / √(var + eps) and shift = bias − mean·scale: the formula above. */
+  /** (x − mean) · weight/√(var + eps) + bias, with the running statistics (evaluation mode). */
   private normalize(x: tf.Tensor, mean: tf.Tensor, variance: tf.Tensor): tf.Tensor {
-    const scale = tf.mul(this.weight, tf.rsqrt(tf.add(variance, this.eps)));
-    const shift = tf.sub(this.bias, tf.mul(mean, scale));
-    return tf.add(tf.mul(x, scale), shift);
+    return tf.add(tf.mul(tf.sub(x, mean), tf.mul(this.weight, tf.rsqrt(tf.add(variance, this.eps)))), this.bias);
+  }
+
+  /**
+   * The formula with the batch's statistics (training mode), and its gradient written out as PyTorch's:
+   *   dbias = Σ dy,  dweight = Σ dy·x̂,  dx = weight/√(var + eps) · (dy − dbias/n − x̂·dweight/n)
+   * where x̂ = (x − mean)/√(var + eps) and the sums run over all but the channels. Left to automatic
+   * differentiation, the same gradient comes as differences of large sums, which float32 rounds badly.
+   */
+  private normalizeBatch(x: tf.Tensor, axes: number[], n: number): tf.Tensor {
+    const norm = tf.customGrad((...args: unknown[]) => {
+      const [xs, weight, bias, save] = args as [tf.Tensor, tf.Tensor, tf.Tensor, tf.GradSaveFunc];
+      const mean = tf.div(tf.sum(xs, axes), n);
+      const centred = tf.sub(xs, mean);
+      const variance = tf.div(tf.sum(tf.square(centred), axes), n);
+      this.updateRunningStats(mean, variance, n);
+      const rstd = tf.rsqrt(tf.add(variance, this.eps));
+      const xhat = tf.mul(centred, rstd);
+      save([xhat, rstd, weight]);
+      return {
+        value: tf.add(tf.mul(xhat, weight), bias),
+        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+          const [xh, r, w] = saved;
+          const dbias = tf.sum(dy, axes), dweight = tf.sum(tf.mul(dy, xh), axes);
+          const dx = tf.mul(tf.mul(w, r), tf.sub(dy, tf.add(tf.div(dbias, n), tf.mul(xh, tf.div(dweight, n)))));
+          return [dx, dweight, dbias];
+        },
+      };
+    });
+    return norm(x, this.weight, this.bias);
   }
 
   private updateRunningStats(mean: tf.Tensor, variance: tf.Tensor, n: number): void {

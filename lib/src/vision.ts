@@ -1,6 +1,6 @@
 // fastai's vision_learner: a ResNet body, a fresh classifier head sized for the data, and a Learner.
 import { tf } from "./tf";
-import { AdaptiveConcatPool2d, BatchNorm1d, Dropout, Flatten, Linear, ReLU, Sequential, type Module } from "./nn";
+import { AdaptiveConcatPool2d, BatchNorm1d, Dropout, Flatten, Linear, ReLU, Sequential } from "./nn";
 import { Learner, type LearnerOptions, type Loaders } from "./learner";
 import { Adam } from "./optim";
 import type { ResNet, ResNetOptions } from "./models/resnet";
@@ -42,6 +42,17 @@ export interface VisionLearnerOptions extends Omit<LearnerOptions, "optFunc"> {
   seed?: number;
 }
 
+/**
+ * fastai's create_vision_model: `arch`'s body for nIn-channel images, then createHead for nOut outputs,
+ * as one Sequential(body, head).
+ */
+export function createVisionModel(arch: VisionArch, nIn: number, nOut: number, opts: { ps?: number; seed?: number } = {}): Sequential {
+  const { seed } = opts;
+  const net = arch({ inChannels: nIn, numClasses: nOut, seed });
+  tf.dispose(net.layers.slice(1).flatMap((l) => l.parameters())); // the classifier the head replaces
+  return new Sequential(net.body, createHead(net.numFeatures, nOut, { ps: opts.ps, seed: seed === undefined ? undefined : seed + 1000 }));
+}
+
 /** The channel count of the loaders' images [N, height, width, channels], with an error that says what to do otherwise. */
 function imageChannels(dls: ImageLoaders): number {
   const x = dls.trainDs?.x;
@@ -67,10 +78,6 @@ export function visionLearner(dls: ImageLoaders, arch: VisionArch, opts: VisionL
     throw new Error("visionLearner: no pretrained weights are available (none ship with fastbook-ts, and none can be " +
       "downloaded); pass { pretrained: false } to train from random weights, as the book's chapter 4 does.");
   }
-  const nIn = opts.nIn ?? imageChannels(dls), nOut = opts.nOut ?? dls.c;
-  const { seed } = opts;
-  const net = arch({ inChannels: nIn, numClasses: nOut, seed });
-  tf.dispose(net.layers.slice(1).flatMap((l) => l.parameters())); // the classifier the head replaces
-  const model: Module = new Sequential(net.body, createHead(net.numFeatures, nOut, { ps: opts.ps, seed: seed === undefined ? undefined : seed + 1000 }));
+  const model = createVisionModel(arch, opts.nIn ?? imageChannels(dls), opts.nOut ?? dls.c, { ps: opts.ps, seed: opts.seed });
   return new Learner(dls, model, { ...opts, optFunc: opts.optFunc ?? Adam });
 }
