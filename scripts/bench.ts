@@ -10,7 +10,8 @@
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
-//   tsx scripts/bench.ts --cases=c  only the cases named (a, b, c, d, f); writes nothing
+//   tsx scripts/bench.ts --cases=c,e  only the cases named (a-h); writes nothing
+//   tsx scripts/bench.ts --full-epochs   (h) on whole epochs instead of its first 30 batches
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -36,7 +37,10 @@ async function main(): Promise<void> {
     return;
   }
   ensureTorch();
-  const mnist = await untarData(URLs.MNIST);
+  // --cases=...: the loading cases (e) and (g) run only when named too.
+  const wants = (key: string) => !ONLY || ONLY.includes(key);
+  const needsMnist = (!ON_GPU && wants("g")) || CASES.some((c) => c.data === "mnist");
+  const mnist = needsMnist ? await untarData(URLs.MNIST) : "";
   console.log(`bench: ${describeBackend(backend)}${QUICK ? " (quick smoke run)" : ""}`);
 
   // (e) Cold: every PNG decoded, here once and in fresh child processes. Warm: from the pixel cache,
@@ -44,7 +48,7 @@ async function main(): Promise<void> {
   const first = await timedLoad(sample, false);
   const coldMs = [first.ms];
   const warmMs: number[] = [];
-  if (!ON_GPU) {
+  if (!ON_GPU && wants("e")) {
     (await timedLoad(sample, true)).x.dispose();
     for (let i = 0; i < LOAD_RUNS; i++) { const r = await timedLoad(sample, true); warmMs.push(r.ms); r.x.dispose(); }
     const childArgs = [...process.execArgv, __filename, "--cold-load", ...(QUICK ? ["--quick"] : [])];
@@ -55,7 +59,7 @@ async function main(): Promise<void> {
   // LOAD_RUNS times, so that a slow spell of the machine falls on both sides.
   const mnistCold: number[] = [], mnistRef: number[] = [];
   let mnistFiles = 0;
-  if (!ON_GPU) {
+  if (!ON_GPU && wants("g")) {
     const mnistSpec = JSON.stringify({ mnist, limit: LIMIT });
     for (let i = 0; i < LOAD_RUNS; i++) {
       mnistRef.push(runJson(PYTHON, [path.join(ROOT, "scripts", "bench_torch.py"), "load_mnist"], mnistSpec).load_ms as number);
@@ -71,39 +75,42 @@ async function main(): Promise<void> {
   const n3 = listDigit(path.join(sample, "train", "3")).length;
   const sampleXY = [first.x.reshape([-1, 784]), tf.concat([tf.ones([n3, 1]), tf.zeros([first.x.shape[0] - n3, 1])])];
   first.x.dispose();
-  const full = await loadMnistTrain(mnist);
-  const mnistXY = [full.x, full.y];
+  const full = CASES.some((c) => c.data === "mnist") ? await loadMnistTrain(mnist) : undefined;
+  const mnistXY = full ? [full.x, full.y] : [];
   const dataFiles = {
     sample: writeDataFile(path.join(CACHE, "train_sample.u8"), sampleXY[0], Uint8Array.from(sampleXY[1].dataSync())),
-    mnist: full.file,
+    mnist: full?.file,
   };
 
   // PyTorch keeps its default thread count (here 1; its matrix products still use OpenBLAS's own threads,
   // as ours do). Forcing 2 made it slower here ((c): ~1150 ms against ~250 ms): the default is its best.
   const spec = { sample, limit: LIMIT, warm_loads: LOAD_RUNS, device: DEVICE, data_files: dataFiles };
   const results: Record<string, CaseResult> = {};
+  // Cross-entropy on the sample takes the same labels as class indices [n] (3 -> class 1, 7 -> class 0).
+  const sampleClasses = tf.cast(sampleXY[1].reshape([-1]), "int32");
   for (const c of CASES) {
-    const [x, y] = c.data === "sample" ? sampleXY : mnistXY;
+    const [x, y] = c.data === "mnist" ? mnistXY : c.loss === "ce" ? [sampleXY[0], sampleClasses] : sampleXY;
     const r = (results[c.key] = await trainBoth(c, x, y, spec));
     console.log(`bench: ${c.name}: ours ${r.ours.runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
       `PyTorch ${r.torch.runs.map((t) => t.toFixed(0)).join(", ")} ms`);
   }
-  tf.dispose([...sampleXY, ...mnistXY]);
+  tf.dispose([...sampleXY, sampleClasses, ...mnistXY]);
   const about = Object.values(results)[0]?.about ?? { torch: "?", threads: 0 };
   const loadSpec = JSON.stringify(spec);
   const torchScript = path.join(ROOT, "scripts", "bench_torch.py");
-  const refLoads = ON_GPU ? undefined : (runJson(PYTHON, [torchScript, "loads"], loadSpec) as { load_ms: number; warm_load_ms: number[] });
+  const timeLoads = !ON_GPU && wants("e");
+  const refLoads = !timeLoads ? undefined : (runJson(PYTHON, [torchScript, "loads"], loadSpec) as { load_ms: number; warm_load_ms: number[] });
   const refCold = refLoads ? [refLoads.load_ms] : [];
-  if (!ON_GPU) for (let i = 1; i < LOAD_RUNS; i++) refCold.push(runJson(PYTHON, [torchScript, "load"], loadSpec).load_ms as number);
+  if (timeLoads) for (let i = 1; i < LOAD_RUNS; i++) refCold.push(runJson(PYTHON, [torchScript, "load"], loadSpec).load_ms as number);
 
   const nFiles = sampleTrainFiles(sample).length;
   const rows: Row[] = [
-    ...CASES.map((c) => trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance)),
-    ...(ON_GPU ? [] : [
+    ...CASES.map((c) => trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance, c.firstBatchLoss)),
+    ...(timeLoads ? [
       row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
       row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),
-      row(`(g) load ${mnistFiles} MNIST training PNGs + labels, cold (fresh process)`, median(mnistCold), median(mnistRef)),
-    ]),
+    ] : []),
+    ...(!ON_GPU && wants("g") ? [row(`(g) load ${mnistFiles} MNIST training PNGs + labels, cold (fresh process)`, median(mnistCold), median(mnistRef))] : []),
   ];
 
   const cpus = os.cpus();

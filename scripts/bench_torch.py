@@ -55,10 +55,48 @@ def timed_load(sample):
     return (time.perf_counter() - t0) * 1000, x
 
 
+def adaptive_concat_pool(size=1):
+    """fastai's AdaptiveConcatPool2d: adaptive max-pool and average-pool side by side along the channels, max first."""
+    import torch
+    from torch import nn
+
+    class AdaptiveConcatPool2d(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.mp, self.ap = nn.AdaptiveMaxPool2d(size), nn.AdaptiveAvgPool2d(size)
+
+        def forward(self, x):
+            return torch.cat([self.mp(x), self.ap(x)], 1)
+
+    return AdaptiveConcatPool2d()
+
+
+def fastai_head(nf, n_out, ps=0.5, hidden=512):
+    """fastai's create_head(nf, n_out): concatenated adaptive max and average pooling, flatten, then
+    (BatchNorm1d, Dropout, Linear without bias) twice with a ReLU between; dropout ps/2 then ps."""
+    from torch import nn
+
+    return nn.Sequential(
+        adaptive_concat_pool(1), nn.Flatten(),
+        nn.BatchNorm1d(2 * nf), nn.Dropout(ps / 2), nn.Linear(2 * nf, hidden, bias=False), nn.ReLU(inplace=True),
+        nn.BatchNorm1d(hidden), nn.Dropout(ps), nn.Linear(hidden, n_out, bias=False),
+    )
+
+
+def resnet18_body(n_in):
+    """torchvision's resnet18 without its pooling and classifier (fastai's body), its stem taking n_in channels."""
+    import torchvision
+    from torch import nn
+
+    m = torchvision.models.resnet18()
+    m.conv1 = nn.Conv2d(n_in, 64, 7, 2, 3, bias=False)
+    return list(m.children())[:-2]
+
+
 def load_training_data(file, binary):
     """The arrays our side trains on (bench.ts writes them): n label bytes, then n*784 pixel bytes.
-    Pixels become floats in [0, 1]; labels a [n, 1] float column for the 3-vs-7 sample (3 -> 1, 7 -> 0),
-    class indices otherwise."""
+    Pixels become floats in [0, 1]; labels a [n, 1] float column for the 3-vs-7 sample (3 -> 1, 7 -> 0)
+    under a binary loss, class indices otherwise."""
     import torch
 
     raw = np.fromfile(file, dtype=np.uint8)
@@ -97,7 +135,7 @@ def finite(v):
 
 def case_runner(spec, case):
     """Builds one training case (our side's data, weights and batch orders) and returns a function that
-    trains epoch `run` and returns (milliseconds, mean loss)."""
+    trains epoch `run` and returns (milliseconds, mean loss, first batch's loss)."""
     import torch
     import torch.nn.functional as F
     from torch import nn
@@ -136,6 +174,8 @@ def case_runner(spec, case):
             nn.Unflatten(1, (1, 28, 28)),
             conv(1, 16), nn.ReLU(), conv(16, 32), nn.ReLU(), conv(32, 64), nn.ReLU(), conv(64, 64), nn.ReLU(),
             ChannelsLast(), nn.Flatten(), nn.Linear(256, 10)),
+        # Dropout 0, as on our side: random masks would make the two sides' losses differ.
+        "resnet18": lambda: nn.Sequential(nn.Unflatten(1, (1, 28, 28)), *resnet18_body(1), fastai_head(512, 2, ps=0.0)),
     }
 
     def mnist_loss(logits, targets):
@@ -148,7 +188,7 @@ def case_runner(spec, case):
         "ce": F.cross_entropy,
     }
 
-    x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample")
+    x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample" and case["loss"] != "ce")
     x, y = x.to(dev), y.to(dev)
     model, loss_func = archs[case["arch"]](), losses[case["loss"]]
     n, bs = len(x), case["bs"]
@@ -177,7 +217,8 @@ def case_runner(spec, case):
             torch.cuda.synchronize(dev)
         ms = (time.perf_counter() - t0) * 1000
         # Weighted by batch size, as our Recorder averages an epoch.
-        return ms, finite(float((torch.stack(batch_losses).double().cpu() * sizes).sum() / sizes.sum()))
+        mean = float((torch.stack(batch_losses).double().cpu() * sizes).sum() / sizes.sum())
+        return ms, finite(mean), finite(float(batch_losses[0]))
 
     return run_epoch
 
@@ -218,8 +259,8 @@ def main():
             request = json.loads(line)
             if "run" not in request:
                 break
-            ms, loss = run_epoch(request["run"])
-            print(json.dumps({"ms": ms, "loss": loss}), flush=True)
+            ms, loss, first = run_epoch(request["run"])
+            print(json.dumps({"ms": ms, "loss": loss, "first_loss": first}), flush=True)
     else:
         sys.exit(f"unknown mode {mode!r}: load, loads or serve")
 

@@ -5,7 +5,7 @@ export type { Tensor } from "./tf";
 export { initBackend, describeBackend, BACKENDS, type BackendName, type BackendChoice } from "./engine/backend";
 export { URLs, archiveName, folderName, type DatasetUrl } from "./data/urls";
 export { untarData, downloadData, defaultDataDir, type UntarOptions } from "./data/untar";
-export { readGray, openImage, ls, stackImages, readImageValues, bytesToUnitTensor, tensorToPng, type GrayImage, type ColorMap, type ImageValues, type StackOptions } from "./data/images";
+export { readGray, openImage, ls, stackImages, readImageValues, bytesToUnitTensor, tensorToPng, type GrayImage, type ColorMap, type ImageValues, type StackOptions, type ImageMode } from "./data/images";
 export { showImage, showImages, imagesHtml, pixelTable, pixelTableHtml, item, fmt, showBatch, showBatchHtml, type ShowImageOptions, type ShowImagesOptions, type ShowBatchOptions } from "./display";
 export { l1Distance, rmseDistance, mnistDistance } from "./distances";
 export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy, type LossOptions } from "./losses";
@@ -13,7 +13,12 @@ export { batchAccuracy, accuracy } from "./metrics";
 export { DataLoader, DataLoaders, range, enumerate, seededRandom, shuffled, tensorDataset, type TensorDataset, type HostDataset, type DataLoaderOptions } from "./dataloader";
 export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, subplotsRowHtml, heatmap, heatmapHtml, resetPlotlyInlining, type Series, type Panel, type PlotOptions, type HeatmapOptions } from "./plot";
 export { stepsDiagram, stepsDiagramHtml } from "./diagram";
-export { Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, type Module } from "./nn";
+export {
+  Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, buffersOf, Flatten, BatchNorm2d, BatchNorm1d, Dropout,
+  MaxPool2d, AdaptiveAvgPool2d, AdaptiveConcatPool2d, type Module, type Init,
+} from "./nn";
+export { BasicBlock, ResNet, resnet18, type ResNetOptions } from "./models/resnet";
+export { visionLearner, createHead, createVisionModel, type VisionArch, type VisionLearnerOptions, type ImageLoaders } from "./vision";
 export { BasicOptim, SGD, Adam, SGDOptim, AdamOptim, sgd, adam, GradStore, backward, type Optimizer, type SGDOptions, type AdamOptions } from "./optim";
 export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders, type StopInfo } from "./learner";
 export { CancelFit, CancelEpoch, CancelTrain, CancelValidate, CancelBatch, EVENTS, defaults, withCallbacks, type Callback, type CallbackClass, type EventName } from "./callbacks/core";

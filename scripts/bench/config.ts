@@ -5,6 +5,8 @@ export const ROOT = path.resolve(__dirname, "..", "..");
 export const CACHE = path.join(ROOT, "bench", "cache");
 export const PYTHON = process.env.BENCH_PYTHON || "/usr/bin/python3";
 export const QUICK = process.argv.includes("--quick");
+/** --full-epochs: cases that time part of an epoch by default ((h)) time whole epochs. */
+export const FULL_EPOCHS = process.argv.includes("--full-epochs");
 /** --cases=a,c: time only those training cases (and still the loading). */
 export const ONLY = process.argv.find((a) => a.startsWith("--cases="))?.slice("--cases=".length).split(",");
 /** "cuda" on a GPU machine (scripts/gpu/bench.sh): PyTorch on CUDA, and no PNG-loading cases. */

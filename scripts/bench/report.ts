@@ -27,9 +27,9 @@ export function row(name: string, ours: number, reference: number, extra: Partia
 }
 
 /** A training case's row: the median epoch times, and the first and last epochs' losses of both sides. */
-export function trainingRow(name: string, ours: { runs: number[]; epochLosses: number[] }, torch: { runs: number[]; epochLosses: number[] },
-                            tolerance = LOSS_TOLERANCE): Row {
-  const o = ours.epochLosses, r = torch.epochLosses;
+type SideLosses = { runs: number[]; epochLosses: number[]; firstLosses: number[] };
+export function trainingRow(name: string, ours: SideLosses, torch: SideLosses, tolerance = LOSS_TOLERANCE, firstBatch = false): Row {
+  const [o, r] = firstBatch ? [ours.firstLosses, torch.firstLosses] : [ours.epochLosses, torch.epochLosses];
   return row(name, median(ours.runs), median(torch.runs), {
     ours_loss: round6(o[0]), reference_loss: round6(r[0]), losses_match: relDiff(o[0], r[0]) <= tolerance,
     ours_last_loss: round6(o.at(-1)!), reference_last_loss: round6(r.at(-1)!),
@@ -49,7 +49,8 @@ export function printReport(about: { machine: string; ours: string; reference: s
   console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones, the two sides taking turns epoch by epoch, ` +
     `validation not timed; loading of ${LOAD_RUNS} runs. ` +
     "Losses: mean training loss of the first (warm-up) epoch; both sides start from the same weights and see the same " +
-    `batches, so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative, 0.3% for (f)). Last epochs' losses are in bench/results.json.`);
+    `batches, so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative, 0.3% for (f); for (h) the first batch's loss). ` +
+    "Last epochs' losses are in bench/results.json.");
   const mismatched = rows.filter((r) => r.losses_match === false);
   if (mismatched.length) console.log(`WARNING: losses differ for ${mismatched.map((r) => r.name.split(" ")[0]).join(", ")}: the two sides did not compute the same thing.`);
 }

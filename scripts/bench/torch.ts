@@ -4,7 +4,7 @@ import { spawn, spawnSync } from "node:child_process";
 import * as readline from "node:readline";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { tf, DataLoaders, Learner } from "fastbook-ts";
+import { tf, DataLoaders, Learner, buffersOf } from "fastbook-ts";
 import { DEVICE, ON_GPU, PYTHON, ROOT, RUNS, WARMUP } from "./config";
 import { archs, firstBatches, losses, shareStart, SHUFFLE_SEED, TrainTimer, type TrainCase } from "./cases";
 
@@ -23,7 +23,7 @@ export class TorchCase {
     if (r.done) throw new Error(`PyTorch (${PYTHON} scripts/bench_torch.py serve) exited early with code ${this.child.exitCode}; see its message above.`);
     return JSON.parse(r.value) as T;
   }
-  async epoch(run: number): Promise<{ ms: number; loss: number | null }> {
+  async epoch(run: number): Promise<{ ms: number; loss: number | null; first_loss: number | null }> {
     this.child.stdin.write(JSON.stringify({ run }) + "\n");
     return this.next();
   }
@@ -32,7 +32,7 @@ export class TorchCase {
   }
 }
 
-export interface Side { runs: number[]; epochLosses: number[] }
+export interface Side { runs: number[]; epochLosses: number[]; firstLosses: number[] }
 export interface CaseResult { ours: Side; torch: Side; about: TorchAbout }
 export type TorchAbout = { torch: string; threads: number; gpu?: string };
 
@@ -47,24 +47,26 @@ export async function trainBoth(c: TrainCase, x: tf.Tensor, y: tf.Tensor, spec: 
   // Validation is not timed (on either side); one batch keeps the Recorder's epoch row complete.
   const loaders = { train: firstBatches(dls.train, c.steps ?? dls.train.length), valid: firstBatches(dls.valid, 1) };
   const model = archs[c.arch]();
-  const start = shareStart(c, model, x.shape[0]);
+  const [warmup, runs] = [c.warmup ?? WARMUP, c.runs ?? RUNS];
+  const start = shareStart(c, model, x.shape[0], warmup + runs);
   const learn = new Learner(loaders, model, { lossFunc: losses[c.loss], progress: false, cbs: [timer] });
   const torch = new TorchCase({ ...spec, case: { ...c, start } });
   try {
     const about = await torch.next<TorchAbout>();
-    const torchSide: Side = { runs: [], epochLosses: [] };
-    for (let run = 0; run < WARMUP + RUNS; run++) {
+    const torchSide: Side = { runs: [], epochLosses: [], firstLosses: [] };
+    for (let run = 0; run < warmup + runs; run++) {
       await learn.fit(1, c.lr);
       const r = await torch.epoch(run);
       torchSide.runs.push(r.ms);
       torchSide.epochLosses.push(r.loss ?? NaN);
+      torchSide.firstLosses.push(r.first_loss ?? NaN);
     }
-    const ours: Side = { runs: timer.times, epochLosses: learn.recorder.values.map((v) => v.trainLoss) };
-    const timed = (side: Side) => ({ ...side, runs: side.runs.slice(WARMUP) });
+    const ours: Side = { runs: timer.times, epochLosses: learn.recorder.values.map((v) => v.trainLoss), firstLosses: timer.firstLosses };
+    const timed = (side: Side) => ({ ...side, runs: side.runs.slice(warmup) });
     return { ours: timed(ours), torch: timed(torchSide), about };
   } finally {
     torch.close();
-    tf.dispose(model.parameters());
+    tf.dispose([...model.parameters(), ...buffersOf(model)]);
   }
 }
 
