@@ -27,6 +27,46 @@ test("colour images become gray by the luma weights 0.299, 0.587, 0.114", async 
   assert.deepEqual(Array.from((await readGray(file)).data), [76, 150, 29, 255]);
 });
 
+test("openImage with mode rgb gives int32 [height, width, 3]: the file's red, green and blue, alpha dropped", async () => {
+  const { Jimp } = await import("jimp");
+  const dir = tempDir();
+  // Red, green, blue, half-transparent yellow; then a gray, white, black and a colour with alpha 0.
+  const rgba = [255, 0, 0, 255, 0, 255, 0, 255, 0, 0, 255, 255, 255, 255, 0, 128,
+    100, 100, 100, 255, 255, 255, 255, 255, 0, 0, 0, 255, 10, 20, 30, 0];
+  const rgb = [[[255, 0, 0], [0, 255, 0], [0, 0, 255], [255, 255, 0]], [[100, 100, 100], [255, 255, 255], [0, 0, 0], [10, 20, 30]]];
+  for (const [name, mime] of [["im.png", "image/png"], ["im.bmp", "image/bmp"]] as const) {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, await new Jimp({ width: 4, height: 2, data: Buffer.from(rgba) }).getBuffer(mime));
+    const t = await openImage(file, { mode: "rgb" });
+    assert.deepEqual(t.shape, [2, 4, 3], name);
+    assert.equal(t.dtype, "int32");
+    if (mime === "image/png") assert.deepEqual(t.arraySync(), rgb);
+    else assert.deepEqual((t.arraySync() as number[][][]).map((r) => r.slice(0, 3)), rgb.map((r) => r.slice(0, 3)), "BMP (no alpha)");
+    t.dispose();
+  }
+  // A gray file in rgb mode: the same value in all three channels, as PIL's convert("RGB").
+  const gray = path.join(dir, "gray.png");
+  await writeGrayPng(gray, 3, 1, [0, 128, 255]);
+  const g = await openImage(gray, { mode: "rgb" });
+  assert.deepEqual(g.arraySync(), [[[0, 0, 0], [128, 128, 128], [255, 255, 255]]]);
+  g.dispose();
+  await assert.rejects(openImage(gray, { mode: "RGB" as "rgb" }), /openImage: mode "RGB" is not known; use "gray" \(the default\) or "rgb"/);
+  await assert.rejects(openImage(path.join(dir, "nope.png"), { mode: "rgb" }), /No such image file: .*nope\.png/);
+});
+
+test("tensorToPng draws [height, width, 3] in colour: int32 as 0..255, floats as 0..1, clipped", async () => {
+  const file = path.join(tempDir(), "colour.png");
+  const ints = tf.tensor3d([[[255, 0, 0], [0, 128, 255]], [[300, -5, 7], [1, 2, 3]]], [2, 2, 3], "int32");
+  fs.writeFileSync(file, await tensorToPng(ints));
+  const back = await openImage(file, { mode: "rgb" });
+  assert.deepEqual(back.arraySync(), [[[255, 0, 0], [0, 128, 255]], [[255, 0, 7], [1, 2, 3]]]);
+  const floats = tf.tensor3d([[[1, 0.5, 0], [0.2, 1.5, -1]]], [1, 2, 3]);
+  fs.writeFileSync(file, await tensorToPng(floats, "gray")); // a colour map does not apply to colour
+  const backF = await openImage(file, { mode: "rgb" });
+  assert.deepEqual(backF.arraySync(), [[[255, 128, 0], [51, 255, 0]]]);
+  tf.dispose([ints, back, floats, backF]);
+});
+
 test("a corrupt or missing image file is a clear error naming the file", async () => {
   const dir = tempDir();
   const bad = path.join(dir, "bad.png");
@@ -85,7 +125,7 @@ test("tensorToPng scales min..max to the gray range and round-trips through the 
   assert.deepEqual(Array.from((await readGray(file)).data), [0, 64, 128, 255]);
   fs.writeFileSync(file, await tensorToPng(t)); // "Greys": high values dark
   assert.deepEqual(Array.from((await readGray(file)).data), [255, 191, 127, 0]);
-  await assert.rejects(tensorToPng(tf.zeros([2, 2, 2])), /must be 2-D/);
+  await assert.rejects(tensorToPng(tf.zeros([2, 2, 2])), /must be \[height, width\] \(gray\) or \[height, width, 3\] \(colour\); got shape \[2,2,2\]/);
   t.dispose();
 });
 

@@ -2,6 +2,7 @@
 // gradient descent diverges above lr = 2/λmax (λmax: the largest eigenvalue of the loss's Hessian).
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
+import { inspect } from "node:util";
 import { tf, initBackend, Learner, Linear, DataLoader, DataLoaders, tensorDataset, sgd, suggestLrs } from "../lib/src/index";
 import { assertSameOnBackends } from "./helpers";
 
@@ -39,6 +40,11 @@ test("lrFind suggests a rate below the divergence limit that trains, and stops o
     assert.ok(Math.abs(r.lrs[i] / (1e-7 * (10 / 1e-7) ** (i / 100)) - 1) < 1e-12, `lr of batch ${i} grows exponentially`);
   }
   assert.equal(r.suggestion, r.suggestions.valley);
+  // Shown in a cell as one line, with the same numbers.
+  const e = (v: number) => v.toExponential(2);
+  const { valley, steep, minimum } = r.suggestions;
+  assert.equal(inspect(r.suggestions), `SuggestedLRs(valley ${e(valley)}, steep ${e(steep)}, minimum/10 ${e(minimum)})`);
+  assert.deepEqual(Object.keys(r.suggestions), ["valley", "steep", "minimum"]);
   assert.ok(r.suggestion > crit / 200 && r.suggestion < crit, `suggestion ${r.suggestion}, divergence limit ${crit}`);
 
   // Trained from where it started, at the suggested rate, the model learns the line.

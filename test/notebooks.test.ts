@@ -4,7 +4,9 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { spawnSync } from "node:child_process";
 import { executeNotebook } from "../scripts/run-notebooks";
+import { ROOT, jupyterEnv, pythonPath, writeKernelspec } from "../scripts/setup.mjs";
 import { browserSkipReason, checkReports } from "../scripts/browser";
 import { skipUnlessMnist, tempDir } from "./helpers";
 import { NOTEBOOKS, runAndCheck } from "./notebook-checks";
@@ -26,7 +28,8 @@ for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb"))
     const skip = (await skipUnlessMnist()) || otherDataMissing(name);
     if (skip) return t.skip(skip);
     const out = tempDir("fastbook-nb-");
-    const { checked, htmlFile, html } = await runAndCheck(file, {}, out);
+    const { checked, notes, htmlFile, html } = await runAndCheck(file, {}, out);
+    for (const note of notes) t.diagnostic(`not checked: ${note}`);
     const plotlyCopies = (html.match(/plotly\.js \(cartesian - minified\) v\d/g) ?? []).length;
     const plots = (html.match(/class="fastbook-plot"/g) ?? []).length;
     assert.equal(plotlyCopies, plots > 0 ? 1 : 0, "plotly.js is inlined once, where there are plots");
@@ -49,6 +52,22 @@ for (const file of fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb"))
     });
   });
 }
+
+test("every notebook's metadata is what Jupyter writes when it opens the notebook on the tslab kernel", () => {
+  // The notebook frontend replaces metadata.kernelspec and metadata.language_info with what the kernel
+  // reports, and marks the notebook changed when they differ: then opening it and closing it asks to save.
+  writeKernelspec();
+  const run = spawnSync(pythonPath(), [path.join(ROOT, "scripts", "kernel_info.py")], { env: jupyterEnv(ROOT), encoding: "utf8", timeout: 180_000 });
+  assert.equal(run.status, 0, `kernel_info.py failed (exit ${run.status}):\n${run.stderr}`);
+  const kernel = JSON.parse(run.stdout) as { language_info: unknown; kernelspec: unknown };
+  const files = fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort();
+  assert.ok(files.length >= 7, `the notebooks are found (${files.length})`);
+  for (const file of files) {
+    const { metadata } = JSON.parse(fs.readFileSync(path.join(NOTEBOOKS, file), "utf8")) as { metadata: Record<string, unknown> };
+    assert.deepEqual(metadata.language_info, kernel.language_info, `${file}: metadata.language_info differs from the kernel's kernel_info`);
+    assert.deepEqual(metadata.kernelspec, kernel.kernelspec, `${file}: metadata.kernelspec differs from the kernel's spec`);
+  }
+});
 
 test("a failed notebook's report starts with a banner naming the failed cell", async (t) => {
   const dir = tempDir("fastbook-nb-");

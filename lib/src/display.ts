@@ -22,7 +22,7 @@ async function imageFigure(t: tf.Tensor, opts: ShowImageOptions): Promise<string
     `style="image-rendering:pixelated;border:1px solid #ddd" alt="${escapeHtml(opts.title ?? "image")}">${caption}</figure>`;
 }
 
-/** Shows a 2-D tensor as an image (fastai's show_image). */
+/** Shows a tensor as an image (fastai's show_image): [height, width] in gray, [height, width, 3] in colour. */
 export async function showImage(t: tf.Tensor, opts: ShowImageOptions = {}): Promise<void> {
   showHtml(await imageFigure(t, opts), `[image ${t.shape.join("x")}${opts.title ? ": " + opts.title : ""}]`);
 }

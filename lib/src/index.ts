@@ -5,7 +5,7 @@ export type { Tensor } from "./tf";
 export { initBackend, describeBackend, BACKENDS, type BackendName, type BackendChoice } from "./engine/backend";
 export { URLs, archiveName, folderName, type DatasetUrl } from "./data/urls";
 export { untarData, downloadData, defaultDataDir, type UntarOptions } from "./data/untar";
-export { readGray, openImage, ls, stackImages, bytesToUnitTensor, tensorToPng, type GrayImage, type ColorMap } from "./data/images";
+export { readGray, openImage, ls, stackImages, bytesToUnitTensor, tensorToPng, type GrayImage, type ColorMap, type ImageMode } from "./data/images";
 export { showImage, showImages, imagesHtml, pixelTable, pixelTableHtml, item, fmt, type ShowImageOptions, type ShowImagesOptions } from "./display";
 export { l1Distance, rmseDistance, mnistDistance } from "./distances";
 export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy, type LossOptions } from "./losses";

@@ -2,6 +2,7 @@
 // a learning rate that grows by the same factor every batch, from far too small to far too large, and
 // watch the loss. It falls slowly, then fast, then explodes; a good learning rate lies where it is still
 // falling fast, well before the explosion. The model's weights and the optimizer are put back afterwards.
+import { inspect } from "node:util";
 import { tf } from "../tf";
 import type { Learner } from "../learner";
 import type { Optimizer } from "../optim";
@@ -139,7 +140,16 @@ export function suggestLrs(lrs: number[], losses: number[], numIt = lrs.length):
     if (s < slope) { slope = s; steepest = i; }
   }
   const lowest = y.indexOf(Math.min(...y));
-  return { valley, steep: x[steepest]!, minimum: x[lowest]! / 10 };
+  return displayable({ valley, steep: x[steepest]!, minimum: x[lowest]! / 10 });
+}
+
+/** Gives the suggestions a one-line display in a cell (fastai's `SuggestedLRs(valley=...)`), as a hidden property. */
+function displayable(s: LrSuggestions): LrSuggestions {
+  const e = (v: number) => v.toExponential(2);
+  Object.defineProperty(s, inspect.custom, {
+    value: () => `SuggestedLRs(valley ${e(s.valley)}, steep ${e(s.steep)}, minimum/10 ${e(s.minimum)})`,
+  });
+  return s;
 }
 
 /**

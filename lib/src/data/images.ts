@@ -87,8 +87,38 @@ async function decodeWithJimp(bytes: Buffer, file: string): Promise<GrayImage> {
   }
 }
 
-/** Opens an image as an int32 tensor of shape [height, width] holding 0..255, like tensor(Image.open(path)). */
-export async function openImage(file: string): Promise<tf.Tensor2D> {
+/** How `openImage` reads the pixels: "gray" (one value per pixel, as PIL's mode "L") or "rgb" (three). */
+export type ImageMode = "gray" | "rgb";
+
+/** Decodes an image file to 8-bit RGB, three bytes per pixel (PIL's `convert("RGB")`: alpha dropped). */
+async function readRgb(file: string): Promise<{ width: number; height: number; data: Uint8Array }> {
+  const bytes = Buffer.from(readIntoShared(file));
+  let rgba: { width: number; height: number; data: Uint8Array };
+  try {
+    rgba = isPng(bytes) ? PNG.sync.read(bytes) : (await Jimp.read(bytes)).bitmap;
+  } catch (e) {
+    throw decodeError(file, e);
+  }
+  const { width, height } = rgba, data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set(rgba.data.subarray(4 * i, 4 * i + 3), 3 * i);
+  return { width, height, data };
+}
+
+/**
+ * Opens an image as an int32 tensor holding 0..255, like `tensor(Image.open(path))`: [height, width] in
+ * gray (the default; colour images are turned gray), or [height, width, 3] (red, green, blue) with
+ * `{ mode: "rgb" }`. `showImage` shows either.
+ * @example const im = await openImage("photo.png", { mode: "rgb" }); // Tensor int32 [h, w, 3]
+ */
+export async function openImage(file: string, opts?: { mode?: "gray" }): Promise<tf.Tensor2D>;
+export async function openImage(file: string, opts: { mode: "rgb" }): Promise<tf.Tensor3D>;
+export async function openImage(file: string, opts: { mode?: ImageMode } = {}): Promise<tf.Tensor2D | tf.Tensor3D> {
+  const mode = opts.mode ?? "gray";
+  if (mode === "rgb") {
+    const { width, height, data } = await readRgb(file);
+    return tf.tensor3d(Int32Array.from(data), [height, width, 3], "int32");
+  }
+  if (mode !== "gray") throw new Error(`openImage: mode "${mode}" is not known; use "gray" (the default) or "rgb".`);
   const { width, height, data } = await readGray(file);
   return tf.tensor2d(Int32Array.from(data), [height, width], "int32");
 }
@@ -230,10 +260,12 @@ export type ColorMap = "Greys" | "gray";
 
 /**
  * Encodes a 2-D tensor as a grayscale PNG, scaled from its own min..max as matplotlib's imshow does.
- * "Greys" (the chapter's figures) draws high values dark; "gray" draws them light.
+ * "Greys" (the chapter's figures) draws high values dark; "gray" draws them light. A [height, width, 3]
+ * tensor is a colour image, drawn as matplotlib draws one: int32 values as 0..255, floats as 0..1.
  */
 export async function tensorToPng(t: tf.Tensor, cmap: ColorMap = "Greys"): Promise<Buffer> {
-  if (t.rank !== 2) throw new Error(`An image tensor must be 2-D [height, width]; got shape [${t.shape}].`);
+  if (t.rank === 3 && t.shape[2] === 3) return rgbToPng(t as tf.Tensor3D);
+  if (t.rank !== 2) throw new Error(`An image tensor must be [height, width] (gray) or [height, width, 3] (colour); got shape [${t.shape}].`);
   const [height, width] = t.shape;
   const values = await t.data();
   let lo = Infinity, hi = -Infinity;
@@ -245,6 +277,16 @@ export async function tensorToPng(t: tf.Tensor, cmap: ColorMap = "Greys"): Promi
     if (cmap === "Greys") v = 255 - v;
     rgba[4 * i] = rgba[4 * i + 1] = rgba[4 * i + 2] = v;
     rgba[4 * i + 3] = 255;
+  }
+  return new Jimp({ width, height, data: rgba }).getBuffer("image/png");
+}
+
+async function rgbToPng(t: tf.Tensor3D): Promise<Buffer> {
+  const [height, width] = t.shape;
+  const values = await t.data(), scale = t.dtype === "int32" ? 1 : 255;
+  const rgba = Buffer.alloc(width * height * 4, 255);
+  for (let i = 0; i < width * height; i++) {
+    for (let c = 0; c < 3; c++) rgba[4 * i + c] = Math.min(255, Math.max(0, Math.round((values[3 * i + c] as number) * scale)));
   }
   return new Jimp({ width, height, data: rgba }).getBuffer("image/png");
 }
