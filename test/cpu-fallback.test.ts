@@ -139,6 +139,7 @@ test("a training step of resnet18 with fastai's head (batch norm, max-pool, drop
   const opt = Adam(model.parameters(), 1e-3);
   const before = cpuFallbackCalls();
   const x = seeded([4, 28, 28, 1], 8), y = tf.tensor1d([0, 1, 1, 0], "int32");
+  const tensors = tf.memory().numTensors;
   for (const training of [true, false]) {
     model.train(training);
     if (training) {
@@ -150,6 +151,7 @@ test("a training step of resnet18 with fastai's head (batch norm, max-pool, drop
   assert.equal(cpuFallbackCalls() - before, 0, "no kernel of a resnet18 training step or validation ran on cpu");
   if (usingBlas()) assert.ok(!isCpuFallback(tf.getKernel("MaxPoolGrad", "wasm")!.kernelFunc), "MaxPoolGrad is the library's kernel");
   opt.dispose?.();
+  assert.equal(tf.memory().numTensors, tensors, "a step and a validation pass leave no tensor behind");
   tf.dispose([x, y, ...model.parameters(), ...buffersOf(model)]);
 });
 

@@ -13,6 +13,7 @@ import {
 } from "../lib/src/nn";
 import { BasicBlock, resnet18 } from "../lib/src/models/resnet";
 import { createHead } from "../lib/src/vision";
+import { slow } from "./helpers";
 
 type Stored = { shape: number[]; data: number[] };
 type Run = { y: Stored; dx: Stored; grads: Stored[] | Record<string, Stored>; buffers: Stored[] | Record<string, Stored> };
@@ -142,7 +143,7 @@ function detTensor(j: number, shape: number[], kind: string): tf.Tensor {
   return tf.tensor(Float32Array.from(u, f), shape);
 }
 
-test("ResNet-18 whole (8 gray 28x28 images, 10 classes) matches torchvision's on the same weights, in both modes (wasm)", async () => {
+test("ResNet-18 whole (8 gray 28x28 images, 10 classes) matches torchvision's on the same weights, in both modes (wasm)", slow, async () => {
   await initBackend("wasm");
   const r = fixture.resnet18;
   const m = resnet18({ inChannels: 1, numClasses: 10, seed: 1 });

@@ -3,7 +3,7 @@
 import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import { inspect } from "node:util";
-import { tf, initBackend, Learner, Linear, DataLoader, DataLoaders, tensorDataset, sgd, suggestLrs } from "../lib/src/index";
+import { tf, initBackend, Learner, Linear, DataLoader, DataLoaders, tensorDataset, sgd, suggestLrs, Sequential, BatchNorm1d, buffersOf } from "../lib/src/index";
 import { assertSameOnBackends } from "./helpers";
 
 const N = 256;
@@ -75,6 +75,22 @@ test("lrFind restores the weights bit for bit and the optimizer, records nothing
   assert.equal(tf.memory().numTensors, before, "no tensors leaked");
   learn.opt!.dispose!();
   dispose();
+});
+
+test("lrFind puts back BatchNorm's running statistics too, as they were before it", async () => {
+  await initBackend("cpu");
+  const x = tf.tensor2d(xs, [N, 1]);
+  const y = tf.tensor2d(xs.map((v) => 2 * v - 1), [N, 1]);
+  const model = new Sequential(new Linear(1, 4, { seed: 3 }), new BatchNorm1d(4), new Linear(4, 1, { seed: 4 }));
+  const learn = new Learner(DataLoaders.fromTensors(x, y, x, y, { bs: 32, seed: 3 }), model, { lossFunc: mse, progress: false });
+  await learn.fit(1, 0.01);
+  const stats = () => buffersOf(model).map((b) => Array.from(b.dataSync()));
+  const before = stats();
+  assert.ok(before.length === 2 && before[0]!.some((v) => v !== 0), "the fit moved the running mean");
+  await learn.lrFind({ show: false, numIt: 30 });
+  assert.deepEqual(stats(), before, "running mean and variance bit-identical");
+  learn.opt!.dispose?.();
+  tf.dispose([x, y, ...model.parameters(), ...buffersOf(model)]);
 });
 
 test("lrFind leaves the optimizer's momentum as it was: training goes on exactly as without it", async () => {

@@ -46,7 +46,7 @@ export function printReport(about: { machine: string; ours: string; reference: s
   const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
   console.log(`\nmachine: ${about.machine}\nours: ${about.ours}\nreference: ${about.reference}\n`);
   console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
-  console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones, the two sides taking turns epoch by epoch, ` +
+  console.log(`\nMedians: training of ${RUNS} epochs after ${WARMUP} untimed ones ((h): its own counts, see bench/README.md), the two sides taking turns epoch by epoch, ` +
     `validation not timed; loading of ${LOAD_RUNS} runs. ` +
     "Losses: mean training loss of the first (warm-up) epoch; both sides start from the same weights and see the same " +
     `batches, so they must agree ("same": within ${LOSS_TOLERANCE * 100}% relative, 0.3% for (f); for (h) the first batch's loss). ` +

@@ -12,6 +12,7 @@ import { DivergenceGuard } from "./divergence";
 import { Recorder } from "./recorder";
 import { ProgressTable } from "./progress-table";
 import { linePlotHtml } from "../plot";
+import { buffersOf } from "../nn";
 import { showHtml } from "../jupyter";
 
 export interface LrFindOptions {
@@ -48,7 +49,7 @@ export interface LrFindResult {
 }
 
 /**
- * fastai's LRFinder: saves the weights and sets a fresh optimizer in before the fit; sets the learning
+ * fastai's LRFinder: saves the weights (and running statistics) and sets a fresh optimizer in before the fit; sets the learning
  * rate of every training batch, records it with the smoothed loss, skips validation, stops at numIt
  * batches or when the loss explodes; afterwards puts back the weights and the Learner's optimizer.
  */
@@ -69,7 +70,9 @@ export class LRFinder implements Callback {
 
   beforeFit(learn: Learner): void {
     const params = learn.model.parameters();
-    this.saved = { weights: params.map((p) => tf.keep(p.clone())), opt: learn.opt, lr: this.keptLr };
+    // The weights and what the model keeps besides them (BatchNorm's running statistics), as fastai saves the model.
+    const state = [...params, ...buffersOf(learn.model)];
+    this.saved = { weights: state.map((p) => tf.keep(p.clone())), opt: learn.opt, lr: this.keptLr };
     learn.opt = learn.optFunc(params, this.startLr); // its own optimizer: the Learner's momentum stays as it was
   }
 
@@ -108,7 +111,7 @@ export class LRFinder implements Callback {
     learn.opt?.dispose?.();
     learn.opt = opt;
     if (opt && lr !== undefined) opt.lr = lr;
-    learn.model.parameters().forEach((p, i) => p.assign(weights[i]!));
+    [...learn.model.parameters(), ...buffersOf(learn.model)].forEach((p, i) => p.assign(weights[i]!));
     tf.dispose(weights);
     this.saved = undefined;
   }
