@@ -4,12 +4,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   tf, ls, stackImages, getImageFiles, parentLabel, Learner, Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, mnistLoss,
-  binaryCrossEntropy, crossEntropy, seededRandom, shuffled, type BatchSource, type Callback, type LossFunc, type Module,
+  binaryCrossEntropy, crossEntropy, seededRandom, shuffled, UNet, bceLovaszLoss, SegmentationDataLoaders, tgsSalt,
+  type BatchSource, type Callback, type LossFunc, type Module,
 } from "fastbook-ts";
 import { CACHE, LIMIT, ONLY, QUICK, RUNS, WARMUP } from "./config";
 
-export type Arch = "linear" | "simple_net" | "mlp" | "cnn" | "cnn10";
-export type LossName = "mnist" | "bce" | "ce";
+export type Arch = "linear" | "simple_net" | "mlp" | "cnn" | "cnn10" | "unet";
+export type LossName = "mnist" | "bce" | "ce" | "bce_lovasz";
 
 /**
  * The training arrays both sides use, as one file: n label bytes, then n·784 pixel bytes. The PyTorch
@@ -30,7 +31,7 @@ export function writeDataFile(file: string, x: tf.Tensor, labels: Uint8Array): s
 export interface TrainCase {
   key: string;
   name: string;
-  data: "sample" | "mnist";
+  data: "sample" | "mnist" | "salt";
   arch: Arch;
   loss: LossName;
   bs: number;
@@ -39,7 +40,15 @@ export interface TrainCase {
   steps: number | null;
   /** How far the two sides' first-epoch losses may differ, relative (default LOSS_TOLERANCE, 0.1%). */
   lossTolerance?: number;
+  /** Untimed and timed epochs, where an epoch is long (default WARMUP and RUNS). */
+  warmup?: number;
+  runs?: number;
+  /** The U-Net's channels per level (case (i)). */
+  channels?: number[];
 }
+
+/** The channels of notebook 04h's U-Net, level by level. */
+export const SALT_UNET_CHANNELS = [8, 16, 32, 64];
 
 // The notebooks' hyperparameters (04b: lr 1.0 linear, 0.1 simple net, 0.5 CNN); (c) has no notebook
 // and takes the simple net's lr. Every case times whole epochs (49 batches, 235 for full MNIST).
@@ -53,10 +62,19 @@ export const CASES: TrainCase[] = ([
   // sides' rounding (OpenBLAS's im2col products against PyTorch's convolutions) moves the epoch's mean loss
   // by about 0.1%; a 3-step run (--quick) agrees to 7 digits.
   { key: "f", name: "(f) CNN of 04c (16-32-64-64 convs, 256-10), full MNIST", data: "mnist", arch: "cnn10", loss: "ce", bs: 128, lr: 0.1, steps: null, lossTolerance: 3e-3 },
+  // 04h's U-Net and loss (BCE + Lovász hinge) on its training images padded to 128x128, batch size 32; plain
+  // SGD on both sides, as for (f). BatchNorm in training mode on both. An epoch is 100 steps of a network
+  // far larger than the others, so one untimed epoch and the median of three.
+  { key: "i", name: `(i) U-Net of 04h (${SALT_UNET_CHANNELS.join("-")} channels), synthetic TGS salt`, data: "salt", arch: "unet", loss: "bce_lovasz",
+    bs: 32, lr: 0.01, steps: null, lossTolerance: 3e-3, warmup: 1, runs: 3, channels: SALT_UNET_CHANNELS },
 ] as TrainCase[]).filter((c) => !ONLY || ONLY.includes(c.key)).map((c) => {
   const steps = QUICK ? 3 : c.steps;
   return { ...c, steps, name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
 });
+
+/** Untimed and timed epochs of a case. */
+export const warmupOf = (c: TrainCase) => (QUICK ? WARMUP : c.warmup ?? WARMUP);
+export const runsOf = (c: TrainCase) => (QUICK ? RUNS : c.runs ?? RUNS);
 
 export const archs: Record<Arch, () => Module> = {
   linear: () => new Linear(784, 1, { seed: 6 }),
@@ -78,8 +96,24 @@ export const archs: Record<Arch, () => Module> = {
     new Conv2d(64, 64, 3, { stride: 2, seed: 7 }), new ReLU(),
     new Reshape(), new Linear(256, 10, { seed: 8 }),
   ),
+  unet: () => new UNet({ channels: SALT_UNET_CHANNELS, outputSize: [101, 101], seed: 1 }),
 };
-export const losses: Record<LossName, LossFunc> = { mnist: mnistLoss, bce: binaryCrossEntropy, ce: crossEntropy };
+export const losses: Record<LossName, LossFunc> = { mnist: mnistLoss, bce: binaryCrossEntropy, ce: crossEntropy, bce_lovasz: bceLovaszLoss };
+
+/**
+ * Case (i)'s data, as notebook 04h prepares it: the synthetic salt set's training split (validPct 0.2, seed
+ * 42), images normalised and reflect-padded to 128x128, masks 101x101. Written for the PyTorch side as one
+ * file: n·128·128 float32 pixels, then n·101·101 mask bytes.
+ */
+export function loadSaltTrain(): { x: tf.Tensor; y: tf.Tensor; file: string } {
+  const dls = SegmentationDataLoaders.fromFolders(tgsSalt().path, { validPct: 0.2, seed: 42, flip: false, limit: LIMIT ?? undefined });
+  const [x, y] = dls.train.batch(Array.from({ length: dls.train.n }, (_, i) => i));
+  const file = path.join(CACHE, "train_salt.bin");
+  fs.mkdirSync(CACHE, { recursive: true });
+  fs.writeFileSync(file + ".tmp", Buffer.concat([Buffer.from((x.dataSync() as Float32Array).buffer), Buffer.from(Uint8Array.from(y.dataSync()))]));
+  fs.renameSync(file + ".tmp", file);
+  return { x, y, file };
+}
 
 export const listDigit = (dir: string) => ls(dir).slice(0, LIMIT ?? undefined);
 export const sampleTrainFiles = (sample: string) => [...listDigit(path.join(sample, "train", "3")), ...listDigit(path.join(sample, "train", "7"))];
@@ -176,7 +210,7 @@ export function shareStart(c: TrainCase, model: Module, n: number): SharedStart 
   const params = model.parameters();
   const weights = Buffer.concat(params.map((p) => Buffer.from((p.dataSync() as Float32Array).slice().buffer)));
   const rand = seededRandom(SHUFFLE_SEED);
-  const orders = Int32Array.from(Array.from({ length: WARMUP + RUNS }, () => shuffled(n, rand)).flat());
+  const orders = Int32Array.from(Array.from({ length: warmupOf(c) + runsOf(c) }, () => shuffled(n, rand)).flat());
   const files = { params: path.join(CACHE, `start_${c.key}_params.f32`), orders: path.join(CACHE, `start_${c.key}_orders.i32`) };
   fs.writeFileSync(files.params, weights);
   fs.writeFileSync(files.orders, Buffer.from(orders.buffer));

@@ -5,8 +5,8 @@ import * as readline from "node:readline";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { tf, DataLoaders, Learner } from "fastbook-ts";
-import { DEVICE, ON_GPU, PYTHON, ROOT, RUNS, WARMUP } from "./config";
-import { archs, firstBatches, losses, shareStart, SHUFFLE_SEED, TrainTimer, type TrainCase } from "./cases";
+import { DEVICE, ON_GPU, PYTHON, ROOT } from "./config";
+import { archs, firstBatches, losses, runsOf, shareStart, SHUFFLE_SEED, TrainTimer, warmupOf, type TrainCase } from "./cases";
 
 /** One PyTorch process holding one case, answering one epoch per request (scripts/bench_torch.py serve). */
 export class TorchCase {
@@ -53,18 +53,19 @@ export async function trainBoth(c: TrainCase, x: tf.Tensor, y: tf.Tensor, spec: 
   try {
     const about = await torch.next<TorchAbout>();
     const torchSide: Side = { runs: [], epochLosses: [] };
-    for (let run = 0; run < WARMUP + RUNS; run++) {
+    const warmup = warmupOf(c);
+    for (let run = 0; run < warmup + runsOf(c); run++) {
       await learn.fit(1, c.lr);
       const r = await torch.epoch(run);
       torchSide.runs.push(r.ms);
       torchSide.epochLosses.push(r.loss ?? NaN);
     }
     const ours: Side = { runs: timer.times, epochLosses: learn.recorder.values.map((v) => v.trainLoss) };
-    const timed = (side: Side) => ({ ...side, runs: side.runs.slice(WARMUP) });
+    const timed = (side: Side) => ({ ...side, runs: side.runs.slice(warmup) });
     return { ours: timed(ours), torch: timed(torchSide), about };
   } finally {
     torch.close();
-    tf.dispose(model.parameters());
+    tf.dispose([...model.parameters(), ...((model as { buffers?(): tf.Variable[] }).buffers?.() ?? [])]);
   }
 }
 

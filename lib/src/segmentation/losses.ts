@@ -52,61 +52,58 @@ export function softDiceLoss(logits: tf.Tensor, targets: tf.Tensor, opts: Reduct
   });
 }
 
-/**
- * Row by row, the entries of `t` [N, P] at `idx` [N, P]: tf.gather(t, idx, 1, 1), written as one flat gather
- * because the wasm backend's gather gets batchDims wrong (every row read from the first).
- */
-function gatherInRows(t: tf.Tensor2D, idx: tf.Tensor2D): tf.Tensor2D {
-  const [n, p] = t.shape;
-  const rowStarts = tf.range(0, n * p, p, "int32").reshape([n, 1]);
-  return tf.gather(t.reshape([-1]), tf.add(idx, rowStarts).reshape([-1])).reshape([n, p]) as tf.Tensor2D;
+// Float32 bits of a number, to order numbers by integer comparison (see sortKey).
+const f32 = new Float32Array(1), u32 = new Uint32Array(f32.buffer);
+
+/** An unsigned integer whose order is the order of the float32 value v: flip all bits of negatives, the sign bit of others. */
+function sortKey(v: number): number {
+  f32[0] = v;
+  const bits = u32[0]!;
+  return bits & 0x80000000 ? ~bits >>> 0 : (bits | 0x80000000) >>> 0;
 }
 
 /**
- * For each image (a row of hinge errors, sorted largest first, with their 0/1 labels in the same order): the
- * gradient of the Lovász extension of the Jaccard loss, J(k) - J(k-1) where J(k) is 1 - IoU when the first
- * k pixels are predicted salt (Berman et al. 2018). Back in each pixel's original place.
+ * For each image (a row of hinge errors with its 0/1 labels): the gradient of the Lovász extension of the
+ * Jaccard loss at the errors sorted largest first, J(k) - J(k-1), where J(k) is 1 - IoU when the k pixels with
+ * the largest errors are predicted salt (Berman et al. 2018), put back at each pixel's own place. Computed on
+ * the host: sorting is what the loss needs, and a sort is no differentiable op.
  */
-function lovaszWeights(errors: tf.Tensor2D, labels: tf.Tensor2D): tf.Tensor2D {
-  return tf.tidy(() => {
-    const pixels = errors.shape[1];
-    const order = tf.topk(errors, pixels).indices; // descending errors
-    const sortedLabels = gatherInRows(labels, order);
-    const total = tf.sum(labels, 1, true);
-    const intersection = tf.sub(total, tf.cumsum(sortedLabels, 1));
-    const union = tf.add(total, tf.cumsum(tf.sub(1, sortedLabels), 1));
-    const jaccard = tf.sub(1, tf.div(intersection, union));
-    const previous = tf.pad(tf.slice(jaccard, [0, 0], [-1, pixels - 1]), [[0, 0], [1, 0]]);
-    const weights = tf.sub(jaccard, previous);
-    // Sorting the sorted positions gives the inverse permutation: where each pixel went.
-    const back = tf.topk(tf.neg(tf.cast(order, "float32")), pixels).indices;
-    return gatherInRows(weights as tf.Tensor2D, back);
-  });
+function lovaszWeights(errors: ArrayLike<number>, labels: ArrayLike<number>, n: number, pixels: number): Float32Array {
+  const weights = new Float32Array(n * pixels);
+  const keys = new Float64Array(pixels);
+  for (let r = 0; r < n; r++) {
+    const row = r * pixels;
+    let total = 0;
+    for (let i = 0; i < pixels; i++) total += labels[row + i]!;
+    // One native numeric sort of (order key of -error) * 2^15 + index: largest error first, ties by index.
+    for (let i = 0; i < pixels; i++) keys[i] = sortKey(-errors[row + i]!) * 32768 + i;
+    keys.sort();
+    let salt = 0, other = 0, previous = 0;
+    for (let k = 0; k < pixels; k++) {
+      const i = keys[k]! % 32768;
+      if (labels[row + i]) salt++;
+      else other++;
+      const jaccard = 1 - (total - salt) / (total + other);
+      weights[row + i] = jaccard - previous;
+      previous = jaccard;
+    }
+  }
+  return weights;
 }
 
 /**
  * The Lovász hinge loss (Berman, Rannen Triki and Blaschko, 2018): a smooth surrogate of 1 - IoU, computed per
  * image from the hinge errors 1 - x·(2y - 1), sorted, weighted by the Jaccard loss's gradient, and averaged over
- * the images. It optimises the IoU the competition scores. The sort is not differentiated: the gradient flows
- * through the errors with the weights held fixed, as in the reference implementation.
+ * the images. It optimises the IoU the competition scores. The weights depend only on the errors' order, so they
+ * are held fixed and the gradient flows through the errors, as in the reference implementation.
  */
 export function lovaszHingeLoss(logits: tf.Tensor, targets: tf.Tensor, opts: ReductionOption = {}): tf.Scalar {
   return tf.tidy(() => {
     const [x, y] = imageRows("lovaszHingeLoss", logits, targets);
-    const errors = tf.sub(1, tf.mul(x, tf.sub(tf.mul(y, 2), 1))) as tf.Tensor2D;
-    // Ops inside customGrad's forward function are not recorded for gradients, so the sort stays out of them.
-    const hinge = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
-      const [e, save] = args as [tf.Tensor2D, tf.GradSaveFunc];
-      const w = lovaszWeights(e, y);
-      save([e, w]);
-      return {
-        value: tf.sum(tf.mul(tf.relu(e), w), 1),
-        gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-          const [e_, w_] = saved as [tf.Tensor, tf.Tensor];
-          return tf.mul(tf.mul(tf.expandDims(dy, 1), w_), tf.step(e_));
-        },
-      };
-    });
-    return reduce(hinge(errors) as tf.Tensor1D, opts) as tf.Scalar;
+    const [n, pixels] = x.shape;
+    if (pixels > 32768) throw new Error(`lovaszHingeLoss takes images of at most 32768 pixels; got [${logits.shape}].`);
+    const errors = tf.sub(1, tf.mul(x, tf.sub(tf.mul(y, 2), 1)));
+    const weights = tf.tensor2d(lovaszWeights(errors.dataSync(), y.dataSync(), n, pixels), [n, pixels]);
+    return reduce(tf.sum(tf.mul(tf.relu(errors), weights), 1) as tf.Tensor1D, opts) as tf.Scalar;
   });
 }
