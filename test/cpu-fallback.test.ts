@@ -11,6 +11,11 @@ import { initBackend } from "../lib/src/engine/backend";
 import { usingBlas } from "../lib/src/engine/blas";
 import { cpuFallbackCalls, isCpuFallback } from "../lib/src/engine/cpu-fallback";
 import { maxRelDiff, tempDir } from "./helpers";
+import { buffersOf, Sequential } from "../lib/src/nn";
+import { resnet18 } from "../lib/src/models/resnet";
+import { createHead } from "../lib/src/vision";
+import { Adam, backward } from "../lib/src/optim";
+import { crossEntropy } from "../lib/src/losses";
 
 type Values = { shape: number[]; dtype: string; values: number[] };
 const read = (t: tf.Tensor): Values => ({ shape: t.shape, dtype: t.dtype, values: Array.from(t.dataSync() as ArrayLike<number>) });
@@ -126,6 +131,26 @@ test("the hot kernels stay in wasm (OpenBLAS where present): a training step cal
   const hot = ["BatchMatMul", "_FusedMatMul", "Conv2D", "FusedConv2D", "Conv2DBackpropInput", "Conv2DBackpropFilter", "Sum"];
   if (usingBlas()) for (const name of hot) assert.ok(!isCpuFallback(tf.getKernel(name, "wasm")!.kernelFunc), `${name} is an OpenBLAS kernel`);
   assert.ok(isCpuFallback(tf.getKernel("UnsortedSegmentSum", "wasm")!.kernelFunc), "a kernel wasm lacks is a cpu delegate");
+});
+
+test("a training step of resnet18 with fastai's head (batch norm, max-pool, dropout, Adam) calls no cpu kernel", async () => {
+  await initBackend("wasm");
+  const model = new Sequential(resnet18({ inChannels: 1, seed: 1 }).body, createHead(512, 2, { seed: 2 }));
+  const opt = Adam(model.parameters(), 1e-3);
+  const before = cpuFallbackCalls();
+  const x = seeded([4, 28, 28, 1], 8), y = tf.tensor1d([0, 1, 1, 0], "int32");
+  for (const training of [true, false]) {
+    model.train(training);
+    if (training) {
+      backward(() => crossEntropy(model.forward(x), y), opt.params, opt.grads).dispose();
+      opt.step();
+      opt.zeroGrad();
+    } else tf.tidy(() => model.forward(x).dataSync());
+  }
+  assert.equal(cpuFallbackCalls() - before, 0, "no kernel of a resnet18 training step or validation ran on cpu");
+  if (usingBlas()) assert.ok(!isCpuFallback(tf.getKernel("MaxPoolGrad", "wasm")!.kernelFunc), "MaxPoolGrad is the library's kernel");
+  opt.dispose?.();
+  tf.dispose([x, y, ...model.parameters(), ...buffersOf(model)]);
 });
 
 test("shape errors on wasm name the shapes as cpu's do (matMul by a 1-D tensor)", async () => {

@@ -186,3 +186,21 @@ test("the registry: overriding twice wraps the original, and restoreOverrides br
   assert.deepEqual(tf.math.confusionMatrix(tf.tensor1d([0, 1, 1], "int32"), tf.tensor1d([0, 1, 0], "int32"), 2).arraySync(),
     [[1, 0], [1, 1]], "integer matMul works again through the base layer under OpenBLAS's kernel");
 });
+
+test("max-pool's gradient on wasm (one pass over the output) equals cpu's: padding, strides, ties, windows of padding", async () => {
+  // [x shape, filter, stride, pad]
+  const cases: [[number, number, number, number], number, number, "same" | "valid" | number][] = [
+    [[2, 14, 14, 8], 3, 2, 1], // ResNet's stem pooling
+    [[1, 7, 5, 3], 2, 2, 0],
+    [[2, 6, 6, 4], 3, 1, "same"],
+    [[1, 5, 5, 2], 3, 3, "same"], // windows past the edge
+  ];
+  for (const [shape, k, s, pad] of cases) {
+    await assertSameOnBackends(`maxPool grad x=[${shape}] k=${k} s=${s} pad=${pad}`, () => {
+      // Rounded values make ties: the first largest value in the window takes the gradient, on both.
+      const x = tf.round(tf.randomNormal(shape, 0, 2, "float32", 3)) as tf.Tensor4D;
+      const g = tf.randomNormal(tf.maxPool(x, k, s, pad, typeof pad === "number" ? "floor" : undefined).shape, 0, 1, "float32", 4);
+      return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, k, s, pad, typeof pad === "number" ? "floor" : undefined).mul(g).sum())(x);
+    });
+  }
+});

@@ -13,7 +13,12 @@ export { batchAccuracy, accuracy } from "./metrics";
 export { DataLoader, DataLoaders, range, enumerate, seededRandom, shuffled, tensorDataset, type TensorDataset, type DataLoaderOptions } from "./dataloader";
 export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, subplotsRowHtml, heatmap, heatmapHtml, resetPlotlyInlining, type Series, type Panel, type PlotOptions, type HeatmapOptions } from "./plot";
 export { stepsDiagram, stepsDiagramHtml } from "./diagram";
-export { Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, type Module } from "./nn";
+export {
+  Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, countParameters, buffersOf, Flatten, BatchNorm2d, BatchNorm1d, Dropout,
+  MaxPool2d, AdaptiveAvgPool2d, AdaptiveConcatPool2d, type Module, type Init,
+} from "./nn";
+export { BasicBlock, ResNet, resnet18, type ResNetOptions } from "./models/resnet";
+export { visionLearner, createHead, type VisionArch, type VisionLearnerOptions, type ImageLoaders } from "./vision";
 export { BasicOptim, SGD, Adam, SGDOptim, AdamOptim, sgd, adam, GradStore, backward, type Optimizer, type SGDOptions, type AdamOptions } from "./optim";
 export { Learner, type LossFunc, type Metric, type OptFunc, type BatchSource, type Loaders, type StopInfo } from "./learner";
 export { CancelFit, EVENTS, defaults, type Callback, type EventName } from "./callbacks/core";

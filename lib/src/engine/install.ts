@@ -3,6 +3,7 @@
 import { fastPaths } from "../fast-paths";
 import { conv2dWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useSharedIdentityOnWasm } from "./copies";
+import { useMaxPoolGradOnWasm } from "./pool-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
 import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
@@ -19,6 +20,7 @@ export function installEngine(backend: string): void {
     useSharedIdentityOnWasm();
     useRowGatherOnWasm();
     useLossKernelsOnWasm();
+    useMaxPoolGradOnWasm();
     useBlasOnWasm();
   }
   // Each entry checks the backend itself and returns undefined where it does not apply.
