@@ -4,7 +4,7 @@
 // size, so losses and metrics see exactly the original pixels.
 import { tf } from "../tf";
 import { BatchNorm2d, Conv2d, MaxPool2d, type Module } from "../nn";
-import { Learner, type LearnerOptions, type LossFunc, type Metric } from "../learner";
+import { Learner, type Callback, type LearnerOptions, type LossFunc, type Metric } from "../learner";
 import { adam, type OptFunc } from "../optim";
 import { cropCenter, type MaskLoader, type SegmentationDataLoaders } from "./data";
 import { lovaszHingeLoss, pixelBCE } from "./losses";
@@ -246,6 +246,19 @@ export class SegmentationLearner extends Learner {
   }
 }
 
+/**
+ * Puts the model in evaluation mode for each validation pass (BatchNorm on its running statistics, as the
+ * predictions afterwards use it) and back in training mode for each training pass.
+ */
+export function trainEvalModes(): Callback {
+  return {
+    name: "trainEvalModes",
+    beforeTrain: (learn) => learn.model.train?.(true),
+    beforeValidate: (learn) => learn.model.train?.(false),
+    afterFit: (learn) => learn.model.train?.(true),
+  };
+}
+
 export interface UNetLearnerOptions extends UNetOptions, Partial<Omit<LearnerOptions, "lossFunc" | "metrics">> {
   /** Default bceLovaszLoss. */
   lossFunc?: LossFunc;
@@ -265,5 +278,6 @@ export function unetLearner(dls: SegmentationDataLoaders, opts: UNetLearnerOptio
   const model = new UNet({ channels, inChannels, seed, outputSize: dls.imageSize });
   return new SegmentationLearner(dls, model, {
     ...rest, lossFunc: lossFunc ?? bceLovaszLoss, metrics: metrics ?? [saltScore, iou], optFunc: optFunc ?? adam(),
+    cbs: [trainEvalModes(), ...(rest.cbs ?? [])],
   });
 }
