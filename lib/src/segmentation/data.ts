@@ -27,8 +27,12 @@ export interface SegmentationOptions {
   pad?: number;
   /** Flip each training image and its mask left-right at random, a fresh draw every epoch (default true). */
   flip?: boolean;
-  /** Subtract the training pixels' mean and divide by their standard deviation (default true), or use these. */
-  normalize?: boolean | PixelStats;
+  /**
+   * true (default): subtract the training pixels' mean and divide by their standard deviation; `{ mean, std }`:
+   * use these; "image": each image by its own mean and standard deviation (for images whose contrast varies a
+   * lot, as seismic sections' does); false: pixels stay in [0, 1].
+   */
+  normalize?: boolean | PixelStats | "image";
   /** Use only the first `limit` pairs in name order (a quicker run). */
   limit?: number;
 }
@@ -139,7 +143,7 @@ export function cropCenter(t: tf.Tensor, height: number, width: number): tf.Tens
  */
 export class MaskLoader implements BatchSource {
   private readonly rand: () => number;
-  constructor(readonly pairs: Pairs, readonly size: { height: number; width: number; side: number; stats?: PixelStats },
+  constructor(readonly pairs: Pairs, readonly size: { height: number; width: number; side: number; stats?: PixelStats | "image" },
               readonly bs: number, readonly shuffle = false, readonly flip = false, seed?: number) {
     if (!Number.isInteger(bs) || bs < 1) throw new Error(`Batch size must be a positive integer; got ${bs}.`);
     this.rand = seed === undefined ? Math.random : seededRandom(seed);
@@ -167,7 +171,8 @@ export class MaskLoader implements BatchSource {
         for (let x = 0; x < width; x++) masks[k * hw + y * width + x] = m[item * hw + y * width + (flips?.[k] ? width - 1 - x : x)]!;
       }
     });
-    if (stats) for (let i = 0; i < images.length; i++) images[i] = (images[i]! - stats.mean) / stats.std;
+    if (stats === "image") for (let k = 0; k < n; k++) standardize(images.subarray(k * hw, (k + 1) * hw));
+    else if (stats) for (let i = 0; i < images.length; i++) images[i] = (images[i]! - stats.mean) / stats.std;
     const padded = reflectPad(images, n, height, width, side, flips);
     return [tf.tensor4d(padded, [n, side, side, 1]), tf.tensor4d(masks, [n, height, width, 1])];
   }
@@ -183,6 +188,13 @@ export class MaskLoader implements BatchSource {
   [inspect.custom](): string {
     return `MaskLoader(${this.n} items; bs ${this.bs}, ${this.length} batches${this.shuffle ? ", shuffled" : ""}${this.flip ? ", random flips" : ""})`;
   }
+}
+
+/** v = (v - mean) / std in place, with v's own mean and standard deviation (a flat image just loses its mean). */
+function standardize(v: Float32Array): void {
+  const { mean, std } = pixelStats(v);
+  const scale = std > 1e-6 ? 1 / std : 1;
+  for (let i = 0; i < v.length; i++) v[i] = (v[i]! - mean) * scale;
 }
 
 /** Mean and (population) standard deviation, summed in float64. */
@@ -214,14 +226,15 @@ export class SegmentationDataLoaders {
   readonly imageSize: [number, number];
   /** The side of the padded square the network sees. */
   readonly side: number;
-  readonly stats?: PixelStats;
+  /** How the images are normalised: the training pixels' statistics, or "image" (each by its own). */
+  readonly stats?: PixelStats | "image";
   /** The folder the pairs came from. */
   readonly path: string;
   /** True for the synthetic stand-in (makeSyntheticSalt), false for real data. */
   readonly synthetic: boolean;
 
   private constructor(dir: string, train: Pairs, valid: Pairs, height: number, width: number, side: number,
-                      stats: PixelStats | undefined, opts: SegmentationOptions) {
+                      stats: PixelStats | "image" | undefined, opts: SegmentationOptions) {
     this.path = dir;
     this.synthetic = isSyntheticSalt(dir);
     this.imageSize = [height, width];
@@ -274,7 +287,7 @@ export class SegmentationDataLoaders {
     const train = take(all, trainIdx, hw), valid = take(all, validIdx, hw);
     const stats = opts.normalize === false ? undefined : opts.normalize === true || opts.normalize === undefined
       ? pixelStats(train.images) : opts.normalize;
-    if (stats && !(stats.std > 0)) throw new Error("Cannot normalise: every training pixel has the same value.");
+    if (stats && stats !== "image" && !(stats.std > 0)) throw new Error("Cannot normalise: every training pixel has the same value.");
     return new SegmentationDataLoaders(dir, train, valid, height, width, side, stats, opts);
   }
 
@@ -314,7 +327,8 @@ export class SegmentationDataLoaders {
       return n;
     };
     const t = this.train.pairs, v = this.valid.pairs;
-    const norm = this.stats ? `normalised by mean ${this.stats.mean.toFixed(4)}, std ${this.stats.std.toFixed(4)}` : "pixels in [0, 1]";
+    const norm = this.stats === "image" ? "each image normalised by its own mean and standard deviation"
+      : this.stats ? `normalised by mean ${this.stats.mean.toFixed(4)}, std ${this.stats.std.toFixed(4)}` : "pixels in [0, 1]";
     return `SegmentationDataLoaders: ${w}x${h} images with masks (${this.synthetic ? "SYNTHETIC stand-in" : "from files"}), ${this.path}\n` +
       `  train: ${t.ids.length} pairs (${salty(t)} with salt); ${this.train.length} batches of ${this.train.bs}, shuffled` +
       `${this.train.flip ? ", random left-right flips" : ""}\n` +
