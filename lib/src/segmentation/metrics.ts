@@ -59,3 +59,18 @@ export function saltScore(logits: tf.Tensor, targets: tf.Tensor, opts: Reduction
     return (opts.reduction === "none" ? perImage : tf.mean(perImage)) as tf.Scalar;
   });
 }
+
+/**
+ * The logits with every image whose predicted salt covers fewer than `minPixels` pixels set to "no salt" (-10
+ * everywhere). An image without salt scores 0 for a single predicted pixel, so small, scattered predictions
+ * cost more than they can earn; dropping them is a common last step in the competition. The caller owns the
+ * result.
+ */
+export function dropSmallMasks(logits: tf.Tensor, minPixels: number): tf.Tensor {
+  return tf.tidy(() => {
+    const n = logits.shape[0]!;
+    const area = tf.sum(tf.cast(tf.greater(logits.reshape([n, -1]), 0), "float32"), 1);
+    const keep = tf.greaterEqual(area, minPixels).reshape([n, ...logits.shape.slice(1).map(() => 1)]);
+    return tf.where(tf.broadcastTo(keep, logits.shape), logits, tf.fill(logits.shape, -10));
+  });
+}

@@ -6,7 +6,7 @@ import { escapeHtml, showHtml } from "../jupyter";
 import { encodePng } from "./png";
 import type { MaskLoader, SegmentationDataLoaders } from "./data";
 import type { SegmentationLearner } from "./unet";
-import { saltScore } from "./metrics";
+import { dropSmallMasks, saltScore } from "./metrics";
 
 /** Overlay colours: the truth in orange, predictions in cyan. */
 export const TRUTH_COLOR: [number, number, number] = [255, 140, 0];
@@ -55,6 +55,8 @@ export interface ShowMasksOptions {
   ncols?: number;
   /** On-screen size of each picture in CSS pixels (default 2x the image). */
   size?: number;
+  /** Predicted masks smaller than this many pixels are drawn and scored as empty (see dropSmallMasks). */
+  minPixels?: number;
 }
 
 interface Row {
@@ -66,12 +68,12 @@ interface Row {
 }
 
 /** The predicted masks and per-item scores of `learn` for items `idx` of `dl`. */
-function predict(learn: SegmentationLearner, dl: MaskLoader, idx: number[]): { preds: Uint8Array[]; scores: number[] } {
+function predict(learn: SegmentationLearner, dl: MaskLoader, idx: number[], minPixels = 0): { preds: Uint8Array[]; scores: number[] } {
   const [xb, yb] = dl.batch(idx);
   learn.model.train?.(false);
   try {
     return tf.tidy(() => {
-      const logits = learn.model.forward(xb);
+      const logits = dropSmallMasks(learn.model.forward(xb), minPixels);
       const scores = Array.from(saltScore(logits, yb, { reduction: "none" }).dataSync());
       const hw = yb.shape[1]! * yb.shape[2]!, v = logits.dataSync();
       const preds = idx.map((_, k) => Uint8Array.from(v.subarray(k * hw, (k + 1) * hw), (z) => (z > 0 ? 1 : 0)));
@@ -98,10 +100,10 @@ export function masksHtml(rows: Row[], height: number, width: number, opts: { nc
 }
 
 /** The items `idx` of a loader as rows to draw (predicted by `learn` when given). */
-export function maskRows(dl: MaskLoader, idx: number[], learn?: SegmentationLearner): Row[] {
+export function maskRows(dl: MaskLoader, idx: number[], learn?: SegmentationLearner, minPixels?: number): Row[] {
   const { height, width } = dl.size;
   const hw = height * width;
-  const predicted = learn ? predict(learn, dl, idx) : undefined;
+  const predicted = learn ? predict(learn, dl, idx, minPixels) : undefined;
   return idx.map((i, k) => ({
     id: dl.pairs.ids[i]!,
     image: dl.pairs.images.subarray(i * hw, (i + 1) * hw),
@@ -123,7 +125,7 @@ export function showMaskBatch(dls: SegmentationDataLoaders, opts: ShowMasksOptio
   if (bad !== undefined) throw new Error(`showBatch: item ${bad} is not in the ${opts.valid ? "validation" : "training"} set (0 to ${dl.n - 1}).`);
   const idx = opts.items ?? (opts.valid ? Array.from({ length: n }, (_, i) => i)
     : shuffled(dl.n, opts.seed === undefined ? Math.random : seededRandom(opts.seed)).slice(0, n));
-  const rows = maskRows(dl, idx, opts.learn);
+  const rows = maskRows(dl, idx, opts.learn, opts.minPixels);
   const [h, w] = dls.imageSize;
   const what = `${n} ${opts.valid ? "validation" : "training"} image${n === 1 ? "" : "s"} (${w}x${h}${dls.synthetic ? ", synthetic" : ""})`;
   const caption = `${what}: image, mask (orange)${opts.learn ? ", prediction (cyan)" : ""}`;

@@ -225,9 +225,10 @@ export class SegmentationLearner extends Learner {
 
   /**
    * Predicted masks (salt where the probability exceeds `threshold`, default 0.5) for every item of `dl`, batch
-   * by batch on the host: for a test set of any size (Kaggle's has 18,000 images).
+   * by batch on the host: for a test set of any size (Kaggle's has 18,000 images). Masks of fewer than
+   * `minPixels` salt pixels become empty (see dropSmallMasks).
    */
-  predictMasks(dl: MaskLoader, threshold = 0.5): { ids: string[]; masks: Mask[] } {
+  predictMasks(dl: MaskLoader, { threshold = 0.5, minPixels = 0 }: { threshold?: number; minPixels?: number } = {}): { ids: string[]; masks: Mask[] } {
     const [height, width] = this.dls.imageSize;
     const cut = Math.log(threshold / (1 - threshold)); // the logit of the threshold
     return this.evaluating(() => {
@@ -238,7 +239,9 @@ export class SegmentationLearner extends Learner {
         const v = logits.dataSync();
         logits.dispose();
         for (let k = 0; k * height * width < v.length; k++) {
-          masks.push({ height, width, data: Uint8Array.from(v.subarray(k * height * width, (k + 1) * height * width), (z) => (z > cut ? 1 : 0)) });
+          const data = Uint8Array.from(v.subarray(k * height * width, (k + 1) * height * width), (z) => (z > cut ? 1 : 0));
+          if (data.reduce((s, b) => s + b, 0) < minPixels) data.fill(0);
+          masks.push({ height, width, data });
         }
       }
       return { ids: [...dl.pairs.ids], masks };
