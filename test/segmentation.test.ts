@@ -14,8 +14,9 @@ import { seededRandom } from "../lib/src/dataloader";
 import { rleDecode, rleEncode, readRleCsv, writeSubmission, readIdCsv, type Mask } from "../lib/src/segmentation/rle";
 import { decodeGrayLevels, decodeMaskBits, encodePng } from "../lib/src/segmentation/png";
 import { SegmentationDataLoaders, cropCenter, reflectPad } from "../lib/src/segmentation/data";
+import type { PixelStats } from "../lib/src/data/image-dataloaders";
 import { lovaszHingeLoss, pixelBCE, softDiceLoss } from "../lib/src/segmentation/losses";
-import { dice, iou, saltScore } from "../lib/src/segmentation/metrics";
+import { dice, dropSmallMasks, iou, saltScore } from "../lib/src/segmentation/metrics";
 import { tempDir } from "./helpers";
 
 const REFERENCE = path.join(__dirname, "fixtures", "salt_reference.py");
@@ -237,17 +238,37 @@ test("fromFolders normalises by the training pixels and flips images with their 
   await initBackend("cpu");
   const { dir } = kaggleFolder(6, 4, 4, 11);
   const dls = SegmentationDataLoaders.fromFolders(dir, { validPct: 0.5, seed: 2, bs: 3, pad: 4 });
+  const stats = dls.stats as PixelStats;
   let sum = 0, sumSq = 0;
   for (const v of dls.train.pairs.images) { sum += v; sumSq += v * v; }
   const n = dls.train.pairs.images.length, mean = sum / n;
-  assert.ok(Math.abs(dls.stats!.mean - mean) < 1e-9 && Math.abs(dls.stats!.std - Math.sqrt(sumSq / n - mean * mean)) < 1e-9);
+  assert.ok(Math.abs(stats.mean - mean) < 1e-9 && Math.abs(stats.std - Math.sqrt(sumSq / n - mean * mean)) < 1e-9);
   const [xb, yb] = dls.train.batch([0, 1], [false, true]);
   const x = xb.arraySync() as number[][][][], y = yb.arraySync() as number[][][][];
   const { images, masks } = dls.train.pairs;
   for (let yy = 0; yy < 4; yy++) for (let xx = 0; xx < 4; xx++) {
-    assert.ok(Math.abs(x[0]![yy]![xx]![0]! - (images[yy * 4 + xx]! - dls.stats!.mean) / dls.stats!.std) < 1e-5);
-    assert.ok(Math.abs(x[1]![yy]![xx]![0]! - (images[16 + yy * 4 + (3 - xx)]! - dls.stats!.mean) / dls.stats!.std) < 1e-5, "flipped image");
+    assert.ok(Math.abs(x[0]![yy]![xx]![0]! - (images[yy * 4 + xx]! - stats.mean) / stats.std) < 1e-5);
+    assert.ok(Math.abs(x[1]![yy]![xx]![0]! - (images[16 + yy * 4 + (3 - xx)]! - stats.mean) / stats.std) < 1e-5, "flipped image");
     assert.equal(y[1]![yy]![xx]![0], masks![16 + yy * 4 + (3 - xx)], "flipped mask");
+  }
+  tf.dispose([xb, yb]);
+});
+
+test("normalize: \"image\" standardises each image by its own mean and standard deviation", async () => {
+  await initBackend("cpu");
+  const { dir } = kaggleFolder(4, 4, 4, 13);
+  const dls = SegmentationDataLoaders.fromFolders(dir, { validPct: 0.5, seed: 2, pad: 4, normalize: "image" });
+  assert.equal(dls.stats, "image");
+  assert.match(String(dls), /each image normalised by its own mean and standard deviation/);
+  const [xb, yb] = dls.valid.batch([0, 1]);
+  const v = xb.dataSync();
+  for (let k = 0; k < 2; k++) {
+    const img = Array.from(v.subarray(k * 16, (k + 1) * 16));
+    const mean = img.reduce((a, b) => a + b) / 16, sd = Math.sqrt(img.reduce((a, b) => a + (b - mean) ** 2, 0) / 16);
+    assert.ok(Math.abs(mean) < 1e-5 && Math.abs(sd - 1) < 1e-4, `image ${k}: mean ${mean}, std ${sd}`);
+    const raw = dls.valid.pairs.images.subarray(k * 16, (k + 1) * 16);
+    const rm = raw.reduce((a, b) => a + b) / 16, rs = Math.sqrt(raw.reduce((a, b) => a + (b - rm) ** 2, 0) / 16);
+    assert.ok(Math.abs(img[5]! - (raw[5]! - rm) / rs) < 1e-4);
   }
   tf.dispose([xb, yb]);
 });
@@ -389,4 +410,16 @@ test("lovaszHingeLoss and its gradient equal the reference implementation, per i
     ref.lovasz_grad.flat().forEach((v, i) => assert.ok(Math.abs(g[i]! - v / n) < 1e-5, `${backend}: gradient ${i}: ${g[i]} vs ${v / n}`));
     tf.dispose([logits, masks]);
   }
+});
+
+test("dropSmallMasks empties predictions below a minimum area and keeps the others as they are", async () => {
+  await initBackend("cpu");
+  const small = Array.from({ length: 36 }, (_, i) => (i < 3 ? 2 : -1)), large = Array.from({ length: 36 }, (_, i) => (i < 25 ? 0.5 : -3));
+  const logits = tf.tensor4d([...small, ...large], [2, 6, 6, 1]);
+  const kept = dropSmallMasks(logits, 20).dataSync();
+  assert.deepEqual(Array.from(kept.subarray(0, 36)), new Array(36).fill(-10), "3 salt pixels: taken as empty");
+  assert.deepEqual(Array.from(kept.subarray(36)), large, "25 salt pixels: unchanged");
+  const truthEmpty = tf.zeros([2, 6, 6, 1]);
+  assert.deepEqual(Array.from(saltScore(dropSmallMasks(logits, 20), truthEmpty, { reduction: "none" }).dataSync()), [1, 0]);
+  tf.dispose([logits, truthEmpty]);
 });

@@ -343,7 +343,7 @@ function idxLabels(a: IdxArray, file: string, nImages: number, imagesFile: strin
  * Mean and (population) standard deviation of every value, summed in float64: float32 sums of MNIST's
  * 47 million pixels would be off in the third digit.
  */
-function pixelStats(v: Float32Array): PixelStats {
+export function pixelStats(v: Float32Array): PixelStats {
   let sum = 0, sumSq = 0;
   for (let i = 0; i < v.length; i++) { const p = v[i]!; sum += p; sumSq += p * p; }
   const mean = sum / v.length;

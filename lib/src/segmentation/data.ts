@@ -7,7 +7,7 @@ import { inspect } from "node:util";
 import { tf } from "../tf";
 import { seededRandom, shuffled } from "../dataloader";
 import type { BatchSource } from "../learner";
-import type { PixelStats } from "../data/image-dataloaders";
+import { pixelStats, type PixelStats } from "../data/image-dataloaders";
 import { decodeGrayLevels, decodeMaskBits } from "./png";
 import { isSyntheticSalt } from "./synthetic";
 import { showMaskBatch, type ShowMasksOptions } from "./show";
@@ -195,14 +195,6 @@ function standardize(v: Float32Array): void {
   const { mean, std } = pixelStats(v);
   const scale = std > 1e-6 ? 1 / std : 1;
   for (let i = 0; i < v.length; i++) v[i] = (v[i]! - mean) * scale;
-}
-
-/** Mean and (population) standard deviation, summed in float64. */
-function pixelStats(v: Float32Array): PixelStats {
-  let sum = 0, sumSq = 0;
-  for (let i = 0; i < v.length; i++) { const p = v[i]!; sum += p; sumSq += p * p; }
-  const mean = sum / v.length;
-  return { mean, std: Math.sqrt(Math.max(sumSq / v.length - mean * mean, 0)) };
 }
 
 function take(p: Pairs, idx: number[], hw: number): Pairs {
