@@ -5,8 +5,8 @@
 // A benchmark, not a test: it never fails on time. Both sides get one spec (data folders, batch sizes,
 // learning rates, step counts) from here, so they cannot drift apart. Each figure is the median of RUNS
 // runs after WARMUP untimed epochs (training) or the median over fresh processes (cold loading).
-// The parts: bench/config.ts (settings), bench/cases.ts (models, data, shared start), bench/torch.ts
-// (the PyTorch side and the turn-taking exchange), bench/report.ts (table and results file).
+// The parts: scripts/bench/config.ts (settings), scripts/bench/cases.ts (models, data, shared start), scripts/bench/torch.ts
+// (the PyTorch side and the turn-taking exchange), scripts/bench/report.ts (table and results file).
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
@@ -21,12 +21,6 @@ import { ensureTorch, runJson, trainBoth, type CaseResult } from "./bench/torch"
 import { printReport, row, trainingRow, writeResults, type Row } from "./bench/report";
 
 async function main(): Promise<void> {
-  // The documented default data mirror: ../shared/datasets beside the checkout, when DATA_MIRROR is unset.
-  const shared = path.resolve(ROOT, "..", "shared", "datasets");
-  if (!process.env.DATA_MIRROR && fs.existsSync(path.join(shared, "SHA256SUMS"))) {
-    process.env.DATA_MIRROR = shared;
-    if (!process.argv.some((a) => a.startsWith("--cold-load"))) console.log(`bench: DATA_MIRROR not set; using ${shared}`);
-  }
   const backend = await initBackend(); // TFJS_BACKEND, or the fastest that loads
   const sample = await untarData(URLs.MNIST_SAMPLE);
 

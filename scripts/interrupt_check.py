@@ -10,14 +10,10 @@ loop written with the library's `interruptible`. Prints one JSON object with wha
 test/interrupt.test.ts to check. Exit status 0 unless the kernel could not be driven at all.
 """
 import json
-import os
 import re
-import sys
 import time
 
-from jupyter_client.manager import KernelManager
-
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from kernel_driver import Cell, debug, report, start
 
 SETUP = r"""
 import { tf, initBackend, Learner, Linear, ReLU, Sequential, DataLoaders, mnistLoss, batchAccuracy, interruptible } from "fastbook-ts";
@@ -75,72 +71,10 @@ console.log("LOOP " + JSON.stringify({ spins: spinsThen, stillSpinning: spin.ste
 """
 
 
-def debug(*args):
-    if os.environ.get("DEBUG_DRIVER"):
-        print(*args, file=sys.stderr, flush=True)
-
-
-def text_of(content):
-    data = content.get("data", {})
-    return data.get("text/html") or data.get("text/plain") or ""
-
-
-class Cell:
-    """One execute request; collects what the kernel publishes for it until the kernel is idle again."""
-
-    def __init__(self, kc, code):
-        self.kc = kc
-        self.msg_id = kc.execute(code)
-        self.stdout, self.stderr, self.displays, self.error = "", "", [], None
-        self.reply = None
-        self.idle = False
-
-    def pump(self, timeout):
-        """Reads iopub messages for up to `timeout` seconds; returns once idle."""
-        end = time.time() + timeout
-        while not self.idle and time.time() < end:
-            try:
-                msg = self.kc.get_iopub_msg(timeout=min(0.2, max(0.01, end - time.time())))
-            except Exception:
-                continue
-            kind, content = msg["header"]["msg_type"], msg["content"]
-            if kind in ("display_data", "update_display_data"):
-                self.displays.append(text_of(content))  # updates may concern an earlier cell's display
-            if msg["parent_header"].get("msg_id") != self.msg_id:
-                continue
-            if kind == "stream":
-                if content["name"] == "stdout":
-                    self.stdout += content["text"]
-                else:
-                    self.stderr += content["text"]
-            elif kind == "error":
-                self.error = content.get("evalue")
-            elif kind == "status" and content["execution_state"] == "idle":
-                self.idle = True
-        return self.idle
-
-    def finish(self, timeout):
-        if not self.pump(timeout):
-            raise RuntimeError(f"no answer within {timeout} s to a cell; stdout so far: {self.stdout!r}")
-        while True:  # skip replies to other requests (kernel_info from wait_for_ready)
-            msg = self.kc.get_shell_msg(timeout=10)
-            if msg["parent_header"].get("msg_id") == self.msg_id:
-                self.reply = msg["content"]
-                return self
-
-    def marked(self, mark):
-        m = re.search(rf"^{mark} (.*)$", self.stdout, re.M)
-        return json.loads(m.group(1)) if m else None
-
-
 def main():
-    km = KernelManager(kernel_name="tslab")
-    km.start_kernel(cwd=os.path.join(ROOT, "notebooks"))
+    km, kc = start()
     out = {}
     try:
-        kc = km.client()
-        kc.start_channels()
-        kc.wait_for_ready(timeout=120)
         setup = Cell(kc, SETUP).finish(120)
         out["setup"] = {"status": setup.reply["status"], "ready": setup.marked("READY"), "stderr": setup.stderr}
         if setup.reply["status"] != "ok":
@@ -199,8 +133,4 @@ def main():
 
 
 if __name__ == "__main__":
-    try:
-        main()
-    except Exception as e:  # the test reports this line
-        print(json.dumps({"driverError": f"{type(e).__name__}: {e}"}))
-        sys.exit(1)
+    report(main)

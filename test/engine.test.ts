@@ -4,7 +4,7 @@ import { test } from "node:test";
 import { spawnSync } from "node:child_process";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
-import { assertSameOnBackends, maxRelDiff, skipUnlessWebgpu } from "./helpers";
+import { assertSameOnBackends, maxRelDiff, skipUnlessWebgpu, slow } from "./helpers";
 import { initBackend } from "../lib/src/engine/backend";
 import { conv2dFilterGrad, conv2dInputGrad } from "../lib/src/engine/gradients";
 import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKernel } from "../lib/src/engine/registry";import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
@@ -92,7 +92,7 @@ const MODELS: [string, () => Module, typeof mnistLoss, number][] = [
 ];
 
 for (const [name, make, loss, lr] of MODELS) {
-  test(`${name}: four seeded SGD steps give the same losses on wasm as on cpu`, async () => {
+  test(`${name}: four seeded SGD steps give the same losses on wasm as on cpu`, name === "cnn" ? slow : {}, async () => {
     const [cpu] = await assertSameOnBackends(`${name} losses`, () => seededLosses(make, loss, lr), { tol: 1e-4 });
     assert.ok(cpu[3] < cpu[0], `the loss falls: ${cpu}`);
   });
@@ -141,7 +141,7 @@ test("on wasm, tf.clone shares the data instead of copying it, and nothing leaks
   assert.equal(tf.memory().numBytes, before);
 });
 
-test("without OpenBLAS (FASTBOOK_BLAS=off), wasm still trains a CNN to cpu's losses through the replaced conv gradients", async () => {
+test("without OpenBLAS (FASTBOOK_BLAS=off), wasm still trains a CNN to cpu's losses through the replaced conv gradients", slow, async () => {
   // A fresh process, since OpenBLAS is chosen once per process.
   const code = `const { tf, initBackend, Sequential, Reshape, Conv2d, ReLU, GlobalAvgPool, Linear, BasicOptim, backward, binaryCrossEntropy } = require("./lib/src/index.ts");
     const { usingBlas } = require("./lib/src/engine/index.ts");

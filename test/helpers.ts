@@ -11,6 +11,12 @@ import { tf } from "../lib/src/tf";
 import { defaultDataDir, unpackedProblem } from "../lib/src/data/untar";
 import { archiveName, folderName, URLs } from "../lib/src/data/urls";
 
+/**
+ * Options for a unit test too slow for `npm run test:quick` (tens of seconds): under test:quick it is skipped
+ * with that reason; `npm test` runs it. Use as `test(name, slow, fn)` or `{ ...slow, timeout }`.
+ */
+export const slow: { skip?: string } = process.env.FASTBOOK_TEST_QUICK ? { skip: "slow: left out by npm run test:quick, run by npm test" } : {};
+
 export function tempDir(prefix = "fastbook-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
@@ -69,7 +75,7 @@ export async function mnistUnavailable(): Promise<string | undefined> {
 export async function skipUnlessMnist(): Promise<string | false> {
   const reason = await mnistUnavailable();
   if (!reason) return false;
-  if (process.env.CI === "true") throw new Error(`CI=true and real MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
+  if (process.env.CI === "true") throw new Error(`CI=true and real MNIST is needed: ${reason}. Set DATA_MIRROR (see docs/data.md).`);
   return reason;
 }
 
@@ -133,13 +139,13 @@ export async function assertSameOnBackends(
 export function fullMnistIdx(): { dir: string } | { skip: string } {
   const mirror = process.env.DATA_MIRROR?.replace(/^file:\/\//, "");
   let reason: string | undefined;
-  if (!mirror || /^[a-z]+:\/\//i.test(mirror)) reason = "the MNIST IDX files need DATA_MIRROR set to a local folder (e.g. ../shared/datasets)";
+  if (!mirror || /^[a-z]+:\/\//i.test(mirror)) reason = "the MNIST IDX files need DATA_MIRROR set to a local folder holding mnist/*-ubyte.gz (see docs/data.md)";
   else if (!fs.existsSync(path.join(mirror, "mnist", "train-images-idx3-ubyte.gz"))) reason = `DATA_MIRROR=${mirror} holds no mnist/*-ubyte.gz`;
   else if (!fs.existsSync(path.join(mirror, archiveName(URLs.MNIST))) && !fs.existsSync(path.join(defaultDataDir(), folderName(URLs.MNIST)))) {
     reason = `DATA_MIRROR=${mirror} holds no ${archiveName(URLs.MNIST)}`;
   }
   if (!reason) return { dir: path.join(mirror!, "mnist") };
-  if (process.env.CI === "true") throw new Error(`CI=true and full MNIST is needed: ${reason}. Set DATA_MIRROR (see README).`);
+  if (process.env.CI === "true") throw new Error(`CI=true and full MNIST is needed: ${reason}. Set DATA_MIRROR (see docs/data.md).`);
   return { skip: reason };
 }
 

@@ -10,7 +10,7 @@ import { ImageDataLoaders } from "../lib/src/data/image-dataloaders";
 import { untarData } from "../lib/src/data/untar";
 import { URLs } from "../lib/src/data/urls";
 import { tf } from "../lib/src/tf";
-import { fullMnistIdx, tempDir } from "./helpers";
+import { fullMnistIdx, slow, tempDir } from "./helpers";
 
 const bytes = (...b: number[]) => Uint8Array.from(b);
 
@@ -142,7 +142,7 @@ test("fromIdx explains mismatched or wrong files", async () => {
   assert.throws(() => idxFilesIn(path.join(dir, "nope")), /No such folder: .*nope/);
 });
 
-test("on real data: MNIST's IDX files hold exactly the pixels and labels of its PNG folders", async (t) => {
+test("on real data: MNIST's IDX files hold exactly the pixels and labels of its PNG folders", slow, async (t) => {
   const mnist = fullMnistIdx();
   if ("skip" in mnist) return t.skip(mnist.skip);
   const root = await untarData(URLs.MNIST);

@@ -6,6 +6,7 @@ import {
   tf, initBackend, Learner, Linear, DataLoader, DataLoaders, tensorDataset, crossEntropy, binaryCrossEntropy, seededRandom,
   getPreds, ClassificationInterpretation, resetPlotlyInlining,
 } from "../lib/src/index";
+import { topLossCaption } from "../lib/src/interpret";
 import { assertClose, assertSameOnBackends } from "./helpers";
 
 /** 10 items of 16 inputs (4x4 images), 3 classes, in an unshuffled loader of batches of 4 (the last has 2). */
@@ -71,6 +72,25 @@ function handMade(): ClassificationInterpretation {
   }, ["cat", "dog", "bird"]);
 }
 
+test("getPreds calls the loss once per batch (reduction \"none\"), and item by item for a loss without it", async () => {
+  await initBackend("cpu");
+  const { x, y, dls } = data(4);
+  const calls: string[] = [];
+  const counted = (p: tf.Tensor, t: tf.Tensor, opts?: { reduction: "none" }) => {
+    calls.push(opts?.reduction ?? "mean");
+    return (opts ? crossEntropy(p, t, opts) : crossEntropy(p, t)) as tf.Scalar; // a LossFunc gives a scalar by default
+  };
+  const plain = (p: tf.Tensor, t: tf.Tensor) => { calls.push("plain"); return crossEntropy(p, t); };
+  const model = new Linear(16, 3, { seed: 4 });
+  const a = new Learner(dls, model, { lossFunc: counted, progress: false }).getPreds();
+  assert.deepEqual(calls, ["none", "none", "none"], "10 items in batches of 4, 4 and 2");
+  calls.length = 0;
+  const b = new Learner(dls, model, { lossFunc: plain, progress: false }).getPreds();
+  assert.equal(calls.length, 3 + 10, "one call per batch, then one per item");
+  assertClose(Array.from(a.losses.dataSync()), Array.from(b.losses.dataSync()), 1e-6, "the same losses either way");
+  tf.dispose([...Object.values(a), ...Object.values(b), x, y, ...model.parameters()]);
+});
+
 test("confusion matrix and mostConfused on a hand-made example", () => {
   const interp = handMade();
   // rows: actual cat, dog, bird; columns: predicted cat, dog, bird
@@ -99,7 +119,10 @@ test("topLosses: highest first, with predicted, actual, loss and the probability
   const top = interp.topLosses(3);
   assert.deepEqual(top.map((t) => [t.index, t.predicted, t.actual, t.loss]), [[6, "cat", "bird", 3.2], [1, "dog", "cat", 2.5], [5, "bird", "dog", 1.7]].map(([i, p, a, l]) => [i, p, a, Math.fround(l as number)]));
   assertClose(top.map((t) => t.probability), [0.5 + 6 / 20, 0.5 + 1 / 20, 0.5 + 5 / 20], 1e-6);
-  await interp.plotTopLosses(3); // outside Jupyter: prints the captions' legend and "[3 images]"
+  await interp.plotTopLosses(3); // outside Jupyter: prints the heading and "[3 images]"
+  // One fact per line, however the class names are spelled.
+  assert.equal(topLossCaption({ index: 0, predicted: "Ankle boot", actual: "T-shirt/top", loss: 12.781, probability: 0.8349 }),
+    "predicted Ankle boot\nactual T-shirt/top\nloss 12.78, prob 0.83");
   await assert.rejects(interp.plotTopLosses(2, { images: tf.zeros([4, 4, 4]) }), /4 images for 9 predictions/);
   interp.dispose();
 });

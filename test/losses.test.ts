@@ -196,3 +196,38 @@ test("label checks read the targets once: a metric given the batch a loss has ch
   assert.equal(reads.mock.callCount(), 1);
   tf.dispose([logits, labels]);
 });
+
+test("reduction \"none\" gives each item's loss, worked out by hand; their mean is the default; on cpu and wasm", async () => {
+  const { initBackend } = await import("../lib/src/engine/backend");
+  for (const backend of ["cpu", "wasm"] as const) {
+    await initBackend(backend); // wasm has fused kernels for the mean of mnistLoss and crossEntropy
+    const none = { reduction: "none" } as const;
+    const logits = [2, -1, 0.5, -3], labels = [1, 1, 0, 0];
+    const s = (z: number) => 1 / (1 + Math.exp(-z));
+    const cases: [string, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, (a: tf.Tensor, b: tf.Tensor) => tf.Tensor, () => tf.Tensor, () => tf.Tensor, number[]][] = [
+      ["l1Loss", (a, b) => l1Loss(a, b, none), l1Loss, col([1, 2, 3]), t1([1.5, 2, 1]), [0.5, 0, 2]],
+      ["mseLoss", (a, b) => mseLoss(a, b, none), mseLoss, col([1, 2, 3]), t1([1.5, 2, 1]), [0.25, 0, 4]],
+      ["mnistLossOnProbabilities", (a, b) => mnistLossOnProbabilities(a, b, none), mnistLossOnProbabilities, t1([0.9, 0.4, 0.2]), t1([1, 0, 0]), [0.1, 0.4, 0.2]],
+      ["mnistLoss", (a, b) => mnistLoss(a, b, none), mnistLoss, col(logits), t1(labels), logits.map((z, i) => (labels[i] ? 1 - s(z) : s(z)))],
+      ["binaryCrossEntropy", (a, b) => binaryCrossEntropy(a, b, none), binaryCrossEntropy, t1(logits), ints(labels),
+        logits.map((z, i) => -(labels[i] * Math.log(s(z)) + (1 - labels[i]) * Math.log(1 - s(z))))],
+      ["crossEntropy", (a, b) => crossEntropy(a, b, none), crossEntropy, () => tf.tensor2d([[0, 0, 0], [0, Math.log(2), Math.log(3)]]), ints([2, 0]),
+        [Math.log(3), Math.log(6)]],
+    ];
+    for (const [name, perItem, mean, a, b, expected] of cases) {
+      const [ta, tb] = [a(), b()];
+      const before = tf.memory().numTensors;
+      const out = perItem(ta, tb);
+      assert.deepEqual(out.shape, [expected.length], `${name}: one loss per item`);
+      Array.from(out.dataSync()).forEach((v, i) => close(v, expected[i]!));
+      const m = mean(ta, tb);
+      close(m.dataSync()[0]!, expected.reduce((x, y) => x + y, 0) / expected.length);
+      tf.dispose([out, m]);
+      assert.equal(tf.memory().numTensors, before, `${name} leaves no tensors behind`);
+      tf.dispose([ta, tb]);
+    }
+    assert.throws(() => mseLoss(tf.zeros([2]), tf.zeros([2]), { reduction: "sum" } as unknown as { reduction: "none" }),
+      /reduction must be "mean" or "none"; got "sum"/);
+  }
+  await initBackend("cpu");
+});

@@ -44,9 +44,9 @@ function confusionMatrix(text: string, classes: readonly string[]): number[][] {
   return found.z;
 }
 
-/** The images shown after the top-losses caption, with their captions. */
+/** The images shown after the top-losses line, with their captions. */
 function topLossImages(text: string): string[] {
-  const at = text.indexOf("Each image: predicted / actual / loss / probability of the prediction");
+  const at = text.search(/The \d+ items with the highest losses, highest first:/);
   assert.ok(at >= 0, "the top losses are shown");
   const after = text.slice(at);
   return [...after.matchAll(/<img src="data:image\/png;base64,[^"]+"[^>]*>\s*<figcaption[^>]*>([^<]*)<\/figcaption>/g)].map((m) => m[1]);
@@ -113,7 +113,7 @@ export const checks: Record<string, (text: string) => void> = {
     assert.match(text, /\d taken for \d: \d+ times/);
     const top = topLossImages(text);
     assert.ok(top.length >= 12, `12 top-loss images are shown (found ${top.length})`);
-    const losses = top.slice(0, 12).map((c) => Number(c.split(" / ")[1]));
+    const losses = top.slice(0, 12).map((c) => Number(/^loss ([\d.]+), prob [\d.]+$/m.exec(c)?.[1]));
     losses.slice(1).forEach((l, i) => assert.ok(l <= losses[i], `top losses are shown highest first: ${losses.join(", ")}`));
   },
   "04d_learner_from_scratch": (text) => {
@@ -150,11 +150,15 @@ export const checks: Record<string, (text: string) => void> = {
     assert.ok((text.match(/Plotly\.newPlot/g) ?? []).length >= 1, "the loss curves are drawn");
   },
   "04e_by_hand_and_by_library": (text) => {
-    const rows = [...text.matchAll(/<tr data-diff="([^"]+)" data-corr="([^"]+)">.*?font-weight:bold">([^<]+)</g)];
+    // The table as a reader sees it: the text of each row's cells.
+    const table = [...text.matchAll(/<table[^>]*>(.*?)<\/table>/gs)].map((m) => m[1]).find((t) => t.includes(">TensorFlow.js or library</th>"));
+    assert.ok(table, "the comparison table is shown");
+    const plain = (html: string) => html.replace(/<[^>]+>/g, "").replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'").replace(/&amp;/g, "&");
+    const rows = [...table.matchAll(/<tr>(.*?)<\/tr>/g)].slice(1).map((r) => [...r[1].matchAll(/<td[^>]*>(.*?)<\/td>/g)].map((c) => plain(c[1])));
     const names = ["mnistDistance", "pixel-similarity predictor (is3)", "sigmoid", "initParams", "linear1", "mnistLoss",
       "optimizer step", "trainEpoch", "batchAccuracy", "softmax", "cross-entropy", "Learner"];
-    assert.deepEqual(rows.map((r) => r[3]), names, "one table row per hand-written function");
-    for (const [, diff, corr, name] of rows) {
+    assert.deepEqual(rows.map((r) => r[0]), names, "one table row per hand-written function");
+    for (const [name, , , , , diff, corr] of rows) {
       assert.ok(Number.isFinite(Number(diff)) && Number(diff) < 1e-4, `${name}: max |diff| ${diff}`);
       assert.ok(corr.startsWith("n/a") || Number(corr) >= 0.9999995, `${name}: correlation ${corr}`);
     }
@@ -204,7 +208,7 @@ export const checks: Record<string, (text: string) => void> = {
       "the confusion matrix's diagonal gives the CNN's accuracy");
     const top = topLossImages(text);
     assert.ok(top.length >= 12, `12 top-loss images are shown (found ${top.length})`);
-    const losses = top.slice(0, 12).map((c) => Number(c.split(" / ")[1]));
+    const losses = top.slice(0, 12).map((c) => Number(/^loss ([\d.]+), prob [\d.]+$/m.exec(c)?.[1]));
     losses.slice(1).forEach((l, i) => assert.ok(l <= losses[i], `top losses are shown highest first: ${losses.join(", ")}`));
   },
   "04h_salt_segmentation": (text) => {

@@ -7,7 +7,7 @@ import * as zlib from "node:zlib";
 import { PNG } from "pngjs";
 import { decodeGray8Png } from "../lib/src/data/png-gray";
 import { ls, readGray } from "../lib/src/data/images";
-import { skipUnlessMnist } from "./helpers";
+import { skipUnlessMnist, slow } from "./helpers";
 import { untarData } from "../lib/src/data/untar";
 import { URLs } from "../lib/src/data/urls";
 
@@ -78,7 +78,7 @@ test("broken files fail with a reason: truncated, wrong size, bad filter byte", 
   assert.throws(() => decodeGray8Png(rebuilt), /unknown filter type 9/);
 });
 
-test("on real MNIST_SAMPLE files, readGray gives pngjs's pixels", async (t) => {
+test("on real MNIST_SAMPLE files, readGray gives pngjs's pixels", slow, async (t) => {
   const skip = await skipUnlessMnist();
   if (skip) return t.skip(skip);
   const sample = await untarData(URLs.MNIST_SAMPLE);

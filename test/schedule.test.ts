@@ -97,5 +97,5 @@ test("fitOneCycle leaves momentum alone where the optimizer has none, and sets w
   const cbs = [...basic.cbs];
   await assert.rejects(basic.fitOneCycle(1, 0.1, { wd: 0.01 }), /no weight decay to set.*optFunc: sgd\(\) or adam\(\)/);
   assert.deepEqual(basic.cbs, cbs, "callbacks restored after an error too");
-  await assert.rejects(basic.fitOneCycle(1, -1), /positive maximum learning rate lrMax; got -1/);
+  await assert.rejects(basic.fitOneCycle(1, -1), /fitOneCycle: lrMax, the learning rate, must be a positive finite number .*; got -1\./);
 });

@@ -1,10 +1,23 @@
 // What the losses and metrics check about their inputs, so that a wrong label or shape gives an error that
 // names the function, the shapes and the offending value instead of a plausible number. Shapes and dtypes
-// cost nothing; label values are read once per targets tensor (one small read, on the host already on
-// the cpu and wasm backends; a metric given the batch a loss has checked reads nothing).
+// cost nothing. Values (label ranges, finite targets, probabilities) need a read from the device: called
+// by hand, a loss reads them once per targets tensor (a metric given the batch a loss has checked reads
+// nothing); in a fit, the Learner lets them run on its first batches only, since later batches come from
+// the same loaders and each read stalls a GPU.
 import { tf } from "./tf";
 
 const checked = new WeakMap<tf.Tensor, Set<string>>();
+let valueChecks = true;
+
+/**
+ * Turns the checks of values on or off (shapes and dtypes are always checked) and returns the previous
+ * setting, to put back afterwards. The Learner turns them off after the first batch of a fit.
+ */
+export function setValueChecks(on: boolean): boolean {
+  const before = valueChecks;
+  valueChecks = on;
+  return before;
+}
 
 function shapes(preds: tf.Tensor, targets: tf.Tensor, predName = "predictions"): string {
   return `(${predName} [${preds.shape}], targets [${targets.shape}])`;
@@ -12,6 +25,7 @@ function shapes(preds: tf.Tensor, targets: tf.Tensor, predName = "predictions"):
 
 /** Runs `check` on `t`'s values unless it passed the same check before (tensors cannot change; variables can). */
 function once(t: tf.Tensor, key: string, check: (values: ArrayLike<number>) => void): void {
+  if (!valueChecks) return;
   if (t instanceof tf.Variable) return check(t.dataSync());
   const done = checked.get(t);
   if (done?.has(key)) return;
@@ -75,6 +89,7 @@ export function checkBinary(fn: string, preds: tf.Tensor, targets: tf.Tensor, pr
 
 /** For mnistLossOnProbabilities: predictions in [0, 1] (read each call: they change every batch). */
 export function checkProbabilities(fn: string, preds: tf.Tensor, targets: tf.Tensor): void {
+  if (!valueChecks) return;
   const v = preds.dataSync();
   for (let i = 0; i < v.length; i++) {
     if (!(v[i] >= 0 && v[i] <= 1)) {
@@ -122,7 +137,7 @@ let warnedProbabilities = false;
  * loss that applies logSoftmax itself would then learn slowly and report wrong numbers.
  */
 export function warnIfProbabilities(fn: string, logits: tf.Tensor): void {
-  if (warnedProbabilities || logits.rank !== 2 || logits.shape[1]! < 2 || logits.shape[0] === 0) return;
+  if (!valueChecks || warnedProbabilities || logits.rank !== 2 || logits.shape[1]! < 2 || logits.shape[0] === 0) return;
   const [n, c] = logits.shape as [number, number];
   const v = logits.dataSync();
   for (let r = 0; r < n; r++) {
@@ -137,4 +152,28 @@ export function warnIfProbabilities(fn: string, logits: tf.Tensor): void {
   console.warn(`Warning: ${fn} expects logits (the last layer's raw scores) but every row of [${logits.shape}] lies ` +
     `in [0, 1] and sums to 1, as probabilities do. ${fn} applies softmax itself: remove the softmax at the end of ` +
     "the model.");
+}
+
+/** For fit and the tools built on it: a whole number of epochs, at least 1. */
+export function checkEpochs(fn: string, nEpoch: number): void {
+  if (!(Number.isInteger(nEpoch) && nEpoch >= 1)) {
+    throw new Error(`${fn}: nEpoch, the number of epochs, must be a whole number of at least 1; got ${nEpoch}.`);
+  }
+}
+
+/** A learning rate: a positive, finite number. */
+export function checkLearningRate(fn: string, lr: number, name = "lr"): void {
+  if (!(typeof lr === "number" && lr > 0 && Number.isFinite(lr))) {
+    throw new Error(`${fn}: ${name}, the learning rate, must be a positive finite number (such as 0.1, or one lrFind ` +
+      `suggests); got ${lr}.`);
+  }
+}
+
+/** A loss must give one number: says so, naming the loss, when it gives one per item. */
+export function checkScalarLoss<T extends tf.Tensor>(lossFunc: { name: string }, loss: T): T & tf.Scalar {
+  if (loss.rank !== 0) {
+    throw new Error(`The loss function ${lossFunc.name || "(anonymous)"} returned a tensor of shape [${loss.shape}]: ` +
+      "a loss must reduce to one number (mean), e.g. tf.mean(...) over the batch's items.");
+  }
+  return loss as T & tf.Scalar;
 }

@@ -2,6 +2,10 @@
 // an earlier one. Enough for the chapter's seven steps of gradient descent, and it needs no graphviz.
 import { escapeHtml, showHtml } from "./jupyter";
 
+/**
+ * The diagram `stepsDiagram` shows, as an inline SVG picture: a box per step, arrows between them, and a
+ * loop arrow from step `loop.from` back to step `loop.to` (indices into `steps`) labelled `loop.label`.
+ */
 export function stepsDiagramHtml(steps: string[], loop?: { from: number; to: number; label?: string }): string {
   const w = 92, h = 36, gap = 30, pad = 10, top = loop ? 40 : 10;
   const width = pad * 2 + steps.length * w + (steps.length - 1) * gap;
@@ -22,7 +26,11 @@ export function stepsDiagramHtml(steps: string[], loop?: { from: number; to: num
     `<path d="M 0 0 L 10 5 L 0 10 z" fill="#333"/></marker></defs>${back}${arrows.join("")}${boxes.join("")}</svg>`;
 }
 
-/** Shows the diagram (as text outside Jupyter): boxes for `steps`, and a loop arrow when given. */
+/**
+ * Draws a flow of steps as boxes joined by arrows, with an optional loop arrow back to an earlier step
+ * (as text outside Jupyter). The chapter's seven steps of gradient descent:
+ * `stepsDiagram(["init", "predict", "loss", "gradient", "step", "stop"], { from: 4, to: 1, label: "repeat" })`.
+ */
 export function stepsDiagram(steps: string[], loop?: { from: number; to: number; label?: string }): void {
   const text = steps.join(" -> ") + (loop ? `  (${loop.label ?? "repeat"}: ${steps[loop.from]} -> ${steps[loop.to]})` : "");
   showHtml(stepsDiagramHtml(steps, loop), text);

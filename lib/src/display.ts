@@ -14,8 +14,10 @@ export interface ShowImageOptions {
 async function imageFigure(t: tf.Tensor, opts: ShowImageOptions): Promise<string> {
   const png = await tensorToPng(t, opts.cmap);
   const size = opts.size ?? Math.max(64, 4 * t.shape[1]!);
-  const caption = opts.title ? `<figcaption style="text-align:center;font:12px sans-serif">${escapeHtml(opts.title)}</figcaption>` : "";
-  return `<figure style="display:inline-block;margin:4px">` +
+  // A caption keeps its line breaks and wraps within the figure, so captioned images line up in a grid.
+  const caption = opts.title ? `<figcaption style="text-align:center;font:12px sans-serif;white-space:pre-line;overflow-wrap:anywhere">${escapeHtml(opts.title)}</figcaption>` : "";
+  const width = opts.title ? `;width:${Math.max(size + 2, 136)}px;vertical-align:top;text-align:center` : "";
+  return `<figure style="display:inline-block;margin:4px${width}">` +
     `<img src="data:image/png;base64,${png.toString("base64")}" width="${size}" ` +
     `style="image-rendering:pixelated;border:1px solid #ddd" alt="${escapeHtml(opts.title ?? "image")}">${caption}</figure>`;
 }

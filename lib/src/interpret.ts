@@ -3,7 +3,9 @@
 // classes most often confused, and the items with the highest losses: the model's worst mistakes, or
 // mislabelled data.
 import { tf } from "./tf";
-import type { BatchSource, Learner } from "./learner";
+import type { BatchSource, Learner, LossFunc } from "./learner";
+import type { LossOptions } from "./losses";
+import { setValueChecks } from "./checks";
 import { heatmap, heatmapHtml } from "./plot";
 import { showImages } from "./display";
 
@@ -13,7 +15,7 @@ export interface Preds {
   probs: tf.Tensor;
   /** The targets, as the loader gave them, concatenated. */
   targets: tf.Tensor;
-  /** Each item's loss: the Learner's loss function on that item alone [N]. Their mean is the loss over all. */
+  /** Each item's loss [N] (the Learner's loss with reduction "none"). Their mean is the loss over all. */
   losses: tf.Tensor1D;
   /** The predicted class [N] int32: the most probable one, or for a single output 1 where the probability > 0.5. */
   preds: tf.Tensor1D;
@@ -29,6 +31,8 @@ export interface Preds {
 export function getPreds(learn: Learner, dl: BatchSource = learn.dls.valid, { withInput = false } = {}): Preds {
   const parts: { out: tf.Tensor[]; targets: tf.Tensor[]; losses: tf.Tensor[]; inputs: tf.Tensor[] } = { out: [], targets: [], losses: [], inputs: [] };
   const all = () => [...parts.out, ...parts.targets, ...parts.losses, ...parts.inputs];
+  learn.model.train?.(false);
+  const checks = setValueChecks(true); // the first batch's values are checked, as in a fit
   try {
     for (const [xb, yb] of dl) {
       try {
@@ -36,11 +40,10 @@ export function getPreds(learn: Learner, dl: BatchSource = learn.dls.valid, { wi
         parts.out.push(out);
         parts.targets.push(yb.clone());
         if (withInput) parts.inputs.push(xb.clone());
-        // The loss functions average over the batch, so an item's own loss is the loss of a batch of one.
-        parts.losses.push(tf.tidy(() => tf.stack(Array.from({ length: xb.shape[0]! }, (_, i) =>
-          learn.lossFunc(tf.slice(out, i, 1), tf.slice(yb, i, 1))))));
+        parts.losses.push(itemLosses(learn.lossFunc, out, yb));
       } finally {
         tf.dispose([xb, yb]);
+        setValueChecks(false);
       }
     }
     if (parts.out.length === 0) throw new Error("getPreds: the loader gave no batches.");
@@ -58,9 +61,24 @@ export function getPreds(learn: Learner, dl: BatchSource = learn.dls.valid, { wi
       };
     });
   } finally {
+    setValueChecks(checks);
     tf.dispose(all());
   }
 }
+
+/**
+ * Each item's loss [N]: one call with fastai's `reduction: "none"`, which the library's losses take; a
+ * loss that ignores it (it returns one number) is called item by item, on batches of one.
+ */
+function itemLosses(lossFunc: LossFunc, out: tf.Tensor, yb: tf.Tensor): tf.Tensor1D {
+  const n = out.shape[0]!;
+  return tf.tidy(() => {
+    const perItem: tf.Tensor = (lossFunc as ItemLossFunc)(out, yb, { reduction: "none" });
+    if (perItem.rank > 0 && perItem.size % n === 0) return tf.mean(perItem.reshape([n, -1]), 1) as tf.Tensor1D;
+    return tf.stack(Array.from({ length: n }, (_, i) => lossFunc(tf.slice(out, i, 1), tf.slice(yb, i, 1)))) as tf.Tensor1D;
+  });
+}
+type ItemLossFunc = (preds: tf.Tensor, targets: tf.Tensor, opts: LossOptions) => tf.Tensor;
 
 /** An item of ClassificationInterpretation.topLosses. */
 export interface TopLoss {
@@ -73,8 +91,16 @@ export interface TopLoss {
   probability: number;
 }
 
+/**
+ * A top loss's caption, one fact per line whatever the class names hold:
+ * `"predicted Ankle boot\nactual T-shirt/top\nloss 12.78, prob 0.83"` (prob: of the prediction).
+ */
+export function topLossCaption(t: TopLoss): string {
+  return `predicted ${t.predicted}\nactual ${t.actual}\nloss ${t.loss.toFixed(2)}, prob ${t.probability.toFixed(2)}`;
+}
+
 export interface InterpretationOptions {
-  /** Class names, by class index (default "0", "1", ...). */
+  /** Class names, by class index (default: the loaders' vocab where they have one, else "0", "1", ...). */
   vocab?: string[];
   /** The loader to interpret (default: the validation loader). It should not be shuffled if you pass images later. */
   dl?: BatchSource;
@@ -96,7 +122,8 @@ export class ClassificationInterpretation {
     const classes = probs.rank === 2 ? probs.shape[1]! : 2;
     this.vocab = vocab ?? Array.from({ length: classes }, (_, i) => String(i));
     if (this.vocab.length !== classes) {
-      throw new Error(`The model predicts ${classes} classes but the vocab has ${this.vocab.length} names (${this.vocab.join(", ")}).`);
+      throw new Error(`The model predicts ${classes} classes but the vocab has ${this.vocab.length} names (${this.vocab.join(", ")}): ` +
+        "pass { vocab } with one name per class.");
     }
     this.predicted = predicted.dataSync() as Int32Array;
     const raw = targets.dataSync();
@@ -114,9 +141,10 @@ export class ClassificationInterpretation {
 
   /** Runs getPreds on the validation loader (or opts.dl), keeping the inputs for plotTopLosses. */
   static fromLearner(learn: Learner, opts: InterpretationOptions = {}): ClassificationInterpretation {
+    const vocab = opts.vocab ?? learn.dls.vocab;
     const preds = getPreds(learn, opts.dl, { withInput: true });
     try {
-      return new ClassificationInterpretation(preds, opts.vocab);
+      return new ClassificationInterpretation(preds, vocab && [...vocab]);
     } catch (e) {
       tf.dispose(Object.values(preds));
       throw e;
@@ -150,8 +178,9 @@ export class ClassificationInterpretation {
     return found.sort((x, y) => y[2] - x[2]); // stable: ties stay in row order
   }
 
-  /** The k items with the highest losses, highest first. */
+  /** The k items with the highest losses, highest first (all of them when there are fewer). */
   topLosses(k = 9): TopLoss[] {
+    if (!(Number.isInteger(k) && k >= 0)) throw new Error(`topLosses: k, the number of items, must be a whole number >= 0; got ${k}.`);
     const order = Array.from(this.lossValues.keys()).sort((i, j) => this.lossValues[j]! - this.lossValues[i]!);
     return order.slice(0, k).map((index) => ({
       index, predicted: this.vocab[this.predicted[index]!]!, actual: this.vocab[this.actual[index]!]!,
@@ -170,11 +199,15 @@ export class ClassificationInterpretation {
     if (source.shape[0] !== this.predicted.length) {
       throw new Error(`plotTopLosses: ${source.shape[0]} images for ${this.predicted.length} predictions; pass one image per item, in the loader's order.`);
     }
+    if (!(Number.isInteger(k) && k >= 1 && k <= MAX_SHOWN)) {
+      throw new Error(`plotTopLosses: k, the number of images, must be a whole number from 1 to ${MAX_SHOWN}; got ${k}. ` +
+        "topLosses(k) lists any number of them without images.");
+    }
     const top = this.topLosses(k);
     const pictures = top.map(({ index }) => tf.tidy(() => asImage(tf.slice(source, index, 1))));
     try {
-      console.log("Each image: predicted / actual / loss / probability of the prediction");
-      await showImages(pictures, { size, titles: top.map((t) => `${t.predicted}/${t.actual} / ${t.loss.toFixed(2)} / ${t.probability.toFixed(2)}`) });
+      console.log(`The ${top.length} items with the highest losses, highest first:`);
+      await showImages(pictures, { size, titles: top.map(topLossCaption), ncols: Math.ceil(Math.sqrt(top.length)) });
     } finally {
       tf.dispose(pictures);
     }
@@ -185,6 +218,9 @@ export class ClassificationInterpretation {
     tf.dispose(Object.values(this.preds));
   }
 }
+
+/** The most images plotTopLosses draws in one call (each is an embedded picture). */
+const MAX_SHOWN = 100;
 
 /** One item [1, ...] as a 2-D image. */
 function asImage(item: tf.Tensor): tf.Tensor2D {

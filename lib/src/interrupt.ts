@@ -15,6 +15,11 @@ export class Interrupted extends Error {
 const active = new Set<InterruptWatch>();
 let listening = false;
 
+/** What the open watches are watching (e.g. ["fit"]): the loops an interrupt now stops. */
+export function watchedLoops(): string[] {
+  return [...active].map((w) => w.what);
+}
+
 // Adds or removes the SIGINT listener to match the open watches, in a microtask: a listener added while
 // tslab runs a cell's synchronous part (vm with breakOnSigint) would make the next SIGINT kill the kernel.
 function sync(): void {
@@ -87,5 +92,33 @@ export async function interruptible<T>(what: string, body: (watch: InterruptWatc
     return await body(watch);
   } finally {
     watch.close();
+  }
+}
+
+/**
+ * One interruptible loop at a time, e.g. a Learner's fits. A second `run` while one is going is refused
+ * with `busy`, unless the first was interrupted: in Jupyter an interrupted cell returns at once while its
+ * loop unwinds at the next checkpoint, so the second waits for that instead.
+ */
+export class OneAtATime {
+  private running?: { watch: InterruptWatch; done: Promise<void> };
+
+  constructor(readonly what: string, readonly busy: string) {}
+
+  async run<T>(body: (watch: InterruptWatch) => Promise<T>): Promise<T> {
+    while (this.running) {
+      if (!this.running.watch.requested) throw new Error(this.busy);
+      await this.running.done;
+    }
+    const watch = new InterruptWatch(this.what);
+    let finished!: () => void;
+    this.running = { watch, done: new Promise<void>((resolve) => { finished = resolve; }) };
+    try {
+      return await body(watch);
+    } finally {
+      watch.close();
+      this.running = undefined;
+      finished();
+    }
   }
 }

@@ -1,96 +1,58 @@
 // A Learner in the manner of fastai's: a short training loop that announces each stage by name, and
-// callbacks that listen. Recording, progress display and anything else plug in without touching the loop.
+// callbacks that listen. Recording, progress display, the divergence guard, schedules and the learning
+// rate finder plug in without touching the loop.
 import { tf } from "./tf";
 import type { Module } from "./nn";
 import { backward, SGD, type Optimizer } from "./optim";
-import { CancelFit, defaults, metricName, type Callback, type EventName } from "./callbacks/core";
-import type { Recorder } from "./callbacks/recorder";
+import { checkEpochs, checkLearningRate, checkScalarLoss, setValueChecks } from "./checks";
+import type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } from "./learner-types";
+import { CancelBatch, CancelEpoch, CancelFit, CancelTrain, CancelValidate, defaults, describeStop, metricName, type Callback, type EventName, type StopInfo } from "./callbacks/core";
+import { DivergenceGuard } from "./callbacks/divergence";
+import { Recorder } from "./callbacks/recorder";
+import { ProgressTable } from "./callbacks/progress-table";
 import { fitOneCycle, type OneCycleOptions } from "./callbacks/schedule";
 import { lrFind, type LrFindOptions, type LrFindResult } from "./callbacks/lr-find";
 import { getPreds, type Preds } from "./interpret";
-import { Interrupted, InterruptWatch } from "./interrupt";
-export { CancelFit, EVENTS, type Callback, type EventName } from "./callbacks/core";
+import { Interrupted, OneAtATime, type InterruptWatch } from "./interrupt";
+export { CancelFit, EVENTS, type Callback, type EventName, type StopInfo } from "./callbacks/core";
+export type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } from "./learner-types";
 
-export type LossFunc = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
-export type Metric = (preds: tf.Tensor, targets: tf.Tensor) => tf.Scalar;
-export type OptFunc = (params: tf.Variable[], lr: number) => Optimizer;
-
-/** Anything that yields [inputs, targets] batches the Learner may dispose after use. */
-export interface BatchSource extends Iterable<[tf.Tensor, tf.Tensor]> {
-  readonly length: number;
-}
-
-export interface Loaders {
-  train: BatchSource;
-  valid: BatchSource;
-}
-
-export interface LearnerOptions {
-  lossFunc: LossFunc;
-  optFunc?: OptFunc;
-  metrics?: Metric[];
-  /** Callbacks besides `defaults.callbacks` (a Recorder and the progress table). */
-  cbs?: Callback[];
-  /** false leaves out the progress table. */
-  progress?: boolean;
-  /** When the loss turns NaN or infinite, put back the weights from the start of that epoch (default false). */
-  restoreOnDivergence?: boolean;
-}
-
-/** Why and where the last fit stopped before its end (`learn.stopped`; undefined after a complete fit). */
-export interface StopInfo {
-  reason: "cancelled" | "interrupted" | "diverged" | "error";
-  /** 1-based, as the progress table shows it. */
-  epoch: number;
-  phase: "training" | "validation";
-  /** Batches of that pass that were completed. */
-  batchesDone: number;
-  /** Batches in that pass. */
-  batches: number;
-  /** What the user is told. */
-  message: string;
-  error: unknown;
-}
+type Stage = "Fit" | "Epoch" | "Train" | "Validate" | "Batch";
+const CANCELS = { Fit: CancelFit, Epoch: CancelEpoch, Train: CancelTrain, Validate: CancelValidate, Batch: CancelBatch };
 
 export class Learner {
   readonly lossFunc: LossFunc;
   readonly optFunc: OptFunc;
   readonly metrics: Metric[];
   readonly cbs: Callback[];
-  readonly restoreOnDivergence: boolean;
   opt?: Optimizer;
   /** Set when the last fit stopped early: why, and where. */
   stopped?: StopInfo;
-  // The fit in progress, so that a second one cannot run on the same state at the same time.
-  private running?: { watch: InterruptWatch; done: Promise<void> };
 
-  // The state of the loop, for callbacks to read.
-  nEpoch = 0;
-  epoch = 0;
-  /** Batches seen in training, over the whole fit. */
-  iter = 0;
-  /** Index of the batch within the current pass. */
-  batchIndex = 0;
-  training = false;
-  xb?: tf.Tensor;
-  yb?: tf.Tensor;
-  pred?: tf.Tensor;
-  loss?: tf.Scalar;
+  // The state of the loop, for callbacks to read. iter: training batches so far in this fit; batchIndex:
+  // the batch's place in the current pass.
+  nEpoch = 0; epoch = 0; iter = 0; batchIndex = 0; training = false;
+  xb?: tf.Tensor; yb?: tf.Tensor; pred?: tf.Tensor; loss?: tf.Scalar;
+
+  private readonly fits = new OneAtATime("fit", "This Learner is already training: a fit started earlier has not " +
+    "finished. Await it (`await learn.fit(...)`) before starting another, or stop it with Kernel > Interrupt.");
+  private lossRead?: { of: tf.Tensor; value: number };
 
   constructor(readonly dls: Loaders, readonly model: Module, opts: LearnerOptions) {
     this.lossFunc = opts.lossFunc;
     this.optFunc = opts.optFunc ?? SGD;
     this.metrics = opts.metrics ?? [];
-    this.restoreOnDivergence = opts.restoreOnDivergence ?? false;
-    const standard = defaults.callbacks.map((make) => make()).filter((cb) => opts.progress !== false || cb.name !== "progress");
-    this.cbs = [...standard, ...(opts.cbs ?? [])].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
+    const given = [...(opts.cbs ?? []), ...(opts.restoreOnDivergence ? [new DivergenceGuard({ restore: true })] : [])];
+    const standard = defaults.callbacks.map((make) => make())
+      .filter((cb) => !given.some((g) => g.constructor === cb.constructor) && (opts.progress !== false || !(cb instanceof ProgressTable)));
+    this.cbs = [...standard, ...given].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
   }
 
   /** The Recorder among the callbacks: losses and metrics of every epoch. */
   get recorder(): Recorder {
-    const found = this.cbs.find((cb) => cb.name === "recorder");
-    if (!found) throw new Error("This Learner has no Recorder: import the Learner from \"fastbook-ts\", which registers it.");
-    return found as Recorder;
+    const found = this.cbs.find((cb): cb is Recorder => cb instanceof Recorder);
+    if (!found) throw new Error("This Learner has no Recorder among its callbacks (learn.cbs).");
+    return found;
   }
 
   /** The metrics' column names, as the Recorder and the progress table show them. */
@@ -98,9 +60,11 @@ export class Learner {
     return this.metrics.map(metricName);
   }
 
-  /** Calls `event` on every callback, in order. */
-  private fire(event: EventName): void {
-    for (const cb of this.cbs) cb[event]?.(this);
+  /** The batch's loss as a number: read from the device once per batch, for every callback that asks. */
+  get lossValue(): number {
+    const loss = this.loss!;
+    if (this.lossRead?.of !== loss) this.lossRead = { of: loss, value: loss.dataSync()[0]! };
+    return this.lossRead.value;
   }
 
   /**
@@ -109,132 +73,120 @@ export class Learner {
    * the Recorder keeps the completed epochs, and the promise rejects with `Interrupted`.
    */
   async fit(nEpoch: number, lr: number): Promise<void> {
-    while (this.running) {
-      // In Jupyter, an interrupted cell returns at once while its fit unwinds at its next batch: wait for
-      // that. A fit that was not interrupted is a second loop on the same model and counters: refuse it.
-      if (!this.running.watch.requested) {
-        throw new Error("This Learner is already training: a fit started earlier has not finished. Await it " +
-          "(`await learn.fit(...)`) before starting another, or stop it with Kernel > Interrupt.");
-      }
-      await this.running.done;
-    }
-    const watch = new InterruptWatch("fit");
-    let finished!: () => void;
-    this.running = { watch, done: new Promise<void>((resolve) => { finished = resolve; }) };
-    try {
-      await this.runFit(nEpoch, lr, watch);
-    } finally {
-      watch.close();
-      this.running = undefined;
-      finished();
-    }
-  }
-
-  private async runFit(nEpoch: number, lr: number, watch: InterruptWatch): Promise<void> {
-    if (!this.opt) this.opt = this.optFunc(this.model.parameters(), lr);
-    this.opt.lr = lr;
-    this.nEpoch = nEpoch;
-    this.iter = this.epoch = this.batchIndex = 0;
-    this.stopped = undefined;
-    try {
-      this.fire("beforeFit");
-      for (this.epoch = 0; this.epoch < nEpoch; this.epoch++) {
-        this.fire("beforeEpoch");
-        await this.pass(true, watch);
-        await this.pass(false, watch);
-        this.fire("afterEpoch");
-      }
-    } catch (e) {
-      this.stopped = this.stopInfo(e);
-      this.fire("afterCancelFit");
-      if (e instanceof Interrupted) throw new Interrupted(this.stopped.message);
-      if (!(e instanceof CancelFit)) throw e;
-    } finally {
-      this.fire("afterFit");
-      this.opt.zeroGrad();
-    }
-  }
-
-  private stopInfo(e: unknown): StopInfo {
-    const reason = e instanceof CancelFit ? "cancelled" : e instanceof Interrupted ? "interrupted"
-      : (e as Error)?.name === "TrainingDiverged" ? "diverged" : "error";
-    const phase = this.training ? "training" : "validation";
-    const batches = (this.training ? this.dls.train : this.dls.valid).length;
-    const where = `in epoch ${this.epoch + 1}/${this.nEpoch}, after ${this.batchIndex} of ${batches} ${phase} batches`;
-    const done = this.epoch === 1 ? "1 epoch" : `${this.epoch} epochs`;
-    const message = reason === "interrupted"
-      ? `fit was interrupted ${where}. The Recorder holds the ${done} completed in this fit; the model keeps the ` +
-        "weights of the last step taken."
-      : reason === "cancelled" ? `fit was cancelled by a callback ${where}.`
-      : e instanceof Error ? e.message : String(e);
-    return { reason, epoch: this.epoch + 1, phase, batchesDone: this.batchIndex, batches, message, error: e };
-  }
-
-  private async pass(training: boolean, watch: InterruptWatch): Promise<void> {
-    this.training = training;
-    this.fire(training ? "beforeTrain" : "beforeValidate");
-    this.batchIndex = 0;
-    for (const [xb, yb] of training ? this.dls.train : this.dls.valid) {
-      this.xb = xb;
-      this.yb = yb;
+    checkEpochs("fit", nEpoch);
+    checkLearningRate("fit", lr);
+    await this.fits.run(async (watch) => {
+      (this.opt ??= this.optFunc(this.model.parameters(), lr)).lr = lr;
+      this.nEpoch = nEpoch;
+      this.iter = this.epoch = this.batchIndex = 0;
+      this.stopped = undefined;
+      // Whatever stops a fit (CancelFit, an interrupt, a divergence, an error), its callbacks hear the end.
+      const stops = (e: unknown) => { this.stopped = describeStop(this, e); return true; };
       try {
-        // Lets signals and display updates through now and then; stops here after an interrupt.
-        await watch.checkpoint();
-        this.fire("beforeBatch");
-        if (training) this.trainBatch();
-        else this.validBatch();
-        this.fire("afterBatch");
+        await this.withEvents("Fit", () => this.allEpochs(watch), stops);
+      } catch (e) {
+        throw e instanceof Interrupted ? new Interrupted(this.stopped!.message) : e;
       } finally {
-        tf.dispose([this.xb, this.yb, this.pred, this.loss]);
-        this.xb = this.yb = this.pred = this.loss = undefined;
+        this.opt?.zeroGrad();
       }
-      this.batchIndex++;
-      if (training) this.iter++;
-    }
-    this.fire(training ? "afterTrain" : "afterValidate");
+    });
   }
 
-  private trainBatch(): void {
+  /**
+   * fastai's _with_events: before<stage>, the body, after<stage>. A Cancel<stage> thrown inside ends the
+   * stage early (callbacks hear afterCancel<stage>, then after<stage>) and the loop goes on; `ends` may
+   * widen what ends the stage: anything else that does then goes on up.
+   */
+  private async withEvents(stage: Stage, body: () => unknown, ends = (e: unknown) => e instanceof CANCELS[stage]): Promise<void> {
+    let stop: unknown;
+    try {
+      this.fire(`before${stage}`);
+      await body();
+    } catch (e) {
+      if (!ends(e)) throw e;
+      this.fire(`afterCancel${stage}`);
+      stop = e;
+    }
+    this.fire(`after${stage}`);
+    if (stop !== undefined && !(stop instanceof CANCELS[stage])) throw stop;
+  }
+
+  private fire(event: EventName): void {
+    for (const cb of this.cbs) cb[event]?.(this);
+  }
+
+  private async allEpochs(watch: InterruptWatch): Promise<void> {
+    for (this.epoch = 0; this.epoch < this.nEpoch; this.epoch++) {
+      await this.withEvents("Epoch", async () => {
+        await this.allBatches(true, watch);
+        await this.allBatches(false, watch);
+      });
+    }
+  }
+
+  private async allBatches(training: boolean, watch: InterruptWatch): Promise<void> {
+    this.training = training;
+    this.batchIndex = 0;
+    this.model.train?.(training);
+    await this.withEvents(training ? "Train" : "Validate", async () => {
+      for (const [xb, yb] of training ? this.dls.train : this.dls.valid) {
+        [this.xb, this.yb] = [xb, yb];
+        try {
+          await watch.checkpoint(); // lets signals and display updates through now and then; stops after an interrupt
+          // The values of targets and predictions are checked on the first batches only: each check is a read.
+          const checks = setValueChecks(this.epoch === 0 && this.batchIndex === 0);
+          await this.withEvents("Batch", () => this.oneBatch()).finally(() => setValueChecks(checks));
+        } finally {
+          tf.dispose([this.xb, this.yb, this.pred, this.loss]);
+          this.xb = this.yb = this.pred = this.loss = this.lossRead = undefined;
+        }
+        this.batchIndex++;
+        if (training) this.iter++;
+      }
+    });
+  }
+
+  private oneBatch(): void {
     const opt = this.opt!;
-    this.loss = backward(() => {
-      // Keep the predictions past the gradient computation, for callbacks (the Learner disposes them).
-      this.pred = tf.keep(this.model.forward(this.xb!));
-      this.fire("afterPred");
-      this.loss = this.lossFunc(this.pred, this.yb!);
-      this.fire("afterLoss"); // a callback may still change the loss: the gradients are of what it leaves
-      return this.loss;
-    }, opt.params, opt.grads);
+    try {
+      this.loss = this.training ? backward(() => this.predictAndLoss(), opt.params, opt.grads) : tf.tidy(() => this.predictAndLoss());
+    } catch (e) {
+      this.loss = undefined; // freed with the forward pass that threw (a CancelBatch in afterLoss, an error)
+      throw e;
+    }
+    if (!this.training) return;
     this.fire("afterBackward");
     opt.step();
     this.fire("afterStep");
     opt.zeroGrad();
   }
 
-  private validBatch(): void {
-    this.pred = tf.tidy(() => this.model.forward(this.xb!));
+  /** The batch's predictions and loss (in training, on the gradient tape), with their events. */
+  private predictAndLoss(): tf.Scalar {
+    this.pred = tf.keep(this.model.forward(this.xb!)); // kept for callbacks, disposed after the batch
     this.fire("afterPred");
-    this.loss = tf.tidy(() => this.lossFunc(this.pred!, this.yb!));
-    this.fire("afterLoss");
+    this.loss = checkScalarLoss(this.lossFunc, this.lossFunc(this.pred, this.yb!));
+    this.fire("afterLoss"); // a callback may still change the loss: the gradients are of what it leaves
+    return this.loss;
   }
 
-  /** Predictions for `x` without recording gradients. */
+  /** Predictions for `x` without recording gradients, the model in evaluation mode. */
   predict(x: tf.Tensor): tf.Tensor {
+    this.model.train?.(false);
     return tf.tidy(() => this.model.forward(x));
   }
 
-  // Training tools, each built on fit (see their files).
-
-  /** fitOneCycle(this, ...): fastai's one-cycle schedule (callbacks/schedule.ts). */
+  /** fastai's one-cycle schedule: warms up to `lrMax`, then anneals; see `fitOneCycle`. */
   fitOneCycle(nEpoch: number, lrMax: number, opts?: OneCycleOptions): Promise<void> {
     return fitOneCycle(this, nEpoch, lrMax, opts);
   }
 
-  /** lrFind(this, ...): the learning rate finder (callbacks/lr-find.ts). */
+  /** The learning rate finder: loss against a growing learning rate, with suggestions; see `lrFind`. */
   lrFind(opts?: LrFindOptions): Promise<LrFindResult> {
     return lrFind(this, opts);
   }
 
-  /** getPreds(this, ...): predictions, targets and per-item losses over a loader (interpret.ts). */
+  /** Probabilities, targets, predicted classes and each item's loss over a loader; see `getPreds`. */
   getPreds(dl?: BatchSource): Preds {
     return getPreds(this, dl);
   }

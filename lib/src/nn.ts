@@ -7,6 +7,7 @@ export interface Module {
   forward(x: tf.Tensor): tf.Tensor;
   /** The variables an optimizer updates. */
   parameters(): tf.Variable[];
+  /** Training (true) or evaluation (false) mode, for layers that differ (the Learner sets it before each pass). */
   train?(mode: boolean): void;
 }
 
@@ -57,6 +58,10 @@ export class Linear<B extends boolean = true> implements Module {
     this.bias = (opts.bias === false ? undefined : learned(() => tf.zeros([outFeatures]))) as MaybeBias<B>;
   }
   forward(x: tf.Tensor): tf.Tensor {
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}) takes rows of ${this.inFeatures} numbers, [N, ${this.inFeatures}]; ` +
+        `got [${x.shape}].` + (x.rank > 2 ? " Flatten images into rows first: the loaders' option flatten: true, or new Reshape() before it." : ""));
+    }
     const xw = tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
     return this.bias ? tf.add(xw, this.bias) : xw;
   }

@@ -38,7 +38,14 @@ export class GradStore {
  * (PyTorch's loss.backward()). Returns the loss; the caller disposes it.
  */
 export function backward(lossFn: () => tf.Scalar, params: tf.Variable[], store: GradStore): tf.Scalar {
-  const { value, grads } = tf.variableGrads(lossFn, params);
+  let result: ReturnType<typeof tf.variableGrads>;
+  try {
+    result = tf.variableGrads(lossFn, params);
+  } catch (e) {
+    freeTape();
+    throw e;
+  }
+  const { value, grads } = result;
   for (const p of params) {
     const g = grads[p.name];
     if (g) store.take(p, g);
@@ -46,6 +53,18 @@ export function backward(lossFn: () => tf.Scalar, params: tf.Variable[], store: 
   }
   tf.dispose(Object.values(grads)); // any the caller did not ask for
   return value;
+}
+
+/**
+ * A forward pass on the gradient tape keeps copies of the tensors its gradients will need; the backward
+ * pass frees them. When the forward pass throws (a bad label, a loss that is not a number), TensorFlow.js
+ * never frees them: done here, from its engine's tape.
+ */
+function freeTape(): void {
+  const state = (tf.engine() as unknown as { state: { gradientDepth: number; activeTape: { saved?: tf.Tensor[] }[] | null } }).state;
+  if (state.gradientDepth > 0 || !state.activeTape) return; // inside an outer gradient: its own to free
+  for (const node of state.activeTape) tf.dispose(node.saved ?? []);
+  state.activeTape = null;
 }
 
 export interface Optimizer {

@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { randomBytes } from "node:crypto";
 import { showHtml } from "./jupyter";
 
+/** One line or set of points on a chart: `{ x: [0, 1, 2], y: [1, 0.5, 0.2], name: "loss" }`. */
 export interface Series {
   x: number[];
   y: number[];
@@ -17,6 +18,7 @@ export interface Series {
   color?: string;
 }
 
+/** Titles, axis labels, size and log axes of a chart. */
 export interface PlotOptions {
   title?: string;
   xLabel?: string;
@@ -29,6 +31,7 @@ export interface PlotOptions {
   logY?: boolean;
 }
 
+/** What `plotFunction` draws: the x range (default -2 to 2), labels, marked points, and how many points. */
 export interface PlotFunctionOptions {
   min?: number;
   max?: number;
@@ -41,12 +44,13 @@ export interface PlotFunctionOptions {
   n?: number;
 }
 
+/** One small chart of `subplotsRow`: its title and its series. */
 export interface Panel {
   title?: string;
   series: Series[];
 }
 
-/** The plotly.js bundle inlined into the first chart. */
+/** Where the plotly.js bundle inlined into the first chart is read from. */
 export const PLOTLY_FILE = require.resolve("plotly.js-cartesian-dist-min/plotly-cartesian.min.js");
 
 let plotlyInlined = false;
@@ -124,7 +128,7 @@ function describe(title: string | undefined, parts: string[]): string {
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? "" : "s"}`;
 
-/** HTML for `plotFunction`. */
+/** The chart `plotFunction` shows, as self-contained HTML (for reports and tests). */
 export function plotFunctionHtml(f: (x: number) => number, opts: PlotFunctionOptions = {}): string {
   const { min = -2, max = 2, n = 100, points = [] } = opts;
   if (!(n >= 2)) throw new Error(`plotFunction needs n >= 2 points; got ${n}.`);
@@ -143,25 +147,31 @@ export function plotFunctionHtml(f: (x: number) => number, opts: PlotFunctionOpt
   return chartHtml(traces, layoutFor({ title: opts.title, xLabel: opts.xLabel ?? "x", yLabel: opts.yLabel ?? "y" }, false));
 }
 
-/** Plots y = f(x) over [min, max] (fastbook's plot_function), optionally marking `points` in red. */
+/**
+ * Plots y = f(x) over [min, max] (fastbook's `plot_function`), optionally marking `points` in red.
+ * `plotFunction((x) => x * x, { min: -2, max: 2, points: [{ x: 1.5, y: 2.25 }] })`.
+ */
 export function plotFunction(f: (x: number) => number, opts: PlotFunctionOptions = {}): void {
   const parts = ["1 function"];
   if (opts.points?.length) parts.push(plural(opts.points.length, "marked point"));
   showHtml(plotFunctionHtml(f, opts), describe(opts.title, parts));
 }
 
-/** HTML for `linePlot`. */
+/** The chart `linePlot` shows, as self-contained HTML. */
 export function linePlotHtml(series: Series[], opts: PlotOptions = {}): string {
   const legend = series.length > 1 && series.some((s) => s.name);
   return chartHtml(series.map(trace), layoutFor(opts, legend));
 }
 
-/** Plots one or more series on shared axes. */
+/**
+ * Plots one or more series on shared axes, e.g. training and validation loss per epoch:
+ * `linePlot([{ x: epochs, y: trainLoss, name: "train" }, { x: epochs, y: validLoss, name: "valid" }], { xLabel: "epoch" })`.
+ */
 export function linePlot(series: Series[], opts: PlotOptions = {}): void {
   showHtml(linePlotHtml(series, opts), describe(opts.title, [`${series.length} series`]));
 }
 
-/** HTML for `subplotsRow`. */
+/** The chart `subplotsRow` shows, as self-contained HTML. */
 export function subplotsRowHtml(panels: Panel[], opts: { height?: number; width?: number } = {}): string {
   const k = panels.length;
   if (k === 0) throw new Error("subplotsRow needs at least one panel.");
@@ -192,12 +202,16 @@ export function subplotsRowHtml(panels: Panel[], opts: { height?: number; width?
   return chartHtml(traces, layout);
 }
 
-/** Several small plots side by side in one chart (the chapter's row of SGD steps). */
+/**
+ * Several small plots side by side in one chart (the chapter's row of SGD steps):
+ * `subplotsRow([{ title: "step 1", series: [s1] }, { title: "step 2", series: [s2] }])`.
+ */
 export function subplotsRow(panels: Panel[], opts: { height?: number; width?: number } = {}): void {
   const titles = panels.map((p) => p.title).filter(Boolean);
   showHtml(subplotsRowHtml(panels, opts), `[plot, ${plural(panels.length, "panel")}${titles.length ? `: ${titles.join(", ")}` : ""}]`);
 }
 
+/** A heatmap's row and column names, whether values are written in the cells, and its colours. */
 export interface HeatmapOptions extends PlotOptions {
   /** Names of the columns (along x) and rows (along y); default 0, 1, 2, ... */
   xTicks?: string[];
@@ -211,7 +225,7 @@ export interface HeatmapOptions extends PlotOptions {
 // plotly's own "Blues" runs from dark (low) to light (high); this one runs the way a reader expects.
 const BLUES = [[0, "#f7fbff"], [0.5, "#6baed6"], [1, "#08306b"]];
 
-/** HTML for `heatmap`. */
+/** The chart `heatmap` shows, as self-contained HTML. */
 export function heatmapHtml(z: number[][], opts: HeatmapOptions = {}): string {
   const rows = z.length, cols = z[0]?.length ?? 0;
   if (rows === 0 || cols === 0 || z.some((r) => r.length !== cols)) {
@@ -243,7 +257,10 @@ export function heatmapHtml(z: number[][], opts: HeatmapOptions = {}): string {
   return chartHtml([{ type: "heatmap", z, x, y, colorscale: opts.colorscale ?? BLUES, hovertemplate: hover }], layout);
 }
 
-/** Shows a table of numbers as coloured cells (a confusion matrix, say), the values written in them. */
+/**
+ * Shows a table of numbers as coloured cells (a confusion matrix, say), the values written in them:
+ * `heatmap([[50, 2], [3, 45]], { xTicks: ["3", "7"], yTicks: ["3", "7"], xLabel: "Predicted", yLabel: "Actual" })`.
+ */
 export function heatmap(z: number[][], opts: HeatmapOptions = {}): void {
   const width = Math.max(...z.map((r) => r.length));
   showHtml(heatmapHtml(z, opts), describe(opts.title, [`${z.length}x${width} heatmap`]) + "\n" + z.map((r) => r.join("\t")).join("\n"));

@@ -1,6 +1,7 @@
 // A progress bar that updates in place in Jupyter and prints plain lines elsewhere.
 import { escapeHtml, newNotebookDisplay, type Display } from "./jupyter";
 
+/** A byte count for reading: `formatBytes(3214948)` is `"3.1 MiB"`. */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB"];
@@ -9,15 +10,24 @@ export function formatBytes(n: number): string {
   return `${v.toFixed(1)} ${units[i]}`;
 }
 
+/**
+ * A progress bar for a long task (a download, an unpack): updated in place in Jupyter, a line per quarter
+ * in logs. `const bar = new ProgressBar("mnist_png.tgz", size, formatBytes); ... bar.update(done);`
+ */
 export class ProgressBar {
   private readonly display: Display | undefined = newNotebookDisplay();
   private readonly start = Date.now();
   private lastDraw = 0;
   private lastPlainPercent = -1;
 
+  /**
+   * @param label what is in progress, shown first.
+   * @param total the amount at the end (bytes, files, ...).
+   * @param format how amounts are written, e.g. `formatBytes`.
+   */
   constructor(readonly label: string, readonly total: number, readonly format: (n: number) => string = String) {}
 
-  /** Redraws at most ten times a second, and always at the end. */
+  /** Shows that `done` of the total is done; redraws at most ten times a second, and always at the end (or with `force`). */
   update(done: number, force = false): void {
     const now = Date.now();
     if (!force && done < this.total && now - this.lastDraw < 100) return;

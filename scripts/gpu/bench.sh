@@ -4,8 +4,8 @@
 # travels in `.gpu/` (scripts/gpu/prepare.sh and on-device.sh; see scripts/gpu/README.md).
 #
 #   scripts/gpu/bench.sh prepare    here: builds .gpu/ (Node, Dawn, Vulkan debs, the bundled bench, data)
-#   scripts/gpu/bench.sh device     there, from the project root, with .gpu/ copied beside it:
-#                                   writes $OUT/results-gpu.json and prints the table
+#   scripts/gpu/bench.sh device [DIR]  there, from the project root, with .gpu/ copied beside it:
+#                                   writes DIR/results-gpu.json (default DIR: reports/gpu) and prints the table
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -30,9 +30,10 @@ prepare)
 device)
   # shellcheck disable=SC1091
   source .gpu/on-device.sh .gpu
-  mkdir -p "${OUT:-/tmp/out}"
+  out=${2:-reports/gpu}
+  mkdir -p "$out"
   DATA_MIRROR="$PWD/.gpu/datasets" TFJS_BACKEND=webgpu BENCH_DEVICE=cuda BENCH_PYTHON="$(command -v python3)" \
-    BENCH_OUT="${OUT:-/tmp/out}/results-gpu.json" node .gpu/bench.cjs
+    BENCH_OUT="$out/results-gpu.json" node .gpu/bench.cjs
   ;;
 *)
   sed -n '2,9p' "$0"

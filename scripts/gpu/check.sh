@@ -4,8 +4,9 @@
 # against cpu, a short fit), bundled with Node.js and Dawn since that machine has neither.
 #
 #   scripts/gpu/check.sh prepare    here: builds .gpu/ (Node, Dawn, Vulkan debs, the bundled tests)
-#   scripts/gpu/check.sh device     there, from the project root, with .gpu/ copied beside it:
-#                                   prints the results and writes them to $OUT/webgpu-check.txt
+#   scripts/gpu/check.sh device [DIR]  there, from the project root, with .gpu/ copied beside it:
+#                                   prints the results and writes them to DIR/webgpu-check.txt
+#                                   (default DIR: reports/gpu)
 #   scripts/gpu/check.sh local      here: the bundled tests on this machine's adapter (a rehearsal)
 #
 # The notebooks need Jupyter and the tslab kernel, which that machine lacks: they are left out there.
@@ -13,7 +14,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 # Tests whose names mention webgpu, except the notebook runs.
 PATTERN='^(?!notebook ).*webgpu'
-TESTS=(webgpu speedups loss-kernels)
+TESTS=(webgpu engine loss-kernels)
 
 run_tests() {
   # CI=true: where webgpu cannot start, the tests fail instead of skipping.
@@ -43,14 +44,15 @@ prepare)
 device)
   # shellcheck disable=SC1091
   source .gpu/on-device.sh .gpu
-  mkdir -p "${OUT:-/tmp/out}"
-  run_tests "${OUT:-/tmp/out}/webgpu-check.txt"
+  out=${2:-reports/gpu}
+  mkdir -p "$out"
+  run_tests "$out/webgpu-check.txt"
   ;;
 local)
   DAWN_NODE=${DAWN_NODE:-$PWD/node_modules/webgpu/dist/linux-x64/dawn.node} run_tests /tmp/webgpu-check.txt
   ;;
 *)
-  sed -n '2,11p' "$0"
+  sed -n '2,12p' "$0"
   exit 2
   ;;
 esac

@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 dir=${1:-.gpu}
 mkdir -p "$dir/debs"
-# Compressed, so that everything stays small (under 64 MiB) for the transfer to the GPU machine.
+# Compressed, so that the folder stays small to copy.
 [ -f "$dir/node.xz" ] || xz -T2 -6 -c "$(readlink -f "$(command -v node)")" > "$dir/node.xz"
 dawn=node_modules/webgpu/dist/linux-x64/dawn.node
 [ -f "$dawn" ] || { echo "prepare: $dawn is missing: npm install --no-save webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0" >&2; exit 1; }

@@ -3,10 +3,13 @@
 // watch the loss. It falls slowly, then fast, then explodes; a good learning rate lies where it is still
 // falling fast, well before the explosion. The model's weights and the optimizer are put back afterwards.
 import { tf } from "../tf";
-import type { BatchSource, Learner, Loaders } from "../learner";
+import type { Learner } from "../learner";
 import type { Optimizer } from "../optim";
-import { CancelFit, type Callback } from "./core";
-import { schedExp, withCallbacks } from "./schedule";
+import { CancelFit, CancelValidate, withCallbacks, type Callback } from "./core";
+import { schedExp } from "./schedule";
+import { DivergenceGuard } from "./divergence";
+import { Recorder } from "./recorder";
+import { ProgressTable } from "./progress-table";
 import { linePlotHtml } from "../plot";
 import { showHtml } from "../jupyter";
 
@@ -43,17 +46,30 @@ export interface LrFindResult {
   suggestions: LrSuggestions;
 }
 
-/** Records lr and smoothed loss per batch; stops at numIt batches, or when the loss explodes. */
-class LRFinder implements Callback {
+/**
+ * fastai's LRFinder: saves the weights and sets a fresh optimizer in before the fit; sets the learning
+ * rate of every training batch, records it with the smoothed loss, skips validation, stops at numIt
+ * batches or when the loss explodes; afterwards puts back the weights and the Learner's optimizer.
+ */
+export class LRFinder implements Callback {
   readonly name = "lrFinder";
   readonly lrs: number[] = [];
   readonly losses: number[] = [];
   private readonly lrAt: (pos: number) => number;
   private avg = 0;
   private best = Infinity;
+  private saved?: { weights: tf.Tensor[]; opt?: Optimizer; lr?: number };
 
-  constructor(startLr: number, endLr: number, private readonly numIt: number, private readonly stopDiv: boolean) {
+  /** `keptLr`: the Learner's learning rate before lrFind, put back afterwards (fit sets it to startLr). */
+  constructor(private readonly startLr: number, endLr: number, private readonly numIt: number, private readonly stopDiv: boolean,
+              private readonly keptLr?: number) {
     this.lrAt = schedExp(startLr, endLr);
+  }
+
+  beforeFit(learn: Learner): void {
+    const params = learn.model.parameters();
+    this.saved = { weights: params.map((p) => tf.keep(p.clone())), opt: learn.opt, lr: this.keptLr };
+    learn.opt = learn.optFunc(params, this.startLr); // its own optimizer: the Learner's momentum stays as it was
   }
 
   beforeBatch(learn: Learner): void {
@@ -62,9 +78,15 @@ class LRFinder implements Callback {
 
   afterBatch(learn: Learner): void {
     if (!learn.training) return;
+    const loss = learn.lossValue;
+    if (!Number.isFinite(loss) && this.lrs.length === 0) {
+      throw new Error(`lrFind: the loss is ${loss} at the first batch, before any step was taken: the model or the ` +
+        "data give it from the start, whatever the learning rate. Check the inputs and targets for NaN or infinite " +
+        "values, and the model's output on one batch (learn.predict(xb)).");
+    }
     // A batch's loss is noisy; its exponential moving average, debiased as Adam's averages are, is not.
     const beta = 0.98;
-    this.avg = beta * this.avg + (1 - beta) * learn.loss!.dataSync()[0];
+    this.avg = beta * this.avg + (1 - beta) * loss;
     const smooth = this.avg / (1 - beta ** (this.lrs.length + 1));
     if (!Number.isFinite(smooth)) throw new CancelFit(); // the loss overflowed: nothing more to learn
     this.lrs.push(learn.opt!.lr);
@@ -75,26 +97,20 @@ class LRFinder implements Callback {
   }
 
   beforeValidate(): void {
-    throw new CancelFit(); // never reached with the cycled training batches below, but never validate
+    throw new CancelValidate();
   }
-}
 
-/** The training batches, gone through as often as needed to give `n` batches. */
-function cycled(train: BatchSource, n: number): BatchSource {
-  return {
-    length: n,
-    *[Symbol.iterator]() {
-      let given = 0;
-      while (given < n) {
-        const before = given;
-        for (const batch of train) {
-          yield batch;
-          if (++given >= n) return;
-        }
-        if (given === before) throw new Error("lrFind: the training loader gives no batches.");
-      }
-    },
-  };
+  afterFit(learn: Learner): void {
+    if (!this.saved) return;
+    const { weights, opt, lr } = this.saved;
+    learn.opt?.zeroGrad();
+    learn.opt?.dispose?.();
+    learn.opt = opt;
+    if (opt && lr !== undefined) opt.lr = lr;
+    learn.model.parameters().forEach((p, i) => p.assign(weights[i]!));
+    tf.dispose(weights);
+    this.saved = undefined;
+  }
 }
 
 /** Suggestions from the curve, leaving out its first tenth and last 5 points (noise, and the explosion). */
@@ -139,27 +155,13 @@ export async function lrFind(learn: Learner, opts: LrFindOptions = {}): Promise<
     throw new Error(`lrFind needs 0 < startLr < endLr (finite); got startLr ${startLr}, endLr ${endLr}.`);
   }
   if (!Number.isInteger(numIt) || numIt < 2) throw new Error(`lrFind needs numIt, a number of batches, of at least 2; got ${numIt}.`);
-
-  const params = learn.model.parameters();
-  const weights = params.map((p) => p.clone());
-  const opt = learn.opt;
-  const dls = learn.dls;
-  const finder = new LRFinder(startLr, endLr, numIt, stopDiv);
-  // The Learner trains on its `dls`: for this run, the training batches cycled to numIt.
-  const setLoaders = (l: Loaders) => { (learn as { dls: Loaders }).dls = l; };
-  setLoaders({ train: cycled(dls.train, numIt), valid: dls.valid });
-  learn.opt = undefined; // fit makes a fresh one
-  try {
-    // The finder watches and keeps the losses itself: a diverging loss is what it looks for, not an error to
-    // report, and this short run is no part of the model's training history.
-    await withCallbacks(learn, [finder], () => learn.fit(1, startLr), ["progress", "divergence", "recorder"]);
-  } finally {
-    setLoaders(dls);
-    (learn.opt as Optimizer | undefined)?.dispose?.(); // the finder's own optimizer
-    learn.opt = opt;
-    params.forEach((p, i) => p.assign(weights[i]!));
-    tf.dispose(weights);
-  }
+  const perEpoch = learn.dls.train.length;
+  if (!(perEpoch > 0)) throw new Error("lrFind: the training loader gives no batches.");
+  const finder = new LRFinder(startLr, endLr, numIt, stopDiv, learn.opt?.lr);
+  // As many epochs as numIt batches need (validation is skipped). The finder watches the losses itself: a
+  // diverging loss is what it looks for, not an error to report, and this short run is no part of the
+  // model's training history, so the guard, the Recorder and the progress table sit it out.
+  await withCallbacks(learn, [finder], () => learn.fit(Math.ceil(numIt / perEpoch), startLr), [DivergenceGuard, Recorder, ProgressTable]);
   const suggestions = suggestLrs(finder.lrs, finder.losses, numIt);
   const result = { lrs: finder.lrs, losses: finder.losses, suggestion: suggestions.valley, suggestions };
   if (show) plotLrFind(result);

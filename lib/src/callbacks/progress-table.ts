@@ -15,6 +15,7 @@ function row(r: EpochRecord, metricNames: string[]): string[] {
   return [String(r.epoch), r.trainLoss.toFixed(6), r.validLoss.toFixed(6), ...metricNames.map((m) => r.metrics[m].toFixed(6)), formatTime(r.seconds)];
 }
 
+/** The live table of fastai's fit: a row per epoch and a bar for the current pass. A default callback. */
 export class ProgressTable implements Callback {
   readonly name = "progress";
   readonly order = 10; // after the Recorder has written the epoch's row
@@ -40,7 +41,9 @@ export class ProgressTable implements Callback {
     this.lastBar = Date.now();
     const total = (learn.training ? learn.dls.train : learn.dls.valid).length;
     const done = learn.batchIndex + 1;
-    const label = `epoch ${learn.epoch + 1}/${learn.nEpoch}, ${learn.training ? "training" : "validating"} ${done}/${total}`;
+    // The training loss is the number the Learner reads for this batch anyway.
+    const loss = learn.training && learn.loss ? `, loss ${learn.lossValue.toFixed(4)}` : "";
+    const label = `epoch ${learn.epoch + 1}/${learn.nEpoch}, ${learn.training ? "training" : "validating"} ${done}/${total}${loss}`;
     this.bar.html(`<div style="font-family:monospace"><progress value="${done}" max="${total}" style="width:300px;vertical-align:middle"></progress> ${escapeHtml(label)}</div>`);
   }
 
@@ -56,6 +59,7 @@ export class ProgressTable implements Callback {
       `after ${s.batchesDone} of ${s.batches} ${s.phase} batches` : "";
     const summary = `${epochs} epoch${epochs === 1 ? "" : "s"} in ${((Date.now() - this.started) / 1000).toFixed(1)} s on backend "${tf.getBackend()}"${stop}`;
     // In Jupyter the bar's display is updated in place, so this shows even when an interrupted cell has returned.
+    if (this.table && epochs === 0) this.table.html(""); // a header without rows would look unfinished
     if (this.bar) this.bar.html(`<div style="font-family:monospace;color:${s ? "#a00" : "#555"}">${escapeHtml(summary)}</div>`);
     else console.log(summary);
   }

@@ -1,10 +1,10 @@
 // Records what happens during training: per-batch training losses, and per epoch the mean training
-// loss, validation loss, metrics and time. Losses stay on the device until the epoch ends, then are read
-// in one go (one sync per epoch, not per batch).
+// loss, validation loss, metrics and time. A training batch's loss is the one number the Learner reads
+// per batch (shared with the divergence guard and the progress bar); validation losses and metrics stay
+// on the device until the epoch ends, then are read in one go.
 import { tf } from "../tf";
-import type { Learner, StopInfo } from "../learner";
-import { defaults, type Callback } from "./core";
-import { TrainingDiverged } from "./divergence";
+import type { Learner } from "../learner";
+import { defaults, type Callback, type StopInfo } from "./core";
 import { linePlot, subplotsRow, type Panel } from "../plot";
 export interface EpochRecord {
   epoch: number;
@@ -31,7 +31,7 @@ export class Recorder implements Callback {
   private epochEnds: number[] = [];
 
   private start = 0;
-  private trainLosses: tf.Scalar[] = [];
+  private trainLosses: number[] = [];
   private trainSizes: number[] = [];
   private epochHypers: { lr: number; mom?: number }[] = [];
   private validSums: tf.Tensor[] = []; // [loss·bs, metric1·bs, ...] summed over batches
@@ -50,9 +50,10 @@ export class Recorder implements Callback {
   }
 
   afterBatch(learn: Learner): void {
+    if (!learn.loss) return; // a batch cancelled before its loss
     const bs = learn.yb!.shape[0];
     if (learn.training) {
-      this.trainLosses.push(tf.keep(learn.loss!.clone()));
+      this.trainLosses.push(learn.lossValue);
       this.trainSizes.push(bs);
       this.epochHypers.push({ lr: learn.opt!.lr, mom: learn.opt!.mom });
       return;
@@ -64,11 +65,10 @@ export class Recorder implements Callback {
   }
 
   afterEpoch(learn: Learner): void {
-    const stacked = this.trainLosses.length ? tf.stack(this.trainLosses) : undefined;
-    const losses = stacked ? Array.from(stacked.dataSync()) : [];
-    stacked?.dispose();
-    const sums = this.validSums.map((s) => s.dataSync()[0]);
-    tf.dispose([...this.trainLosses, ...this.validSums]);
+    const stacked = this.validSums.length ? tf.stack(this.validSums) : undefined;
+    const sums = stacked ? Array.from(stacked.dataSync()) : [];
+    tf.dispose([stacked, ...this.validSums]);
+    const losses = this.trainLosses;
     this.trainLosses = [];
     this.validSums = [];
     this.batchLosses.push(...losses);
@@ -76,12 +76,7 @@ export class Recorder implements Callback {
     this.moms.push(...this.epochHypers.flatMap((h) => (h.mom === undefined ? [] : [h.mom])));
     const n = this.trainSizes.reduce((a, b) => a + b, 0);
     const trainLoss = losses.reduce((acc, l, i) => acc + l * this.trainSizes[i], 0) / n;
-    const [validLoss, ...metricValues] = sums.map((s) => s / this.validCount);
-    if (!Number.isFinite(trainLoss) || !Number.isFinite(validLoss)) {
-      throw new TrainingDiverged(`Training diverged: the ${Number.isFinite(trainLoss) ? "validation" : "training"} loss of epoch ` +
-        `${learn.epoch + 1} became ${Number.isFinite(trainLoss) ? validLoss : trainLoss}. Try a lower learning rate ` +
-        `(it was ${learn.opt?.lr}), or check the inputs for NaN values.`);
-    }
+    const [validLoss = NaN, ...metricValues] = sums.map((s) => s / this.validCount);
     this.epochEnds.push(this.batchLosses.length);
     const metrics = Object.fromEntries(this.metricNames.map((name, i) => [name, metricValues[i]]));
     this.values.push({ epoch: this.values.length, trainLoss, validLoss, metrics, seconds: (Date.now() - this.start) / 1000 });
@@ -90,14 +85,12 @@ export class Recorder implements Callback {
   afterCancelFit(learn: Learner): void {
     this.stopped = learn.stopped;
     // The unfinished epoch gets no row, but its batches' training losses join the history.
-    const stacked = this.trainLosses.length ? tf.stack(this.trainLosses) : undefined;
-    if (stacked) this.batchLosses.push(...stacked.dataSync());
-    stacked?.dispose();
+    this.batchLosses.push(...this.trainLosses);
   }
 
   afterFit(): void {
-    // A fit stopped early may leave tensors of an unfinished epoch.
-    tf.dispose([...this.trainLosses, ...this.validSums]);
+    // A fit stopped early may leave the sums of an unfinished epoch.
+    tf.dispose(this.validSums);
     this.trainLosses = [];
     this.validSums = [];
   }

@@ -4,7 +4,8 @@
 // the learning rate warms up from low to high, then anneals to almost nothing, while momentum does the
 // opposite (high momentum while the steps are small, less while they are large).
 import type { Learner } from "../learner";
-import type { Callback } from "./core";
+import { withCallbacks, type Callback } from "./core";
+import { checkEpochs, checkLearningRate } from "../checks";
 
 /** The value of a hyperparameter at `pos`, from 0 (start of training) to 1 (end). */
 export type Schedule = (pos: number) => number;
@@ -78,21 +79,6 @@ export class ParamScheduler implements Callback {
   }
 }
 
-/**
- * Runs `run` (a fit) with `cbs` among the Learner's callbacks, in order, and the callbacks named in
- * `without` left out; the Learner's own list is restored afterwards, however the fit ends.
- */
-export async function withCallbacks<T>(learn: Learner, cbs: Callback[], run: () => Promise<T>, without: string[] = []): Promise<T> {
-  const saved = [...learn.cbs];
-  const during = [...saved.filter((cb) => !without.includes(cb.name ?? "")), ...cbs].sort((a, b) => (a.order ?? 0) - (b.order ?? 0));
-  learn.cbs.splice(0, learn.cbs.length, ...during);
-  try {
-    return await run();
-  } finally {
-    learn.cbs.splice(0, learn.cbs.length, ...saved);
-  }
-}
-
 export interface OneCycleOptions {
   /** The learning rate starts at lrMax/div (default 25). */
   div?: number;
@@ -113,7 +99,8 @@ export interface OneCycleOptions {
  */
 export async function fitOneCycle(learn: Learner, nEpoch: number, lrMax: number, opts: OneCycleOptions = {}): Promise<void> {
   const { div = 25, divFinal = 1e5, pctStart = 0.25, moms = [0.95, 0.85, 0.95], wd } = opts;
-  if (!(lrMax > 0 && Number.isFinite(lrMax))) throw new Error(`fitOneCycle needs a positive maximum learning rate lrMax; got ${lrMax}.`);
+  checkEpochs("fitOneCycle", nEpoch);
+  checkLearningRate("fitOneCycle", lrMax, "lrMax");
   if (!(pctStart >= 0 && pctStart <= 1)) throw new Error(`fitOneCycle: pctStart is a fraction of training, between 0 and 1; got ${pctStart}.`);
   if (!(div > 0 && divFinal > 0)) throw new Error(`fitOneCycle: div and divFinal must be positive; got ${div} and ${divFinal}.`);
   const scheds: Partial<Record<Hyper, Schedule>> = {

@@ -11,6 +11,7 @@
 // is pending. The JavaScript thread cannot return to the event loop in the middle of dataSync(), so we keep
 // the callbacks Dawn schedules and call them ourselves until the buffer is mapped, sleeping briefly between
 // tries (Atomics.wait), with a time limit and a clear error.
+import { withoutDawnLimitNotes } from "./dawn-log";
 import * as path from "node:path";
 import { tf } from "../tf";
 
@@ -200,7 +201,7 @@ function loadDawn(): Gpu {
   const proxy: Gpu = {
     async requestAdapter(options?: unknown) {
       if (vetted) { const { adapter, info } = vetted; vetted = undefined; inUse = info; return adapter; }
-      const adapter = await real.requestAdapter(options);
+      const adapter = await withoutDawnLimitNotes(() => real.requestAdapter(options));
       if (adapter) inUse = adapterInfo(adapter);
       return adapter;
     },
@@ -226,7 +227,7 @@ export async function prepareWebgpu(allowSoftware: boolean): Promise<AdapterInfo
   if (tf.findBackend("webgpu") && inUse) {
     info = inUse; // already running on this adapter
   } else {
-    const adapter = await real.requestAdapter({ powerPreference: "high-performance" });
+    const adapter = await withoutDawnLimitNotes(() => real.requestAdapter({ powerPreference: "high-performance" }));
     if (!adapter) throw new Error("no GPU adapter found (is a Vulkan driver installed?)");
     info = adapterInfo(adapter);
     vetted = { adapter, info };
