@@ -70,7 +70,7 @@ interface Row {
 /** The predicted masks and per-item scores of `learn` for items `idx` of `dl`. */
 function predict(learn: SegmentationLearner, dl: MaskLoader, idx: number[], minPixels = 0): { preds: Uint8Array[]; scores: number[] } {
   const [xb, yb] = dl.batch(idx);
-  learn.model.train?.(false);
+  learn.model.train?.(false); // BatchNorm on its running statistics; a fit sets the mode again
   try {
     return tf.tidy(() => {
       const logits = dropSmallMasks(learn.model.forward(xb), minPixels);
@@ -80,7 +80,6 @@ function predict(learn: SegmentationLearner, dl: MaskLoader, idx: number[], minP
       return { preds, scores };
     });
   } finally {
-    learn.model.train?.(true);
     tf.dispose([xb, yb]);
   }
 }

@@ -4,7 +4,7 @@
 // size, so losses and metrics see exactly the original pixels.
 import { tf } from "../tf";
 import { BatchNorm2d, Conv2d, MaxPool2d, type Module } from "../nn";
-import { Learner, type Callback, type LearnerOptions, type LossFunc, type Metric } from "../learner";
+import { Learner, type LearnerOptions, type LossFunc, type Metric } from "../learner";
 import { adam, type OptFunc } from "../optim";
 import { cropCenter, type MaskLoader, type SegmentationDataLoaders } from "./data";
 import { lovaszHingeLoss, pixelBCE } from "./losses";
@@ -188,14 +188,10 @@ export interface MaskPreds {
 export class SegmentationLearner extends Learner {
   declare readonly dls: SegmentationDataLoaders;
 
-  /** Runs `f` with the model in evaluation mode (BatchNorm on its running statistics), then back in training mode. */
+  /** Runs `f` with the model in evaluation mode (BatchNorm on its running statistics); a fit sets the mode again. */
   private evaluating<T>(f: () => T): T {
     this.model.train?.(false);
-    try {
-      return f();
-    } finally {
-      this.model.train?.(true);
-    }
+    return f();
   }
 
   /** The model's logits and the masks for every item of `dl` (default: the validation set), in its order. */
@@ -249,19 +245,6 @@ export class SegmentationLearner extends Learner {
   }
 }
 
-/**
- * Puts the model in evaluation mode for each validation pass (BatchNorm on its running statistics, as the
- * predictions afterwards use it) and back in training mode for each training pass.
- */
-export function trainEvalModes(): Callback {
-  return {
-    name: "trainEvalModes",
-    beforeTrain: (learn) => learn.model.train?.(true),
-    beforeValidate: (learn) => learn.model.train?.(false),
-    afterFit: (learn) => learn.model.train?.(true),
-  };
-}
-
 export interface UNetLearnerOptions extends UNetOptions, Partial<Omit<LearnerOptions, "lossFunc" | "metrics">> {
   /** Default bceLovaszLoss. */
   lossFunc?: LossFunc;
@@ -281,6 +264,5 @@ export function unetLearner(dls: SegmentationDataLoaders, opts: UNetLearnerOptio
   const model = new UNet({ channels, inChannels, seed, outputSize: dls.imageSize });
   return new SegmentationLearner(dls, model, {
     ...rest, lossFunc: lossFunc ?? bceLovaszLoss, metrics: metrics ?? [saltScore, iou], optFunc: optFunc ?? adam(),
-    cbs: [trainEvalModes(), ...(rest.cbs ?? [])],
   });
 }
