@@ -53,7 +53,7 @@ export interface ShowMasksOptions {
   learn?: SegmentationLearner;
   /** Items per row (default 2: each item is two or three pictures). */
   ncols?: number;
-  /** On-screen size of each picture in CSS pixels (default 2x the image). */
+  /** On-screen size of each picture in CSS pixels (default 2x the image; 1.5x with predictions). */
   size?: number;
   /** Predicted masks smaller than this many pixels are drawn and scored as empty (see dropSmallMasks). */
   minPixels?: number;
@@ -86,7 +86,8 @@ function predict(learn: SegmentationLearner, dl: MaskLoader, idx: number[], minP
 
 /** HTML for rows of items: image, image with its true mask, and with the prediction when there is one. */
 export function masksHtml(rows: Row[], height: number, width: number, opts: { ncols?: number; size?: number; caption: string }): string {
-  const size = opts.size ?? 2 * width;
+  // Two pictures an item at twice the image size, three (with predictions) at 1.5 times: two items fit a page.
+  const size = opts.size ?? Math.round((rows.some((r) => r.pred) ? 1.5 : 2) * width);
   const cells = rows.map((r) => {
     const salt = r.mask ? r.mask.reduce((s, v) => s + v, 0) / (height * width) : undefined;
     const figs = [figure(overlayPng(r.image, height, width), r.id, size)];
