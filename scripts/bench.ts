@@ -10,14 +10,14 @@
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
-//   tsx scripts/bench.ts --cases=c,e  only the cases named (a-h); writes nothing
+//   tsx scripts/bench.ts --cases=c,e  only the cases named (a-i); writes nothing
 //   tsx scripts/bench.ts --full-epochs   (h) on whole epochs instead of its first 30 batches
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
 import { tf, initBackend, describeBackend, untarData, URLs } from "fastbook-ts";
 import { DEVICE, LOAD_RUNS, ON_GPU, ONLY, PYTHON, QUICK, ROOT, CACHE, LIMIT, median } from "./bench/config";
-import { CASES, listDigit, loadMnistTrain, sampleTrainFiles, timedLoad, timedMnistLoad, writeDataFile } from "./bench/cases";
+import { CASES, listDigit, loadMnistTrain, loadSaltTrain, sampleTrainFiles, timedLoad, timedMnistLoad, writeDataFile } from "./bench/cases";
 import { ensureTorch, runJson, trainBoth, type CaseResult } from "./bench/torch";
 import { printReport, row, trainingRow, writeResults, type Row } from "./bench/report";
 
@@ -77,9 +77,11 @@ async function main(): Promise<void> {
   first.x.dispose();
   const full = CASES.some((c) => c.data === "mnist") ? await loadMnistTrain(mnist) : undefined;
   const mnistXY = full ? [full.x, full.y] : [];
+  const salt = CASES.some((c) => c.data === "salt") ? loadSaltTrain() : undefined;
   const dataFiles = {
     sample: writeDataFile(path.join(CACHE, "train_sample.u8"), sampleXY[0], Uint8Array.from(sampleXY[1].dataSync())),
     mnist: full?.file,
+    ...(salt ? { salt: salt.file } : {}),
   };
 
   // PyTorch keeps its default thread count (here 1; its matrix products still use OpenBLAS's own threads,
@@ -89,12 +91,12 @@ async function main(): Promise<void> {
   // Cross-entropy on the sample takes the same labels as class indices [n] (3 -> class 1, 7 -> class 0).
   const sampleClasses = tf.cast(sampleXY[1].reshape([-1]), "int32");
   for (const c of CASES) {
-    const [x, y] = c.data === "mnist" ? mnistXY : c.loss === "ce" ? [sampleXY[0], sampleClasses] : sampleXY;
+    const [x, y] = c.data === "mnist" ? mnistXY : c.data === "salt" ? [salt!.x, salt!.y] : c.loss === "ce" ? [sampleXY[0], sampleClasses] : sampleXY;
     const r = (results[c.key] = await trainBoth(c, x, y, spec));
     console.log(`bench: ${c.name}: ours ${r.ours.runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
       `PyTorch ${r.torch.runs.map((t) => t.toFixed(0)).join(", ")} ms`);
   }
-  tf.dispose([...sampleXY, sampleClasses, ...mnistXY]);
+  tf.dispose([...sampleXY, sampleClasses, ...mnistXY, ...(salt ? [salt.x, salt.y] : [])]);
   const about = Object.values(results)[0]?.about ?? { torch: "?", threads: 0 };
   const loadSpec = JSON.stringify(spec);
   const torchScript = path.join(ROOT, "scripts", "bench_torch.py");

@@ -106,6 +106,18 @@ def load_training_data(file, binary):
     return x, (labels.float().view(-1, 1) if binary else labels)
 
 
+def load_salt_data(file):
+    """Case (i)'s arrays (bench/cases.ts writes them): n padded images of 128x128 float32, then n masks of
+    101x101 bytes; returned NCHW, as torch's convolutions take them."""
+    import torch
+
+    raw = np.fromfile(file, dtype=np.uint8)
+    n = len(raw) // (128 * 128 * 4 + 101 * 101)
+    x = torch.from_numpy(raw[:n * 128 * 128 * 4].view(np.float32).reshape(n, 1, 128, 128).copy())
+    y = torch.from_numpy(raw[n * 128 * 128 * 4:].reshape(n, 1, 101, 101).astype(np.float32))
+    return x, y
+
+
 def load_start(model, start):
     """Our side's initial parameters, in order: Linear weights [in, out] (torch keeps [out, in]), conv
     filters [k, k, in, out] (torch: [out, in, k, k]), biases as they are."""
@@ -186,14 +198,29 @@ def case_runner(spec, case):
         "mnist": mnist_loss,
         "bce": lambda logits, t: F.binary_cross_entropy_with_logits(logits.flatten(), t.flatten()),
         "ce": F.cross_entropy,
+        "pixel_bce": F.binary_cross_entropy_with_logits,
     }
 
-    x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample" and case["loss"] != "ce")
-    x, y = x.to(dev), y.to(dev)
-    model, loss_func = archs[case["arch"]](), losses[case["loss"]]
-    n, bs = len(x), case["bs"]
     start = case["start"]
-    load_start(model, start)
+    if case["arch"] == "unet":
+        # The U-Net the tests check against ours, layer by layer (test/fixtures/unet_reference.py).
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures"))
+        import unet_reference
+
+        x, y = load_salt_data(spec["data_files"]["salt"])
+        model = unet_reference.UNet(case["channels"], crop=[101, 101])
+        flat = np.fromfile(start["params"], dtype=np.float32)
+        sizes = [int(np.prod(s)) for s in start["shapes"]]
+        offsets = np.cumsum([0] + sizes)
+        unet_reference.load_params(model, [flat[a:b].reshape(s) for a, b, s in zip(offsets[:-1], offsets[1:], start["shapes"])])
+        model.train()
+    else:
+        x, y = load_training_data(spec["data_files"][case["data"]], case["data"] == "sample" and case["loss"] != "ce")
+        model = archs[case["arch"]]()
+        load_start(model, start)
+    x, y = x.to(dev), y.to(dev)
+    loss_func = losses[case["loss"]]
+    n, bs = len(x), case["bs"]
     model.to(dev)
     orders = torch.from_numpy(np.fromfile(start["orders"], dtype=np.int32).astype(np.int64)).view(-1, n).to(dev)
     opt = torch.optim.SGD(model.parameters(), lr=case["lr"])

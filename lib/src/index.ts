@@ -38,3 +38,4 @@ export { ProgressBar, formatBytes } from "./progress-bar";
 export { getImageFiles, parentLabel, grandparentName, grandparentSplitter, randomSplitter, IMAGE_EXTENSIONS, type Splitter, type GetImageFilesOptions } from "./data/folders";
 export { readIdx, parseIdx, writeIdx, idxFilesIn, FASHION_MNIST_PATH, FASHION_MNIST_CLASSES, type IdxArray, type IdxDtype, type IdxData, type IdxFiles } from "./data/idx";
 export { ImageDataLoaders, ImageDataset, type ImageDataLoadersOptions, type FromFolderOptions, type PixelStats, type ImageSource } from "./data/image-dataloaders";
+export * from "./segmentation";

@@ -4,13 +4,13 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import {
   tf, ls, stackImages, getImageFiles, parentLabel, Learner, Linear, ReLU, Sequential, Conv2d, Reshape, GlobalAvgPool, mnistLoss,
-  binaryCrossEntropy, crossEntropy, seededRandom, shuffled, resnet18, createVisionModel, type BatchSource, type Callback, type LossFunc,
-  type Module,
+  binaryCrossEntropy, crossEntropy, seededRandom, shuffled, resnet18, createVisionModel, UNet, pixelBCE, SegmentationDataLoaders,
+  tgsSalt, type BatchSource, type Callback, type LossFunc, type Module,
 } from "fastbook-ts";
 import { CACHE, FULL_EPOCHS, LIMIT, ONLY, QUICK } from "./config";
 
-export type Arch = "linear" | "simple_net" | "mlp" | "cnn" | "cnn10" | "resnet18";
-export type LossName = "mnist" | "bce" | "ce";
+export type Arch = "linear" | "simple_net" | "mlp" | "cnn" | "cnn10" | "resnet18" | "unet";
+export type LossName = "mnist" | "bce" | "ce" | "pixel_bce";
 
 /**
  * The training arrays both sides use, as one file: n label bytes, then n·784 pixel bytes. The PyTorch
@@ -31,7 +31,7 @@ export function writeDataFile(file: string, x: tf.Tensor, labels: Uint8Array): s
 export interface TrainCase {
   key: string;
   name: string;
-  data: "sample" | "mnist";
+  data: "sample" | "mnist" | "salt";
   arch: Arch;
   loss: LossName;
   bs: number;
@@ -48,7 +48,12 @@ export interface TrainCase {
   /** Untimed and timed runs of this case (default WARMUP and RUNS). */
   warmup?: number;
   runs?: number;
+  /** The U-Net's channels per level (case (i)). */
+  channels?: number[];
 }
+
+/** The channels of notebook 04h's U-Net, level by level. */
+export const SALT_UNET_CHANNELS = [4, 8, 16, 32];
 
 // The notebooks' hyperparameters (04b: lr 1.0 linear, 0.1 simple net, 0.5 CNN); (c) has no notebook
 // and takes the simple net's lr. Every case times whole epochs (49 batches, 235 for full MNIST).
@@ -69,6 +74,11 @@ export const CASES: TrainCase[] = ([
   // lr 0.1 the loss jumps about for a few steps and rounding grows fast: the first batch's losses are compared.
   { key: "h", name: "(h) resnet18 + fastai head, MNIST_SAMPLE", data: "sample", arch: "resnet18", loss: "ce", bs: 64, lr: 0.1,
     steps: FULL_EPOCHS ? null : 30, firstBatchLoss: true, warmup: 1, runs: 3 },
+  // 04h's U-Net and loss (per-pixel BCE) on its training images padded to 128x128, batch size 32; plain SGD on
+  // both sides, as for (f). BatchNorm in training mode on both. An epoch is 100 steps of a network far larger
+  // than the others, so one untimed epoch and the median of three.
+  { key: "i", name: `(i) U-Net of 04h (${SALT_UNET_CHANNELS.join("-")} channels), synthetic TGS salt`, data: "salt", arch: "unet", loss: "pixel_bce",
+    bs: 32, lr: 0.01, steps: null, lossTolerance: 3e-3, warmup: 1, runs: 3, channels: SALT_UNET_CHANNELS },
 ] as TrainCase[]).filter((c) => !ONLY || ONLY.includes(c.key)).map((c) => {
   const steps = QUICK ? 3 : c.steps;
   return { ...c, steps, ...(QUICK ? { warmup: undefined, runs: undefined } : {}), name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
@@ -95,8 +105,24 @@ export const archs: Record<Arch, () => Module> = {
     new Reshape(), new Linear(256, 10, { seed: 8 }),
   ),
   resnet18: () => new Sequential(new Reshape([28, 28, 1]), createVisionModel(resnet18, 1, 2, { ps: 0, seed: 9 })),
+  unet: () => new UNet({ channels: SALT_UNET_CHANNELS, outputSize: [101, 101], seed: 1 }),
 };
-export const losses: Record<LossName, LossFunc> = { mnist: mnistLoss, bce: binaryCrossEntropy, ce: crossEntropy };
+export const losses: Record<LossName, LossFunc> = { mnist: mnistLoss, bce: binaryCrossEntropy, ce: crossEntropy, pixel_bce: pixelBCE };
+
+/**
+ * Case (i)'s data, as notebook 04h prepares it: the synthetic salt set's training split (validPct 0.2, seed
+ * 42), each image normalised by its own statistics and reflect-padded to 128x128, masks 101x101. Written for the PyTorch side as one
+ * file: n·128·128 float32 pixels, then n·101·101 mask bytes.
+ */
+export function loadSaltTrain(): { x: tf.Tensor; y: tf.Tensor; file: string } {
+  const dls = SegmentationDataLoaders.fromFolders(tgsSalt().path, { validPct: 0.2, seed: 42, flip: false, normalize: "image", limit: LIMIT ?? undefined });
+  const [x, y] = dls.train.batch(Array.from({ length: dls.train.n }, (_, i) => i));
+  const file = path.join(CACHE, "train_salt.bin");
+  fs.mkdirSync(CACHE, { recursive: true });
+  fs.writeFileSync(file + ".tmp", Buffer.concat([Buffer.from((x.dataSync() as Float32Array).buffer), Buffer.from(Uint8Array.from(y.dataSync()))]));
+  fs.renameSync(file + ".tmp", file);
+  return { x, y, file };
+}
 
 export const listDigit = (dir: string) => ls(dir).slice(0, LIMIT ?? undefined);
 export const sampleTrainFiles = (sample: string) => [...listDigit(path.join(sample, "train", "3")), ...listDigit(path.join(sample, "train", "7"))];
