@@ -107,7 +107,7 @@ def load_training_data(file, binary):
 
 
 def load_salt_data(file):
-    """Case (i)'s arrays (bench/cases.ts writes them): n padded images of 128x128 float32, then n masks of
+    """Case (i)'s arrays (scripts/bench/cases.ts writes them): n padded images of 128x128 float32, then n masks of
     101x101 bytes; returned NCHW, as torch's convolutions take them."""
     import torch
 

@@ -27,7 +27,9 @@ function texts(): string[] {
 export function namedPaths(text: string, file: string): string[] {
   const found = new Set<string>();
   const top = TOP.map((d) => d.replace(".", "\\.")).join("|");
-  for (const m of text.matchAll(new RegExp(`(?<![\\w./-])((?:${top})/[\\w./-]*[\\w/])`, "g"))) found.add(m[1]);
+  // A path ends where path characters end; one that runs on into a placeholder (`test/images/<id>.png`, a
+  // folder of someone else's layout) is not checked.
+  for (const m of text.matchAll(new RegExp(`(?<![\\w./-])((?:${top})/[\\w./-]*[\\w/])(?![\\w/<>*{}$-]|\\.[\\w/<>*{}$-])`, "g"))) found.add(m[1]);
   if (file.endsWith(".md")) {
     for (const m of text.matchAll(/\]\(([^)#\s]+)\)/g)) {
       if (/^[a-z]+:/.test(m[1])) continue; // a URL
