@@ -7,11 +7,10 @@ Runs cells that throw an error of the library, one of TensorFlow.js, and one ins
 completions after a class name, then interrupts a fit in its first epoch. Prints one JSON object with each cell's reply status, stderr and displays, for
 test/notebook-errors.test.ts to check.
 """
-import json
 import re
 import time
 
-from kernel_driver import Cell, debug, report, start
+from kernel_driver import Cell, debug, report
 
 SETUP = r"""
 import { tf, initBackend, crossEntropy, Learner, Linear, DataLoaders, ImageDataLoaders, mnistLoss } from "fastbook-ts";
@@ -32,43 +31,36 @@ CELLS = {
 FIT = "await new Learner(dls, new Linear(8, 1, { seed: 1 }), { lossFunc: mnistLoss, cbs: [slow] }).fit(3, 0.1);"
 
 
-def main():
-    km, kc = start()
-    out = {}
-    try:
-        setup = Cell(kc, SETUP).finish(120)
-        out["setup"] = {"status": setup.reply["status"], "stdout": setup.stdout, "stderr": setup.stderr}
-        for name, code in CELLS.items():
-            cell = Cell(kc, code).finish(120)
-            out[name] = {"status": cell.reply["status"], "stdout": cell.stdout, "stderr": cell.stderr}
-            time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
+def main(km, kc, out):
+    setup = Cell(kc, SETUP).finish(120)
+    out["setup"] = {"status": setup.reply["status"], "stdout": setup.stdout, "stderr": setup.stderr}
+    for name, code in CELLS.items():
+        cell = Cell(kc, code).finish(120)
+        out[name] = {"status": cell.reply["status"], "stdout": cell.stdout, "stderr": cell.stderr}
+        time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
 
-        out["complete"] = {}
-        for code in ["ImageDataLoaders.", "Learner.", "tf.sig"]:
-            msg_id = kc.complete(code, len(code))
-            while True:
-                reply = kc.get_shell_msg(timeout=60)
-                if reply["parent_header"].get("msg_id") == msg_id:
-                    out["complete"][code] = reply["content"]["matches"]
-                    break
-
-        fit = Cell(kc, FIT)
-        deadline = time.time() + 60
-        while time.time() < deadline and not fit.idle and not any(re.search(r"epoch 1/3, training [1-9]", d) for d in fit.displays):
-            fit.pump(0.1)
-        for _ in range(10):  # an interrupt that reaches tslab while it compiles the cell is lost
-            km.interrupt_kernel()
-            if fit.pump(2):
+    out["complete"] = {}
+    for code in ["ImageDataLoaders.", "Learner.", "tf.sig"]:
+        msg_id = kc.complete(code, len(code))
+        while True:
+            reply = kc.get_shell_msg(timeout=60)
+            if reply["parent_header"].get("msg_id") == msg_id:
+                out["complete"][code] = reply["content"]["matches"]
                 break
-        fit.finish(60)
-        fit.pump(3, after_idle=True)  # the fit stops at its next batch, then draws its final state
-        debug("displays", fit.by_id)
-        out["interrupt"] = {"status": fit.reply["status"], "stdout": fit.stdout, "stderr": fit.stderr,
-                            "displays": list(fit.by_id.values())}
-        kc.stop_channels()
-    finally:
-        km.shutdown_kernel(now=True)
-    print(json.dumps(out))
+
+    fit = Cell(kc, FIT)
+    deadline = time.time() + 60
+    while time.time() < deadline and not fit.idle and not any(re.search(r"epoch 1/3, training [1-9]", d) for d in fit.displays):
+        fit.pump(0.1)
+    for _ in range(10):  # an interrupt that reaches tslab while it compiles the cell is lost
+        km.interrupt_kernel()
+        if fit.pump(2):
+            break
+    fit.finish(60)
+    fit.pump(3, after_idle=True)  # the fit stops at its next batch, then draws its final state
+    debug("displays", fit.by_id)
+    out["interrupt"] = {"status": fit.reply["status"], "stdout": fit.stdout, "stderr": fit.stderr,
+                        "displays": list(fit.by_id.values())}
 
 
 if __name__ == "__main__":

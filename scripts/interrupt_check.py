@@ -9,11 +9,10 @@ user would run next: one that reads the Learner's state and one that fits again;
 loop written with the library's `interruptible`. Prints one JSON object with what each step saw, for
 test/interrupt.test.ts to check. Exit status 0 unless the kernel could not be driven at all.
 """
-import json
 import re
 import time
 
-from kernel_driver import Cell, debug, report, start
+from kernel_driver import Cell, debug, report
 
 SETUP = r"""
 import { tf, initBackend, Learner, Linear, ReLU, Sequential, DataLoaders, mnistLoss, batchAccuracy, interruptible } from "fastbook-ts";
@@ -71,65 +70,57 @@ console.log("LOOP " + JSON.stringify({ spins: spinsThen, stillSpinning: spin.ste
 """
 
 
-def main():
-    km, kc = start()
-    out = {}
-    try:
-        setup = Cell(kc, SETUP).finish(120)
-        out["setup"] = {"status": setup.reply["status"], "ready": setup.marked("READY"), "stderr": setup.stderr}
-        if setup.reply["status"] != "ok":
-            print(json.dumps(out))
-            return
+def main(km, kc, out):
+    setup = Cell(kc, SETUP).finish(120)
+    out["setup"] = {"status": setup.reply["status"], "ready": setup.marked("READY"), "stderr": setup.stderr}
+    if setup.reply["status"] != "ok":
+        return
 
-        fit = Cell(kc, FIT)
-        # Interrupt once the progress bar says the fit is in its third epoch or later.
-        deadline = time.time() + 120
-        # Epochs take ~20 ms once warm and the bar redraws every 100 ms, so "3" itself may never be shown.
-        def epoch_shown(d):
-            m = re.search(r"epoch (\d+)/4000", d)
-            return m is not None and int(m.group(1)) >= 3
-        while time.time() < deadline and not any(epoch_shown(d) for d in fit.displays):
-            fit.pump(0.1)
-            if fit.idle:
-                break
-        interrupted_at = time.time()
-        debug("interrupting; last display:", fit.displays[-1:])
-        # An interrupt that reaches tslab while it is still compiling a cell is lost: send it again until
-        # the cell answers (a busy machine can delay the fit's start past the display above).
-        for attempt in range(20):
-            km.interrupt_kernel()
-            if fit.pump(2):
-                break
-            debug("no answer 2 s after interrupt", attempt + 1)
-        out["interrupts_sent"] = attempt + 1
-        fit.finish(60)
-        debug("fit cell answered", fit.reply)
-        time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
-        out["fit"] = {"status": fit.reply["status"], "stderr": fit.stderr[:200],
-                      "seconds_to_reply": round(time.time() - interrupted_at, 3)}
-
-        state = Cell(kc, STATE).finish(60)
-        out["state"] = state.marked("STATE")
-        # The bar's display is updated in place once the fit has unwound: its last text says why it stopped.
-        out["bar"] = [d for d in fit.displays + state.displays if "epoch" in d and " s on backend" in d][-1:]
-        refit = Cell(kc, REFIT).finish(120)
-        out["refit"] = refit.marked("REFIT") or {"stdout": refit.stdout, "stderr": refit.stderr, "error": refit.error}
-
-        loop = Cell(kc, LOOP)
-        deadline = time.time() + 60  # interrupt once it runs (an interrupt during tslab's compile is lost)
-        while time.time() < deadline and "LOOPING" not in loop.stdout and not loop.idle:
-            loop.pump(0.1)
-        time.sleep(0.3)
+    fit = Cell(kc, FIT)
+    # Interrupt once the progress bar says the fit is in its third epoch or later.
+    deadline = time.time() + 120
+    # Epochs take ~20 ms once warm and the bar redraws every 100 ms, so "3" itself may never be shown.
+    def epoch_shown(d):
+        m = re.search(r"epoch (\d+)/4000", d)
+        return m is not None and int(m.group(1)) >= 3
+    while time.time() < deadline and not any(epoch_shown(d) for d in fit.displays):
+        fit.pump(0.1)
+        if fit.idle:
+            break
+    interrupted_at = time.time()
+    debug("interrupting; last display:", fit.displays[-1:])
+    # An interrupt that reaches tslab while it is still compiling a cell is lost: send it again until
+    # the cell answers (a busy machine can delay the fit's start past the display above).
+    for attempt in range(20):
         km.interrupt_kernel()
-        loop.finish(30)
-        time.sleep(0.5)
-        loop_state = Cell(kc, LOOP_STATE).finish(30)
-        out["loop"] = {"status": loop.reply["status"], "stderr": loop.stderr[:200], "after": loop_state.marked("LOOP")}
-        debug("loop state cell", loop_state.reply, loop_state.stdout, loop_state.stderr)
-        kc.stop_channels()
-    finally:
-        km.shutdown_kernel(now=True)
-    print(json.dumps(out))
+        if fit.pump(2):
+            break
+        debug("no answer 2 s after interrupt", attempt + 1)
+    out["interrupts_sent"] = attempt + 1
+    fit.finish(60)
+    debug("fit cell answered", fit.reply)
+    time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
+    out["fit"] = {"status": fit.reply["status"], "stderr": fit.stderr[:200],
+                  "seconds_to_reply": round(time.time() - interrupted_at, 3)}
+
+    state = Cell(kc, STATE).finish(60)
+    out["state"] = state.marked("STATE")
+    # The bar's display is updated in place once the fit has unwound: its last text says why it stopped.
+    out["bar"] = [d for d in fit.displays + state.displays if "epoch" in d and " s on backend" in d][-1:]
+    refit = Cell(kc, REFIT).finish(120)
+    out["refit"] = refit.marked("REFIT") or {"stdout": refit.stdout, "stderr": refit.stderr, "error": refit.error}
+
+    loop = Cell(kc, LOOP)
+    deadline = time.time() + 60  # interrupt once it runs (an interrupt during tslab's compile is lost)
+    while time.time() < deadline and "LOOPING" not in loop.stdout and not loop.idle:
+        loop.pump(0.1)
+    time.sleep(0.3)
+    km.interrupt_kernel()
+    loop.finish(30)
+    time.sleep(0.5)
+    loop_state = Cell(kc, LOOP_STATE).finish(30)
+    out["loop"] = {"status": loop.reply["status"], "stderr": loop.stderr[:200], "after": loop_state.marked("LOOP")}
+    debug("loop state cell", loop_state.reply, loop_state.stdout, loop_state.stderr)
 
 
 if __name__ == "__main__":

@@ -87,10 +87,18 @@ class Cell:
         return json.loads(m.group(1)) if m else None
 
 
-def report(main):
-    """Runs `main` (which prints one JSON line); a driver failure becomes {"driverError": ...} for the test."""
+def report(drive):
+    """Starts the kernel, runs `drive(km, kc, out)`, which fills the dict `out`, shuts the kernel down and prints
+    `out` as one JSON line; a driver failure becomes {"driverError": ...} for the test."""
     try:
-        main()
+        km, kc = start()
+        out = {}
+        try:
+            drive(km, kc, out)
+            kc.stop_channels()
+        finally:
+            km.shutdown_kernel(now=True)
+        print(json.dumps(out))
     except Exception as e:
         print(json.dumps({"driverError": f"{type(e).__name__}: {e}"}))
         sys.exit(1)
