@@ -7,7 +7,7 @@ import { tf } from "../lib/src/tf";
 import { assertSameOnBackends, maxRelDiff, skipUnlessWebgpu, slow } from "./helpers";
 import { initBackend } from "../lib/src/engine/backend";
 import { conv2dFilterGrad, conv2dInputGrad } from "../lib/src/engine/gradients";
-import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKernel } from "../lib/src/engine/registry";import { Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
+import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKernel } from "../lib/src/engine/registry";import { BatchNorm1d, BatchNorm2d, Conv2d, GlobalAvgPool, Linear, ReLU, Reshape, Sequential, type Module } from "../lib/src/nn";
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
@@ -202,5 +202,23 @@ test("max-pool's gradient on wasm (one pass over the output) equals cpu's: paddi
       const g = tf.randomNormal(tf.maxPool(x, k, s, pad, typeof pad === "number" ? "floor" : undefined).shape, 0, 1, "float32", 4);
       return tf.grad((t: tf.Tensor) => tf.maxPool(t as tf.Tensor4D, k, s, pad, typeof pad === "number" ? "floor" : undefined).mul(g).sum())(x);
     });
+  }
+});
+
+test("BatchNorm's training kernels on wasm give cpu's formula: output, all three gradients, running statistics", async () => {
+  // Three channels take the plain formula on wasm too; 1,200 pixels span several of the kernels' blocks of 256.
+  for (const shape of [[4, 6, 6, 3], [2, 5, 7, 8], [7, 4], [3, 20, 20, 12]]) {
+    await assertSameOnBackends(`BatchNorm training x=[${shape}]`, () => {
+      const bn = shape.length === 4 ? new BatchNorm2d(shape.at(-1)!) : new BatchNorm1d(shape.at(-1)!);
+      bn.weight.assign(tf.randomNormal([shape.at(-1)!], 1, 0.5, "float32", 5));
+      bn.bias.assign(tf.randomNormal([shape.at(-1)!], 0, 0.5, "float32", 6));
+      // A large offset checks that the statistics do not lose the variance to rounding.
+      const x = tf.add(tf.randomNormal(shape, 0, 2, "float32", 7), 50);
+      const g = tf.randomNormal(shape, 0, 1, "float32", 8);
+      const y = bn.forward(x);
+      const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(bn.forward(x), g)) as tf.Scalar, [bn.weight, bn.bias]);
+      const dx = tf.grad((t: tf.Tensor) => tf.sum(tf.mul(bn.forward(t), g)))(x);
+      return [y, value, dx, grads[bn.weight.name]!, grads[bn.bias.name]!, bn.runningMean, bn.runningVar];
+    }, { tol: 1e-4 });
   }
 });

@@ -15,6 +15,8 @@ export interface FastPaths {
   crossEntropy?(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined;
   /** conv2d(x, filter, stride, pad) + bias, NHWC. */
   conv2dWithBias?(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D | undefined;
+  /** BatchNorm's training-mode formula (channels last), with its gradient; hands the batch's mean and biased variance to onStats. */
+  batchNorm?(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number, onStats: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor | undefined;
 }
 
 export const fastPaths: FastPaths = {};

@@ -197,7 +197,8 @@ abstract class BatchNorm implements Module {
     const axes = x.shape.slice(0, -1).map((_, i) => i); // all but the channels
     const n = x.size / this.numFeatures;
     if (n < 2) throw new Error(`${name} in training mode needs more than one value per channel; got [${x.shape}]. Use a batch of 2 or more, or call train(false) first.`);
-    return this.normalizeBatch(x, axes, n);
+    return fastPaths.batchNorm?.(x, this.weight, this.bias, this.eps, (mean, variance) => this.updateRunningStats(mean, variance, n)) ??
+      this.normalizeBatch(x, axes, n);
   }
 
   /** (x − mean) · weight/√(var + eps) + bias, with the running statistics (evaluation mode). */

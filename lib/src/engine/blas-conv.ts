@@ -19,8 +19,10 @@ type ConvAttrs = { strides: number | [number, number]; pad: "same" | "valid" | n
 interface ConvLoops {
   im2col(x: number, out: number, ...geometry: number[]): void;
   col2im(cols: number, dx: number, ...geometry: number[]): void;
+  channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
+  channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;
 }
-type Heap = WasmBackend & { wasm: { _malloc(bytes: number): number; _free(ptr: number): void; asm: { memory: object } } };
+export type Heap = WasmBackend & { wasm: { _malloc(bytes: number): number; _free(ptr: number): void; asm: { memory: object } } };
 
 // Node's WebAssembly (the lib is compiled without the DOM's type declarations).
 declare const WebAssembly: {
@@ -31,7 +33,7 @@ declare const WebAssembly: {
 let loops: ConvLoops | undefined;
 let boundTo: object | undefined; // the heap the module and the blocks below belong to
 
-function convLoops(backend: Heap): ConvLoops {
+export function convLoops(backend: Heap): ConvLoops {
   if (!loops || boundTo !== backend.wasm.asm.memory) {
     // First use, or a new wasm backend (a new heap): the old blocks' offsets mean nothing there.
     boundTo = backend.wasm.asm.memory;

@@ -158,4 +158,74 @@
         (br $oyLoop)))
       (local.set $b (i32.add (local.get $b) (i32.const 1)))
       (br $bLoop))))
+
+  ;; BatchNorm's passes (batchnorm-kernels.ts), over [pixels, c] float32 values with c a multiple of 4, one
+  ;; group of four channels at a time. Sums run in float32 over blocks of 256 pixels, then in float64.
+
+  ;; out[ch] (float64) = Σ over pixels of (a[p, ch] − ma[ch]) · (b[p, ch] − mb[ch]); with b = 0, of a[p, ch].
+  (func (export "channelDots")
+    (param $a i32) (param $b i32) (param $ma i32) (param $mb i32) (param $pixels i32) (param $c i32) (param $out i32)
+    (local $v i32) (local $p i32) (local $end i32) (local $stride i32) (local $off i32)
+    (local $acc v128) (local $lo v128) (local $hi v128) (local $mav v128) (local $mbv v128)
+    (local.set $stride (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $v (i32.const 0))
+    (block $vDone (loop $vLoop
+      (br_if $vDone (i32.ge_u (local.get $v) (local.get $c)))
+      (local.set $lo (f64x2.splat (f64.const 0)))
+      (local.set $hi (f64x2.splat (f64.const 0)))
+      (local.set $mav (v128.load (i32.add (local.get $ma) (i32.shl (local.get $v) (i32.const 2)))))
+      (if (local.get $b) (then (local.set $mbv (v128.load (i32.add (local.get $mb) (i32.shl (local.get $v) (i32.const 2)))))))
+      (local.set $off (i32.shl (local.get $v) (i32.const 2)))
+      (local.set $p (i32.const 0))
+      (block $pDone (loop $pBlock
+        (br_if $pDone (i32.ge_u (local.get $p) (local.get $pixels)))
+        (local.set $end (select (local.get $pixels) (i32.add (local.get $p) (i32.const 256))
+          (i32.lt_u (i32.sub (local.get $pixels) (local.get $p)) (i32.const 256))))
+        (local.set $acc (f32x4.splat (f32.const 0)))
+        (if (local.get $b)
+          (then
+            (block $done (loop $next
+              (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+              (local.set $acc (f32x4.add (local.get $acc)
+                (f32x4.mul (f32x4.sub (v128.load (i32.add (local.get $a) (local.get $off))) (local.get $mav))
+                           (f32x4.sub (v128.load (i32.add (local.get $b) (local.get $off))) (local.get $mbv)))))
+              (local.set $off (i32.add (local.get $off) (local.get $stride)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $next))))
+          (else
+            (block $done (loop $next
+              (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
+              (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $a) (local.get $off)))))
+              (local.set $off (i32.add (local.get $off) (local.get $stride)))
+              (local.set $p (i32.add (local.get $p) (i32.const 1)))
+              (br $next)))))
+        (local.set $lo (f64x2.add (local.get $lo) (f64x2.promote_low_f32x4 (local.get $acc))))
+        (local.set $hi (f64x2.add (local.get $hi) (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $acc) (local.get $acc)))))
+        (br $pBlock)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $v) (i32.const 3))) (local.get $lo))
+      (v128.store (i32.add (local.get $out) (i32.add (i32.shl (local.get $v) (i32.const 3)) (i32.const 16))) (local.get $hi))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (br $vLoop))))
+
+  ;; out[p, ch] = a[p, ch] · ka[ch] + b[p, ch] · kb[ch] + k0[ch]; with b = 0, a[p, ch] · ka[ch] + k0[ch].
+  (func (export "channelAffine")
+    (param $a i32) (param $b i32) (param $out i32) (param $ka i32) (param $kb i32) (param $k0 i32) (param $pixels i32) (param $c i32)
+    (local $off i32) (local $q i32) (local $end i32) (local $stride i32) (local $y v128)
+    (local.set $stride (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $end (i32.mul (local.get $pixels) (local.get $stride)))
+    (local.set $off (i32.const 0))
+    (local.set $q (i32.const 0)) ;; byte offset of the channel group within a pixel
+    (block $done (loop $next
+      (br_if $done (i32.ge_u (local.get $off) (local.get $end)))
+      (local.set $y (f32x4.add (f32x4.mul (v128.load (i32.add (local.get $a) (local.get $off))) (v128.load (i32.add (local.get $ka) (local.get $q))))
+                               (v128.load (i32.add (local.get $k0) (local.get $q)))))
+      (if (local.get $b)
+        (then (local.set $y (f32x4.add (local.get $y)
+          (f32x4.mul (v128.load (i32.add (local.get $b) (local.get $off))) (v128.load (i32.add (local.get $kb) (local.get $q))))))))
+      (v128.store (i32.add (local.get $out) (local.get $off)) (local.get $y))
+      (local.set $off (i32.add (local.get $off) (i32.const 16)))
+      (local.set $q (i32.add (local.get $q) (i32.const 16)))
+      (if (i32.eq (local.get $q) (local.get $stride)) (then (local.set $q (i32.const 0))))
+      (br $next))))
 )

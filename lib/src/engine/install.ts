@@ -4,6 +4,7 @@ import { fastPaths } from "../fast-paths";
 import { conv2dWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useSharedIdentityOnWasm } from "./copies";
 import { useMaxPoolGradOnWasm } from "./pool-kernels";
+import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
 import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
@@ -24,10 +25,12 @@ export function installEngine(backend: string): void {
     useRowGatherOnWasm();
     useLossKernelsOnWasm();
     useMaxPoolGradOnWasm();
+    useBatchNormKernelsOnWasm();
     useBlasOnWasm();
   }
   // Each entry checks the backend itself and returns undefined where it does not apply.
   fastPaths.mnistLoss = fastMnistLoss;
   fastPaths.crossEntropy = fastCrossEntropy;
   fastPaths.conv2dWithBias = conv2dWithBias;
+  fastPaths.batchNorm = fastBatchNorm;
 }
