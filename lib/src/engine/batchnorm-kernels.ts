@@ -8,7 +8,7 @@
 import { tf } from "../tf";
 import { heapView, type KernelArgs } from "./wasm-heap";
 import { isOverridden, overrideKernel } from "./registry";
-import { convLoops, type Heap } from "./blas-conv";
+import { convLoops, offsetOf, type Heap } from "./blas-conv";
 
 const BN = "FastbookBatchNormTrain", BN_GRAD = "FastbookBatchNormTrainGrad";
 
@@ -22,8 +22,6 @@ function perChannel(backend: Heap, c: number, count: number) {
     done: () => backend.wasm._free(base),
   };
 }
-
-const offsetOf = (backend: Heap, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
 
 /** y = (x − mean)/√(var + eps) · weight + bias with the batch's mean and (biased) variance; outputs y, mean, variance. */
 function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {

@@ -19,6 +19,7 @@ type ConvAttrs = { strides: number | [number, number]; pad: "same" | "valid" | n
 interface ConvLoops {
   im2col(x: number, out: number, ...geometry: number[]): void;
   col2im(cols: number, dx: number, ...geometry: number[]): void;
+  convDirect(x: number, f: number, out: number, ...geometryAndCo: number[]): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
   channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;
 }
@@ -109,6 +110,16 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvIn
     a.strides, 1, a.pad, a.dimRoundingMode, false, "channelsLast");
 }
 
+/**
+ * Few channels: the direct loops (conv-loops.wat) beat im2col and sgemm for the forward pass and the input
+ * gradient up to this many multiply-adds per output pixel (kh·kw·ci·co: 3x3 with 8 channels in and out);
+ * they take output channels four at a time. The filter gradient stays a matrix product, which is faster.
+ */
+export const directConv = { maxWork: 9 * 8 * 8 };
+const isDirect = (ci: ConvInfo, co: number, ciOut = ci.inChannels) =>
+  co % 4 === 0 && ci.filterHeight * ci.filterWidth * ciOut * co <= directConv.maxWork;
+export const offsetOf = (backend: Heap, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
 const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
 
@@ -132,7 +143,9 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * co === 0) return out;
     if (k === 0) heapView(backend, out).fill(0);
-    else {
+    else if (isDirect(ci, co)) {
+      convLoops(backend).convDirect(offsetOf(backend, x!), offsetOf(backend, filter!), offsetOf(backend, out), ...geometry(ci), co);
+    } else {
       const c = colsOf(backend, x!, ci);
       sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, co, k, 1, f32At(backend, c, m * k), k,
         heapView(backend, filter!) as Float32Array, co, 0, heapView(backend, out) as Float32Array, co);
@@ -181,6 +194,19 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * k === 0 || co === 0) { heapView(backend, out).fill(0); return out; }
     const run = convLoops(backend);
+    if (ci.strideHeight === 1 && ci.strideWidth === 1 && isDirect(ci, ci.inChannels, co)) {
+      // With stride 1 the input gradient is a convolution of dy with the filter turned half a circle and its
+      // channels swapped, padded so that every output pixel's window is reached: kh − 1 − top above.
+      const [kh, kw, cin] = [ci.filterHeight, ci.filterWidth, ci.inChannels];
+      const size = kh * kw * cin * co, ptr = scratch.reserve(backend, size); // before the views: it may grow the heap
+      const f = heapView(backend, filter) as Float32Array, turned = f32At(backend, ptr, size);
+      for (let ky = 0; ky < kh; ky++) for (let kx = 0; kx < kw; kx++) for (let c = 0; c < cin; c++) for (let o = 0; o < co; o++) {
+        turned[((ky * kw + kx) * co + o) * cin + c] = f[(((kh - 1 - ky) * kw + (kw - 1 - kx)) * cin + c) * co + o]!;
+      }
+      run.convDirect(offsetOf(backend, dy), ptr, offsetOf(backend, out), ci.batchSize, ci.outHeight, ci.outWidth, co,
+        ci.inHeight, ci.inWidth, 1, 1, kh, kw, kh - 1 - ci.padInfo.top, kw - 1 - ci.padInfo.left, cin);
+      return out;
+    }
     const c = scratch.reserve(backend, m * k);
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, m, k, co, 1, heapView(backend, dy) as Float32Array, co,
       heapView(backend, filter) as Float32Array, co, 0, f32At(backend, c, m * k), k);

@@ -228,4 +228,105 @@
       (local.set $q (i32.add (local.get $q) (i32.const 16)))
       (if (i32.eq (local.get $q) (local.get $stride)) (then (local.set $q (i32.const 0))))
       (br $next))))
+
+  ;; A direct convolution for few channels (blas-conv.ts), where spreading the input out for a matrix product
+  ;; costs more than the arithmetic: out[b, oy, ox, o] = Σ over ky, kx, c of
+  ;; x[b, oy*sh − top + ky, ox*sw − left + kx, c] · f[ky, kx, c, o], four output channels at a time (co is a
+  ;; multiple of 4). Windows past the edge count as zeros. Away from the left and right edges four
+  ;; neighbouring output pixels are done together, so that each filter vector is loaded once for four.
+  (func (export "convDirect")
+    (param $x i32) (param $f i32) (param $out i32) (param $n i32) (param $h i32) (param $w i32) (param $ci i32)
+    (param $oh i32) (param $ow i32) (param $sh i32) (param $sw i32) (param $kh i32) (param $kw i32)
+    (param $top i32) (param $left i32) (param $co i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $ix0 i32) (local $o i32) (local $image i32) (local $width i32)
+    (local.set $o (local.get $out))
+    (local.set $b (i32.const 0))
+    (block $bDone (loop $bLoop
+      (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+      (local.set $image (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $w)) (local.get $ci)) (i32.const 2))))
+      (local.set $oy (i32.const 0))
+      (block $oyDone (loop $oyLoop
+        (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+        (local.set $ox (i32.const 0))
+        (block $oxDone (loop $oxLoop
+          (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+          (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+          ;; four pixels whose windows all lie inside the row: from ix0 to ix0 + 3·sw + kw
+          (local.set $width (select (i32.const 4) (i32.const 1)
+            (i32.and (i32.and (i32.le_u (i32.add (local.get $ox) (i32.const 4)) (local.get $ow)) (i32.ge_s (local.get $ix0) (i32.const 0)))
+                     (i32.le_s (i32.add (i32.add (local.get $ix0) (i32.mul (i32.const 3) (local.get $sw))) (local.get $kw)) (local.get $w)))))
+          (call $convPixels (local.get $image) (local.get $f) (local.get $o) (local.get $h) (local.get $w) (local.get $ci)
+            (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $ix0) (local.get $sw)
+            (local.get $kh) (local.get $kw) (local.get $co) (local.get $width))
+          (local.set $o (i32.add (local.get $o) (i32.shl (i32.mul (local.get $width) (local.get $co)) (i32.const 2))))
+          (local.set $ox (i32.add (local.get $ox) (local.get $width)))
+          (br $oxLoop)))
+        (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+        (br $oyLoop)))
+      (local.set $b (i32.add (local.get $b) (i32.const 1)))
+      (br $bLoop))))
+
+  ;; One output pixel (width 1, any window), or four side by side (width 4, windows inside the row), of
+  ;; convDirect: the window's top-left corner at (iy0, ix0) of `image`; the next pixel's sw columns on.
+  (func $convPixels
+    (param $image i32) (param $f i32) (param $o i32) (param $h i32) (param $w i32) (param $ci i32)
+    (param $iy0 i32) (param $ix0 i32) (param $sw i32) (param $kh i32) (param $kw i32) (param $co i32) (param $width i32)
+    (local $v i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32) (local $c i32)
+    (local $xp i32) (local $fp i32) (local $fstep i32) (local $d i32) (local $fv v128)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $fstep (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $d (i32.shl (i32.mul (local.get $sw) (local.get $ci)) (i32.const 2)))
+    (local.set $v (i32.const 0))
+    (block $vDone (loop $vLoop
+      (br_if $vDone (i32.ge_u (local.get $v) (local.get $co)))
+      (local.set $a0 (f32x4.splat (f32.const 0)))
+      (local.set $a1 (local.get $a0)) (local.set $a2 (local.get $a0)) (local.set $a3 (local.get $a0))
+      (local.set $ky (i32.const 0))
+      (block $kyDone (loop $kyLoop
+        (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+        (local.set $iy (i32.add (local.get $iy0) (local.get $ky)))
+        (if (i32.lt_u (local.get $iy) (local.get $h)) (then
+          (local.set $kx (i32.const 0))
+          (block $kxDone (loop $kxLoop
+            (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+            (local.set $ix (i32.add (local.get $ix0) (local.get $kx)))
+            (if (i32.lt_u (local.get $ix) (local.get $w)) (then
+              (local.set $xp (i32.add (local.get $image) (i32.shl
+                (i32.mul (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (local.get $ci)) (i32.const 2))))
+              (local.set $fp (i32.add (local.get $f) (i32.shl
+                (i32.add (i32.mul (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $ci)) (local.get $co)) (local.get $v))
+                (i32.const 2))))
+              (local.set $c (i32.const 0))
+              (if (i32.eq (local.get $width) (i32.const 4))
+                (then
+                  (block $cDone (loop $cLoop
+                    (br_if $cDone (i32.ge_u (local.get $c) (local.get $ci)))
+                    (local.set $fv (v128.load (local.get $fp)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat (local.get $xp)) (local.get $fv))))
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (local.get $d))) (local.get $fv))))
+                    (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (i32.shl (local.get $d) (i32.const 1)))) (local.get $fv))))
+                    (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat (i32.add (local.get $xp) (i32.mul (local.get $d) (i32.const 3)))) (local.get $fv))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+                    (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                    (br $cLoop))))
+                (else
+                  (block $cDone (loop $cLoop
+                    (br_if $cDone (i32.ge_u (local.get $c) (local.get $ci)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat (local.get $xp)) (v128.load (local.get $fp)))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $xp (i32.add (local.get $xp) (i32.const 4)))
+                    (local.set $c (i32.add (local.get $c) (i32.const 1)))
+                    (br $cLoop)))))))
+            (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+            (br $kxLoop)))))
+        (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+        (br $kyLoop)))
+      (v128.store (i32.add (local.get $o) (i32.shl (local.get $v) (i32.const 2))) (local.get $a0))
+      (if (i32.eq (local.get $width) (i32.const 4)) (then
+        (v128.store (i32.add (local.get $o) (i32.add (local.get $fstep) (i32.shl (local.get $v) (i32.const 2)))) (local.get $a1))
+        (v128.store (i32.add (local.get $o) (i32.add (i32.shl (local.get $fstep) (i32.const 1)) (i32.shl (local.get $v) (i32.const 2)))) (local.get $a2))
+        (v128.store (i32.add (local.get $o) (i32.add (i32.mul (local.get $fstep) (i32.const 3)) (i32.shl (local.get $v) (i32.const 2)))) (local.get $a3))))
+      (local.set $v (i32.add (local.get $v) (i32.const 4)))
+      (br $vLoop))))
 )
