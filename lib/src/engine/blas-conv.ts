@@ -111,13 +111,12 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvIn
 }
 
 /**
- * Few channels: the direct loops (conv-loops.wat) beat im2col and sgemm for the forward pass and the input
- * gradient up to this many multiply-adds per output pixel (kh·kw·ci·co: 3x3 with 8 channels in and out);
- * they take output channels four at a time. The filter gradient stays a matrix product, which is faster.
+ * Few channels: the input gradient as a direct convolution (conv-loops.wat) beats sgemm and col2im up to this
+ * many multiply-adds per pixel (kh·kw·ci·co: 3x3 with 8 channels in and out); the loops take output channels
+ * four at a time. The forward pass stays im2col and sgemm: the filter gradient reuses its matrix.
  */
-export const directConv = { maxWork: 9 * 8 * 8 };
-const isDirect = (ci: ConvInfo, co: number, ciOut = ci.inChannels) =>
-  co % 4 === 0 && ci.filterHeight * ci.filterWidth * ciOut * co <= directConv.maxWork;
+const DIRECT_MAX_WORK = 9 * 8 * 8;
+const isDirect = (ci: ConvInfo, co: number) => ci.inChannels % 4 === 0 && ci.filterHeight * ci.filterWidth * ci.inChannels * co <= DIRECT_MAX_WORK;
 export const offsetOf = (backend: Heap, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
 
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
@@ -143,9 +142,7 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * co === 0) return out;
     if (k === 0) heapView(backend, out).fill(0);
-    else if (isDirect(ci, co)) {
-      convLoops(backend).convDirect(offsetOf(backend, x!), offsetOf(backend, filter!), offsetOf(backend, out), ...geometry(ci), co);
-    } else {
+    else {
       const c = colsOf(backend, x!, ci);
       sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, co, k, 1, f32At(backend, c, m * k), k,
         heapView(backend, filter!) as Float32Array, co, 0, heapView(backend, out) as Float32Array, co);
@@ -194,7 +191,7 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * k === 0 || co === 0) { heapView(backend, out).fill(0); return out; }
     const run = convLoops(backend);
-    if (ci.strideHeight === 1 && ci.strideWidth === 1 && isDirect(ci, ci.inChannels, co)) {
+    if (ci.strideHeight === 1 && ci.strideWidth === 1 && isDirect(ci, co)) {
       // With stride 1 the input gradient is a convolution of dy with the filter turned half a circle and its
       // channels swapped, padded so that every output pixel's window is reached: kh − 1 − top above.
       const [kh, kw, cin] = [ci.filterHeight, ci.filterWidth, ci.inChannels];
