@@ -29,11 +29,17 @@ const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
  * costs more than it saves (measured: a training step of the chapter's simple net is ~25% faster).
  */
 const THREADED_FROM = 16e6;
+/**
+ * Products with a small result run on one thread whatever their size: OpenBLAS shares out the result's blocks,
+ * and a convolution's filter gradient ([kh·kw·ci, co], a few hundred values summed over half a million
+ * pixels) on two threads took four times the processor time of one.
+ */
+const THREADED_RESULT_FROM = 65536;
 
 function threadedBySize(sgemm: Sgemm, setThreads: (n: number) => void, max: number): Sgemm {
   let current = max;
   return (order, ta, tb, m, n, k, ...rest) => {
-    const want = m * n * k >= THREADED_FROM ? max : 1;
+    const want = m * n * k >= THREADED_FROM && m * n >= THREADED_RESULT_FROM ? max : 1;
     if (want !== current) { setThreads(want); current = want; }
     sgemm(order, ta, tb, m, n, k, ...rest);
   };
