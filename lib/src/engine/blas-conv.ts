@@ -7,6 +7,8 @@
 //   forward        out[M, co]      = cols[M, K] · filter[K, co]        (M = n·oh·ow, K = kh·kw·ci)
 //   filter grad    dfilter[K, co]  = colsᵀ · dy[M, co]
 //   input grad     dcols[M, K]     = dy · filterᵀ, then added back into dx window by window (col2im)
+// With few channels (the 4- and 8-channel levels of a U-Net at 128x128) the input gradient is instead a direct
+// convolution of dy (conv-loops.wat): the [M, K] matrix would be nine times dy, written and read back.
 import { tf } from "../tf";
 import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";

@@ -1,6 +1,8 @@
 ;; im2col and col2im for conv2d on the wasm backend (blas-conv.ts): the loops that spread each output
 ;; pixel's filter window out into one row of a matrix, and add such rows back. In JavaScript they cost
 ;; about 2.5 ns per value; here, on the backend's own memory, whole window rows are moved at once.
+;; Also a direct convolution for few channels and BatchNorm's per-channel passes (batchnorm-kernels.ts),
+;; four float32 values at a time (SIMD).
 ;;
 ;; Tensors are NHWC float32; all pointers are byte offsets into the imported memory (the TensorFlow.js
 ;; wasm heap). A window row is kw pixels of c channels, contiguous in the input whenever it lies inside.
