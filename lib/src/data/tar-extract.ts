@@ -21,8 +21,8 @@ type Entry =
   | { kind: "meta"; type: "x" | "L"; parts: Buffer[] }
   | { kind: "skip" };
 
-function octal(h: Buffer, at: number, len: number, what: string): number {
-  // Base-256 (GNU, for sizes of 8 GiB and more): the high bit of the first byte is set.
+/** A numeric header field (octal digits, or GNU's base-256 for large sizes); NaN when it is neither. */
+function numberField(h: Buffer, at: number, len: number): number {
   if (h[at]! & 0x80) {
     let v = h[at]! & 0x7f;
     for (let i = at + 1; i < at + len; i++) v = v * 256 + h[i]!;
@@ -34,9 +34,7 @@ function octal(h: Buffer, at: number, len: number, what: string): number {
   while (i < end && h[i] === 0x20) i++;
   let v = 0;
   for (; i < end && h[i]! >= 0x30 && h[i]! <= 0x37; i++) v = v * 8 + (h[i]! - 0x30);
-  for (; i < end; i++) {
-    if (h[i] !== 0 && h[i] !== 0x20) throw new TarFormatError(`a tar header's ${what} field is not a number ("${h.toString("latin1", at, end)}")`);
-  }
+  for (; i < end; i++) if (h[i] !== 0 && h[i] !== 0x20) return NaN;
   return v;
 }
 
@@ -50,7 +48,7 @@ function headerChecksumOk(h: Buffer): boolean {
   let sum = 8 * 0x20;
   for (let i = 0; i < 148; i++) sum += h[i]!;
   for (let i = 156; i < BLOCK; i++) sum += h[i]!;
-  return sum === octal(h, 148, 8, "checksum");
+  return sum === numberField(h, 148, 8);
 }
 
 /** A pax extended header's `path` record, if any ("<len> path=<value>\n" records). */
@@ -140,7 +138,8 @@ class TarWriter {
       return;
     }
     if (!headerChecksumOk(h)) throw new TarFormatError("a tar header fails its checksum (not a tar archive, or a damaged one)");
-    const size = octal(h, 124, 12, "size");
+    const size = numberField(h, 124, 12);
+    if (Number.isNaN(size)) throw new TarFormatError(`a tar header's size field is not a number ("${h.toString("latin1", 124, 136)}")`);
     const type = String.fromCharCode(h[156]!);
     // ustar keeps the start of long names in a prefix field; old GNU tar ("ustar  ") uses those bytes for times.
     const ustar = h.toString("latin1", 257, 263) === "ustar\0";
