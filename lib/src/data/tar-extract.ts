@@ -72,8 +72,8 @@ function paxPath(data: Buffer): string | undefined {
  * stay inside `root`; links, devices and anything else that is not a plain file or folder are refused.
  */
 class TarWriter {
-  /** Regular files written, by path (a name repeated in the archive counts once, as on disk). */
-  readonly files = new Set<string>();
+  /** File entries written (a name the archive repeats is written, and counted, again). */
+  files = 0;
   private readonly folders = new Set<string>();
   private header = Buffer.alloc(BLOCK);
   private headerFill = 0;
@@ -202,7 +202,7 @@ class TarWriter {
     const parent = entry.name.slice(0, entry.name.lastIndexOf("/"));
     if (!this.folders.has(parent)) this.makeFolder(parent);
     entry.fd = fs.openSync(entry.name, "w");
-    this.files.add(entry.name);
+    this.files++;
   }
 
   private take(chunk: Buffer, at: number, n: number): void {
@@ -228,7 +228,7 @@ class TarWriter {
 
 /**
  * Unpacks `archive` (gzip-compressed or plain tar) into the existing folder `root`; returns the number of
- * files written. Throws TarFormatError (or zlib's error) for an archive that is not a complete, valid tar
+ * file entries written. Throws TarFormatError (or zlib's error) for an archive that is not a complete, valid tar
  * of files and folders, and the system's error (ENOSPC, EACCES, ...) when the disk refuses; either way
  * no file is left open, and what was written stays for the caller to remove.
  */
@@ -246,7 +246,7 @@ export async function extractTar(archive: string, root: string): Promise<number>
     // A failed write ends the loop with its own error, and leaving the loop stops the streams.
     for await (const chunk of chunks) writer.write(chunk);
     writer.end();
-    return writer.files.size;
+    return writer.files;
   } finally {
     writer.abort();
     source.destroy();
