@@ -12,14 +12,17 @@
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
 //   tsx scripts/bench.ts --cases=c,e  only the cases named (a-j); writes nothing
 //   tsx scripts/bench.ts --full-epochs   (h) on whole epochs instead of its first 30 batches
+// After the timings: each training case's share of the machine's matrix-product rate and a profile of one
+// step (scripts/bench/arith.ts).
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
-import { tf, initBackend, describeBackend, untarData, URLs } from "fastbook-ts";
+import { tf, initBackend, describeBackend, untarData, URLs, buffersOf } from "fastbook-ts";
 import { DEVICE, LOAD_RUNS, ON_GPU, ONLY, PYTHON, QUICK, ROOT, CACHE, LIMIT, median } from "./bench/config";
-import { CASES, listDigit, loadMnistTrain, loadSaltTrain, sampleTrainFiles, timedLoad, timedMnistLoad, writeDataFile } from "./bench/cases";
+import { CASES, archs, losses, listDigit, loadMnistTrain, loadSaltTrain, sampleTrainFiles, timedLoad, timedMnistLoad, writeDataFile } from "./bench/cases";
 import { ensureTorch, runJson, trainBoth, type CaseResult } from "./bench/torch";
-import { printReport, row, trainingRow, writeResults, type Row } from "./bench/report";
+import { printArithmetic, printReport, row, trainingRow, writeResults, type Row } from "./bench/report";
+import { matmulRate, profileStep, type StepProfile } from "./bench/arith";
 import { benchUnpack, tarVersion, UNPACK_RUNS } from "./bench/unpack";
 
 async function main(): Promise<void> {
@@ -102,6 +105,8 @@ async function main(): Promise<void> {
   // as ours do). Forcing 2 made it slower here ((c): ~1150 ms against ~250 ms): the default is its best.
   const spec = { sample, limit: LIMIT, warm_loads: LOAD_RUNS, device: DEVICE, data_files: dataFiles };
   const results: Record<string, CaseResult> = {};
+  const profiles: Record<string, StepProfile> = {};
+  const peakMacs = matmulRate();
   // Cross-entropy on the sample takes the same labels as class indices [n] (3 -> class 1, 7 -> class 0).
   const sampleClasses = tf.cast(sampleXY[1].reshape([-1]), "int32");
   for (const c of CASES) {
@@ -109,6 +114,7 @@ async function main(): Promise<void> {
     const r = (results[c.key] = await trainBoth(c, x, y, spec));
     console.log(`bench: ${c.name}: ours ${r.ours.runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
       `PyTorch ${r.torch.runs.map((t) => t.toFixed(0)).join(", ")} ms`);
+    profiles[c.key] = await profileCase(c, x, y);
   }
   tf.dispose([...sampleXY, sampleClasses, ...mnistXY, ...(salt ? [salt.x, salt.y] : [])]);
   const about = Object.values(results)[0]?.about ?? { torch: "?", threads: 0 };
@@ -121,7 +127,13 @@ async function main(): Promise<void> {
 
   const nFiles = sampleTrainFiles(sample).length;
   const rows: Row[] = [
-    ...CASES.map((c) => trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance, c.firstBatchLoss)),
+    ...CASES.map((c) => {
+      const r = trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance, c.firstBatchLoss);
+      const p = profiles[c.key], n = (c.data === "mnist" ? mnistXY : c.data === "salt" ? [salt!.x] : sampleXY)[0].shape[0];
+      const epochMacs = (p.macs / c.bs) * (c.steps ? Math.min(c.steps * c.bs, n) : n);
+      const fraction = (ms: number) => +(epochMacs / (ms / 1000) / peakMacs).toFixed(4);
+      return { ...r, epoch_macs: epochMacs, ours_peak_fraction: fraction(r.ours_ms), reference_peak_fraction: fraction(r.reference_ms), step_profile: p };
+    }),
     ...(timeLoads ? [
       row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
       row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),
@@ -139,12 +151,24 @@ async function main(): Promise<void> {
     console.log(`(j): median of ${UNPACK_RUNS} runs per side, taking turns (tar first), each into a fresh folder on a synced disk; ` +
       "ours is the untarData call in a fresh process (copy from a local mirror, checksums, unpack, completion marker).");
   }
+  printArithmetic(peakMacs, rows);
 
   if (QUICK || (ONLY && !process.env.BENCH_OUT)) return; // keep the recorded full run
   // BENCH_OUT: where a GPU run writes its table (the recorded CPU results stay as they are).
   const out = process.env.BENCH_OUT || path.join(ROOT, "bench", "results.json");
-  writeResults(out, { machine, backend: backend.name, reference }, rows);
+  writeResults(out, { machine, backend: backend.name, reference, peak_gmacs: +(peakMacs / 1e9).toFixed(2) }, rows);
   console.log(`wrote ${path.relative(ROOT, out)}`);
+}
+
+/** One training step of the case's model (a fresh copy) on its first batch, profiled. */
+async function profileCase(c: (typeof CASES)[number], x: tf.Tensor, y: tf.Tensor): Promise<StepProfile> {
+  const model = archs[c.arch]();
+  const [xb, yb] = [x.slice(0, Math.min(c.bs, x.shape[0])), y.slice(0, Math.min(c.bs, y.shape[0]))];
+  try {
+    return await profileStep(model, losses[c.loss], xb, yb, c.lr);
+  } finally {
+    tf.dispose([xb, yb, ...model.parameters(), ...buffersOf(model)]);
+  }
 }
 
 main().catch((e: unknown) => {

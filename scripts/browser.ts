@@ -80,7 +80,7 @@ class Browser {
     for (const l of this.listeners) l(msg);
   }
 
-  send(method: string, params: Json = {}, sessionId?: string, timeoutMs = 60_000): Promise<Json> {
+  send(method: string, params: Json = {}, sessionId?: string, timeoutMs = 300_000): Promise<Json> {
     const id = this.nextId++;
     const msg = JSON.stringify({ id, method, params, ...(sessionId ? { sessionId } : {}) });
     return new Promise((resolve, reject) => {
@@ -144,7 +144,7 @@ export interface CheckOptions {
   screenshotDir?: string;
   /** Write <name>.pdf next to each report (or into this folder). */
   pdfDir?: string;
-  /** How long to wait for the charts to be drawn (default 30 s). */
+  /** How long to wait for the charts to be drawn (default 180 s; a report that draws sooner goes on at once). */
   timeoutMs?: number;
 }
 
@@ -198,7 +198,7 @@ async function checkOne(browser: Browser, file: string, opts: CheckOptions): Pro
     await s('Emulation.setDeviceMetricsOverride', { width: WIDTH, height: 900, deviceScaleFactor: 1, mobile: false });
     await s('Page.navigate', { url: pathToFileURL(path.resolve(file)).href });
 
-    const deadline = Date.now() + (opts.timeoutMs ?? 30_000);
+    const deadline = Date.now() + (opts.timeoutMs ?? 180_000); // a wait, not a limit: a busy machine draws late
     let state: Json = {};
     for (;;) {
       const r = (await s('Runtime.evaluate', { expression: PROBE, returnByValue: true })) as { result: { value?: string } };

@@ -32,10 +32,10 @@ FIT = "await new Learner(dls, new Linear(8, 1, { seed: 1 }), { lossFunc: mnistLo
 
 
 def main(km, kc, out):
-    setup = Cell(kc, SETUP).finish(120)
+    setup = Cell(kc, SETUP).finish(600)
     out["setup"] = {"status": setup.reply["status"], "stdout": setup.stdout, "stderr": setup.stderr}
     for name, code in CELLS.items():
-        cell = Cell(kc, code).finish(120)
+        cell = Cell(kc, code).finish(600)
         out[name] = {"status": cell.reply["status"], "stdout": cell.stdout, "stderr": cell.stderr}
         time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
 
@@ -43,20 +43,20 @@ def main(km, kc, out):
     for code in ["ImageDataLoaders.", "Learner.", "tf.sig"]:
         msg_id = kc.complete(code, len(code))
         while True:
-            reply = kc.get_shell_msg(timeout=60)
+            reply = kc.get_shell_msg(timeout=600)
             if reply["parent_header"].get("msg_id") == msg_id:
                 out["complete"][code] = reply["content"]["matches"]
                 break
 
     fit = Cell(kc, FIT)
-    deadline = time.time() + 60
+    deadline = time.time() + 600
     while time.time() < deadline and not fit.idle and not any(re.search(r"epoch 1/3, training [1-9]", d) for d in fit.displays):
         fit.pump(0.1)
     for _ in range(10):  # an interrupt that reaches tslab while it compiles the cell is lost
         km.interrupt_kernel()
         if fit.pump(2):
             break
-    fit.finish(60)
+    fit.finish(600)
     fit.pump(3, after_idle=True)  # the fit stops at its next batch, then draws its final state
     debug("displays", fit.by_id)
     out["interrupt"] = {"status": fit.reply["status"], "stdout": fit.stdout, "stderr": fit.stderr,

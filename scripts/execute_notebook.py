@@ -112,7 +112,7 @@ def main():
     parser.add_argument("input")
     parser.add_argument("output_ipynb")
     parser.add_argument("output_html")
-    parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell (default 1800)")
+    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600)")
     args = parser.parse_args()
 
     nb = nbformat.read(args.input, as_version=4)
@@ -129,7 +129,7 @@ def main():
         nb,
         kernel_name="tslab",  # always the project's kernel, whatever the file's metadata says
         timeout=args.timeout,
-        startup_timeout=120,
+        startup_timeout=600,
         on_cell_start=on_cell_start,
         on_cell_error=on_cell_error,
         # The kernel starts in the notebook's folder, so relative paths in cells mean the same as in Jupyter.

@@ -71,14 +71,14 @@ console.log("LOOP " + JSON.stringify({ spins: spinsThen, stillSpinning: spin.ste
 
 
 def main(km, kc, out):
-    setup = Cell(kc, SETUP).finish(120)
+    setup = Cell(kc, SETUP).finish(600)
     out["setup"] = {"status": setup.reply["status"], "ready": setup.marked("READY"), "stderr": setup.stderr}
     if setup.reply["status"] != "ok":
         return
 
     fit = Cell(kc, FIT)
     # Interrupt once the progress bar says the fit is in its third epoch or later.
-    deadline = time.time() + 120
+    deadline = time.time() + 600
     # Epochs take ~20 ms once warm and the bar redraws every 100 ms, so "3" itself may never be shown.
     def epoch_shown(d):
         m = re.search(r"epoch (\d+)/4000", d)
@@ -97,28 +97,28 @@ def main(km, kc, out):
             break
         debug("no answer 2 s after interrupt", attempt + 1)
     out["interrupts_sent"] = attempt + 1
-    fit.finish(60)
+    fit.finish(600)
     debug("fit cell answered", fit.reply)
     time.sleep(0.5)  # tslab drops requests that arrive within 200 ms of a failed cell
     out["fit"] = {"status": fit.reply["status"], "stderr": fit.stderr[:200],
                   "seconds_to_reply": round(time.time() - interrupted_at, 3)}
 
-    state = Cell(kc, STATE).finish(60)
+    state = Cell(kc, STATE).finish(600)
     out["state"] = state.marked("STATE")
     # The bar's display is updated in place once the fit has unwound: its last text says why it stopped.
     out["bar"] = [d for d in fit.displays + state.displays if "epoch" in d and " s on backend" in d][-1:]
-    refit = Cell(kc, REFIT).finish(120)
+    refit = Cell(kc, REFIT).finish(600)
     out["refit"] = refit.marked("REFIT") or {"stdout": refit.stdout, "stderr": refit.stderr, "error": refit.error}
 
     loop = Cell(kc, LOOP)
-    deadline = time.time() + 60  # interrupt once it runs (an interrupt during tslab's compile is lost)
+    deadline = time.time() + 600  # interrupt once it runs (an interrupt during tslab's compile is lost)
     while time.time() < deadline and "LOOPING" not in loop.stdout and not loop.idle:
         loop.pump(0.1)
     time.sleep(0.3)
     km.interrupt_kernel()
-    loop.finish(30)
+    loop.finish(600)
     time.sleep(0.5)
-    loop_state = Cell(kc, LOOP_STATE).finish(30)
+    loop_state = Cell(kc, LOOP_STATE).finish(600)
     out["loop"] = {"status": loop.reply["status"], "stderr": loop.stderr[:200], "after": loop_state.marked("LOOP")}
     debug("loop state cell", loop_state.reply, loop_state.stdout, loop_state.stderr)
 

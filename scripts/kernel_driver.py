@@ -30,7 +30,7 @@ def start():
     km.start_kernel(cwd=os.path.join(ROOT, "notebooks"))
     kc = km.client()
     kc.start_channels()
-    kc.wait_for_ready(timeout=120)
+    kc.wait_for_ready(timeout=600)
     return km, kc
 
 
@@ -77,7 +77,7 @@ class Cell:
         if not self.pump(timeout):
             raise RuntimeError(f"no answer within {timeout} s to a cell; stdout so far: {self.stdout!r}")
         while True:  # skip replies to other requests (kernel_info from wait_for_ready)
-            msg = self.kc.get_shell_msg(timeout=10)
+            msg = self.kc.get_shell_msg(timeout=600)
             if msg["parent_header"].get("msg_id") == self.msg_id:
                 self.reply = msg["content"]
                 return self

@@ -20,8 +20,8 @@ km.start_kernel()
 try:
     kc = km.client()
     kc.start_channels()
-    kc.wait_for_ready(timeout=120)
-    reply = kc.kernel_info(reply=True, timeout=60)
+    kc.wait_for_ready(timeout=600)
+    reply = kc.kernel_info(reply=True, timeout=600)
     kc.stop_channels()
     del kc  # closed here, not at interpreter exit (where its destructor's logging fails)
 finally:

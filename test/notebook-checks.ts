@@ -64,7 +64,7 @@ function topLossImages(text: string): string[] {
 function pixelSimilarityReference(): { accuracy: number } | { skip: string } {
   const idx = fullMnistIdx();
   if ("skip" in idx) return idx;
-  const run = spawnSync(pythonPath(), [path.join(__dirname, "pixel_similarity.py"), idx.dir], { encoding: "utf8", timeout: 300_000 });
+  const run = spawnSync(pythonPath(), [path.join(__dirname, "pixel_similarity.py"), idx.dir], { encoding: "utf8", timeout: 1_800_000 });
   assert.equal(run.status, 0, `pixel_similarity.py failed:\n${run.stderr}`);
   const { correct, total } = JSON.parse(run.stdout) as { correct: number; total: number };
   return { accuracy: correct / total };

@@ -57,7 +57,7 @@ test("every notebook's metadata is what Jupyter writes when it opens the noteboo
   // The notebook frontend replaces metadata.kernelspec and metadata.language_info with what the kernel
   // reports, and marks the notebook changed when they differ: then opening it and closing it asks to save.
   writeKernelspec();
-  const run = spawnSync(pythonPath(), [path.join(ROOT, "scripts", "kernel_info.py")], { env: jupyterEnv(ROOT), encoding: "utf8", timeout: 180_000 });
+  const run = spawnSync(pythonPath(), [path.join(ROOT, "scripts", "kernel_info.py")], { env: jupyterEnv(ROOT), encoding: "utf8", timeout: 900_000 });
   assert.equal(run.status, 0, `kernel_info.py failed (exit ${run.status}):\n${run.stderr}`);
   const kernel = JSON.parse(run.stdout) as { language_info: unknown; kernelspec: unknown };
   const files = fs.readdirSync(NOTEBOOKS).filter((f) => f.endsWith(".ipynb")).sort();

@@ -20,7 +20,7 @@ before(() => {
   full = runner([]);
   // The counts, for the test log.
   console.log(full.out.split("\n").filter((l) => /^\s+(cpu|wasm|default|noblas|tensorflow|webgpu)\s/.test(l) || /^(OK|SKIPPED|FAIL|WARNING)/.test(l)).join("\n"));
-}, { timeout: 15 * 60_000 });
+}, { timeout: 90 * 60_000 });
 
 /** The runner's FAIL lines, each naming its backend first. */
 const failures = (onWebgpu: boolean) => full.out.split("\n").filter((l) => l.startsWith("FAIL: ") && l.startsWith("FAIL: webgpu") === onWebgpu);

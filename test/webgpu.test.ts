@@ -46,7 +46,7 @@ test("the automatic choice never takes a software adapter; asked for, webgpu nam
 
 /** Runs `code` in a fresh Node process (the library through tsx); returns its stdout and stderr. */
 function fresh(code: string): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: `${__dirname}/..`, encoding: "utf8", timeout: 120_000 });
+  return spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: `${__dirname}/..`, encoding: "utf8", timeout: 900_000 });
 }
 
 test("Dawn's notes on lowered limits are kept out of stderr; everything else written there still arrives", () => {

@@ -76,6 +76,7 @@ function isHostDataset(d: unknown): d is HostDataset {
 /** A batch of tuple items, one array per field: [number, string][] -> [number[], string[]]. */
 export type Collated<T extends readonly unknown[]> = { -readonly [K in keyof T]: T[K][] };
 
+/** Options of `new DataLoader(dataset, opts)`. */
 export interface DataLoaderOptions {
   /** Items per batch (default 64). */
   bs?: number;

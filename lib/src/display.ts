@@ -5,7 +5,9 @@ import { tensorToPng, type ColorMap } from "./data/images";
 import { range, seededRandom, shuffled } from "./dataloader";
 import type { ImageDataLoaders } from "./data/image-dataloaders";
 
+/** Options of `showImage`. */
 export interface ShowImageOptions {
+  /** Shown above the image. */
   title?: string;
   /** "Greys" (default: dark ink on white, as in the chapter's figures) or "gray". */
   cmap?: ColorMap;
@@ -29,7 +31,9 @@ export async function showImage(t: tf.Tensor, opts: ShowImageOptions = {}): Prom
   showHtml(await imageFigure(t, opts), `[image ${t.shape.join("x")}${opts.title ? ": " + opts.title : ""}]`);
 }
 
+/** Options of `showImages`. */
 export interface ShowImagesOptions {
+  /** One caption per image, shown above it. */
   titles?: string[];
   cmap?: ColorMap;
   size?: number;
@@ -92,6 +96,7 @@ export function fmt(t: tf.Tensor, digits = 4): string {
 /** The most images showBatch draws: enough to look at, bounded in time and page size. */
 export const SHOW_BATCH_MAX = 100;
 
+/** Options of `dls.showBatch`. */
 export interface ShowBatchOptions {
   /** How many images (default 9, at most 100 and the set's size). */
   n?: number;

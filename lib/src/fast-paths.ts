@@ -8,6 +8,7 @@
 // Entries are filled in by initBackend (engine/install.ts); with none, everything runs as written.
 import type { tf } from "./tf";
 
+/** The functions that may be replaced whole; each entry returns undefined where it does not apply. */
 export interface FastPaths {
   /** mnistLoss(logits, targets) for logits and targets of the same shape. */
   mnistLoss?(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined;
@@ -17,4 +18,5 @@ export interface FastPaths {
   conv2dWithBias?(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D | undefined;
 }
 
+/** The entries in force (none until `initBackend` fills them in). */
 export const fastPaths: FastPaths = {};

@@ -99,6 +99,7 @@ export function topLossCaption(t: TopLoss): string {
   return `predicted ${t.predicted}\nactual ${t.actual}\nloss ${t.loss.toFixed(2)}, prob ${t.probability.toFixed(2)}`;
 }
 
+/** Options of `ClassificationInterpretation.fromLearner`. */
 export interface InterpretationOptions {
   /** Class names, by class index (default: the loaders' vocab where they have one, else "0", "1", ...). */
   vocab?: string[];

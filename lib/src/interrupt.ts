@@ -74,6 +74,7 @@ export class InterruptWatch {
     if (this.requested) throw new Interrupted(`${this.what} was interrupted${where ? ` ${where}` : ""}.`);
   }
 
+  /** Stops watching: Interrupt no longer reaches this watch. */
   close(): void {
     if (this.closed) return;
     this.closed = true;

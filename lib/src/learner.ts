@@ -20,11 +20,26 @@ export type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } 
 type Stage = "Fit" | "Epoch" | "Train" | "Validate" | "Batch";
 const CANCELS = { Fit: CancelFit, Epoch: CancelEpoch, Train: CancelTrain, Validate: CancelValidate, Batch: CancelBatch };
 
+/**
+ * The training loop of the book's `Learner`: data loaders, a model, a loss, an optimizer and metrics;
+ * `fit(nEpoch, lr)` trains, showing a progress table, and callbacks (`cbs`) join in at each stage.
+ *
+ * ```ts
+ * const learn = new Learner(dls, new Sequential(new Linear(784, 30), new ReLU(), new Linear(30, 1)),
+ *   { lossFunc: mnistLoss, optFunc: SGD, metrics: [batchAccuracy] });
+ * await learn.fit(10, 0.1);
+ * ```
+ */
 export class Learner {
+  /** loss(predictions, targets) → a scalar: what training lowers. */
   readonly lossFunc: LossFunc;
+  /** Makes the optimizer from the parameters and the learning rate, at the first fit. */
   readonly optFunc: OptFunc;
+  /** Computed on the validation set after each epoch, one column each. */
   readonly metrics: Metric[];
+  /** The callbacks, in the order they run. */
   readonly cbs: Callback[];
+  /** The optimizer, once a fit has made it. */
   opt?: Optimizer;
   /** Set when the last fit stopped early: why, and where. */
   stopped?: StopInfo;

@@ -3,10 +3,18 @@ import { tf } from "./tf";
 import { fastPaths } from "./fast-paths";
 import { seededRandom } from "./dataloader";
 
+/**
+ * What every layer and model is: a function of a batch (`forward`) and the variables it learns
+ * (`parameters`). Write your own by implementing these two, e.g.
+ * `{ forward: (x) => tf.relu(x), parameters: () => [] }`; a Learner trains any Module.
+ */
 export interface Module {
+  /** Computes the layer's output for a batch `x` (the first axis is the batch). */
   forward(x: tf.Tensor): tf.Tensor;
   /** The variables an optimizer updates. */
   parameters(): tf.Variable[];
+  /** Variables kept but not learned (BatchNorm's running statistics); saved and restored with the parameters. */
+  buffers?(): tf.Variable[];
   /** Training (true) or evaluation (false) mode, for layers that differ (the Learner sets it before each pass). */
   train?(mode: boolean): void;
 }
@@ -16,7 +24,7 @@ export interface Module {
  * `parameters()`, everything that makes up a trained model.
  */
 export function buffersOf(m: Module): tf.Variable[] {
-  return (m as { buffers?(): tf.Variable[] }).buffers?.() ?? [];
+  return m.buffers?.() ?? [];
 }
 
 /** How a layer's weights start. */

@@ -6,9 +6,14 @@
 // chapter's steps (backward, step, zero_grad) can be shown as they are.
 import { tf } from "./tf";
 
+/**
+ * Each parameter's gradient, kept between backward() calls and added to by each (PyTorch's `.grad`):
+ * `opt.grads.get(p)` is what `p.grad` is in the book. `zero()` clears them (the book's `zero_grad`).
+ */
 export class GradStore {
   private readonly grads = new Map<tf.Variable, tf.Tensor>();
 
+  /** The gradient stored for `p`, or undefined when none was computed since the last zero(). */
   get(p: tf.Variable): tf.Tensor | undefined {
     return this.grads.get(p);
   }
@@ -67,15 +72,24 @@ function freeTape(): void {
   state.activeTape = null;
 }
 
+/**
+ * What a Learner needs from an optimizer: the parameters it updates, a learning rate a schedule may
+ * change, their gradients, and `step()` / `zeroGrad()` as the book's loop calls them.
+ */
 export interface Optimizer {
+  /** The variables it updates. */
   readonly params: tf.Variable[];
+  /** The learning rate of the next step. */
   lr: number;
   /** Momentum (SGD's, or Adam's beta1), on optimizers that have one; a schedule may change it per batch. */
   mom?: number;
   /** Weight decay, on optimizers that have it. */
   wd?: number;
+  /** Each parameter's gradient, as backward() left it. */
   readonly grads: GradStore;
+  /** Moves every parameter against its gradient (the book's `opt.step()`). */
   step(): void;
+  /** Forgets the gradients, so that the next backward() starts from zero (the book's `opt.zero_grad()`). */
   zeroGrad(): void;
   /** Frees what the optimizer keeps between steps (momentum buffers); the next step starts afresh. */
   dispose?(): void;
@@ -128,6 +142,7 @@ class State {
   }
 }
 
+/** Options of `SGD` / `SGDOptim`. */
 export interface SGDOptions {
   /** Momentum (default 0: none). With momentum, each step follows avg = mom·avg + grad instead of grad. */
   mom?: number;
@@ -137,6 +152,7 @@ export interface SGDOptions {
   decoupleWd?: boolean;
 }
 
+/** Options of `Adam` / `AdamOptim`. */
 export interface AdamOptions {
   /** Decay of the gradients' running average (Adam's beta1, default 0.9). */
   mom?: number;
@@ -201,6 +217,7 @@ export class SGDOptim extends BasicOptim {
     });
   }
 
+  /** Frees the running averages; the next step starts them afresh. */
   dispose(): void {
     this.avg.clear();
   }
@@ -252,6 +269,7 @@ export class AdamOptim extends BasicOptim {
     });
   }
 
+  /** Frees the running averages; the next step starts them afresh. */
   dispose(): void {
     this.avg.clear();
     this.sqrAvg.clear();

@@ -28,7 +28,9 @@ export type VisionArch = (opts: ResNetOptions) => ResNet;
 /** Loaders of images, as ImageDataLoaders gives them: the classes' count, and the training images' shape. */
 export type ImageLoaders = Loaders & { c: number; trainDs?: { x: tf.Tensor; xShape?: number[] } };
 
+/** Options of `visionLearner`: the Learner's, plus the head's and the body's. */
 export interface VisionLearnerOptions extends Omit<LearnerOptions, "optFunc"> {
+  /** The optimizer (default Adam, as fastai's vision_learner). */
   optFunc?: LearnerOptions["optFunc"];
   /** Start from weights trained on ImageNet. None are available: true is an error (default false). */
   pretrained?: boolean;

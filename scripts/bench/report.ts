@@ -2,6 +2,7 @@
 // written to bench/results.json.
 import * as fs from "node:fs";
 import { LOAD_RUNS, RUNS, WARMUP, median } from "./config";
+import type { StepProfile } from "./arith";
 
 /** Relative difference of two losses; agreement within LOSS_TOLERANCE means both sides did the same work. */
 export const relDiff = (a: number, b: number) => Math.abs(a - b) / Math.max(Math.abs(a), Math.abs(b), 1e-12);
@@ -16,6 +17,10 @@ export interface Row {
    */
   ours_loss?: number | null; reference_loss?: number | null; losses_match?: boolean;
   ours_last_loss?: number | null; reference_last_loss?: number | null;
+  /** Training cases: the products' multiply-adds of an epoch, and each side's rate as a share of the machine's matrix-product rate. */
+  epoch_macs?: number; ours_peak_fraction?: number; reference_peak_fraction?: number;
+  /** Training cases: one step of ours, profiled (see scripts/bench/arith.ts). */
+  step_profile?: StepProfile;
 }
 /** A loss to 6 decimals; null when it diverged (JSON has no NaN). */
 export const round6 = (v: number | null) => (v !== null && Number.isFinite(v) ? +v.toFixed(6) : null);
@@ -55,7 +60,31 @@ export function printReport(about: { machine: string; ours: string; reference: s
   if (mismatched.length) console.log(`WARNING: losses differ for ${mismatched.map((r) => r.name.split(" ")[0]).join(", ")}: the two sides did not compute the same thing.`);
 }
 
+/**
+ * The second table: for each training case, its useful arithmetic per second on each side as a share of
+ * the machine's matrix-product rate, and where one step of ours spends its time.
+ */
+export function printArithmetic(peakMacs: number, rows: Row[]): void {
+  const trained = rows.filter((r) => r.step_profile);
+  if (!trained.length) return;
+  const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
+  const header = ["case", "GMAC/epoch", "ours % of peak", "PyTorch % of peak", "step ms", "products", "elementwise", "reductions", "copies", "other", "kernels", "reads"];
+  const cells = trained.map((r) => {
+    const p = r.step_profile!, share = (ms: number) => pct(ms / p.profiledMs);
+    return [r.name.split(" ")[0], (r.epoch_macs! / 1e9).toFixed(2), pct(r.ours_peak_fraction!), pct(r.reference_peak_fraction!), p.stepMs.toFixed(1),
+      share(p.kinds.products), share(p.kinds.elementwise), share(p.kinds.reductions), share(p.kinds.copies), share(p.kinds.other), String(p.kernels), String(p.reads)];
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)));
+  const line = (c: string[]) => c.map((s, i) => (i ? s.padStart(widths[i]) : s.padEnd(widths[i]))).join("  ");
+  console.log(`\nArithmetic: the machine's float32 matrix-product rate (2048³ through the backend's matMul) is ${(peakMacs / 1e9).toFixed(1)} GMAC/s. ` +
+    "A case's useful arithmetic is the multiply-adds of its products (matrix products, convolutions and their gradients) in an epoch; " +
+    "its rate over the epoch's median time, as a share of that peak, is shown for both sides. Then one training step of ours, profiled: " +
+    "the median step time unprofiled, then the share of the profiled step's wall time in each kind of kernel, \"other\" being what no kernel accounts for (op dispatch, the gradient tape, JavaScript), " +
+    "the kernels it runs and the values it reads back.\n");
+  console.log([line(header), line(widths.map((w) => "-".repeat(w))), ...cells.map(line)].join("\n"));
+}
+
 /** Writes the results file (bench/results.json, or BENCH_OUT). */
-export function writeResults(file: string, about: { machine: string; backend: string; reference: string }, rows: Row[]): void {
+export function writeResults(file: string, about: { machine: string; backend: string; reference: string; peak_gmacs?: number }, rows: Row[]): void {
   fs.writeFileSync(file, JSON.stringify({ ...about, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");
 }

@@ -16,10 +16,59 @@ export const EVENTS = [
   "afterStep", "afterCancelBatch", "afterBatch", "afterCancelTrain", "afterTrain", "beforeValidate",
   "afterCancelValidate", "afterValidate", "afterCancelEpoch", "afterEpoch", "afterCancelFit", "afterFit",
 ] as const;
+
+/** One of the loop's events, by name ("beforeFit", "afterBatch", ...). */
 export type EventName = (typeof EVENTS)[number];
 
-/** A callback implements any of the events; `learn` gives it the Learner's whole state. */
-export type Callback = { name?: string; order?: number } & Partial<Record<EventName, (learn: Learner) => void>>;
+/**
+ * Something that listens to the training loop: implement any of the events below; each receives the
+ * Learner, whose whole state (`learn.epoch`, `learn.loss`, `learn.xb`, ...) it may read. Callbacks run in
+ * `order` (lower first, default 0). Example: `{ afterEpoch: (learn) => console.log(learn.epoch) }`.
+ */
+export interface Callback {
+  /** Shown in messages about this callback. */
+  name?: string;
+  /** Lower runs first (default 0). */
+  order?: number;
+  /** Once, before the first epoch. */
+  beforeFit?(learn: Learner): void;
+  /** At the start of every epoch. */
+  beforeEpoch?(learn: Learner): void;
+  /** Before the epoch's training pass. */
+  beforeTrain?(learn: Learner): void;
+  /** Before each batch, training or validation (`learn.xb`, `learn.yb` are set). */
+  beforeBatch?(learn: Learner): void;
+  /** After the model's forward pass (`learn.pred`). */
+  afterPred?(learn: Learner): void;
+  /** After the loss is computed (`learn.loss`). */
+  afterLoss?(learn: Learner): void;
+  /** After the gradients are computed, before the optimizer's step (training only). */
+  afterBackward?(learn: Learner): void;
+  /** After the optimizer's step (training only). */
+  afterStep?(learn: Learner): void;
+  /** When a batch ended early (CancelBatch), just before afterBatch. */
+  afterCancelBatch?(learn: Learner): void;
+  /** After each batch, training or validation. */
+  afterBatch?(learn: Learner): void;
+  /** When the training pass ended early (CancelTrain), just before afterTrain. */
+  afterCancelTrain?(learn: Learner): void;
+  /** After the epoch's training pass. */
+  afterTrain?(learn: Learner): void;
+  /** Before the epoch's validation pass. */
+  beforeValidate?(learn: Learner): void;
+  /** When validation ended early (CancelValidate), just before afterValidate. */
+  afterCancelValidate?(learn: Learner): void;
+  /** After the epoch's validation pass. */
+  afterValidate?(learn: Learner): void;
+  /** When the epoch ended early (CancelEpoch), just before afterEpoch. */
+  afterCancelEpoch?(learn: Learner): void;
+  /** At the end of every epoch. */
+  afterEpoch?(learn: Learner): void;
+  /** When the fit stopped early (cancelled, interrupted, diverged or failed), just before afterFit. */
+  afterCancelFit?(learn: Learner): void;
+  /** Once, when the fit ends, however it ended. */
+  afterFit?(learn: Learner): void;
+}
 
 /** Thrown by a callback to stop training: the Learner still runs afterCancelFit and afterFit, and fit resolves. */
 export class CancelFit extends Error {}

@@ -7,6 +7,7 @@ import type { Learner } from "../learner";
 import { defaults, TrainingDiverged, type Callback } from "./core";
 export { TrainingDiverged } from "./core";
 
+/** Options of `new DivergenceGuard(opts)`, given to a Learner in `cbs`. */
 export interface DivergenceGuardOptions {
   /** Put back the weights from the start of the epoch when the loss diverges (default false). */
   restore?: boolean;

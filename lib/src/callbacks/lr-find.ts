@@ -15,6 +15,7 @@ import { linePlotHtml } from "../plot";
 import { buffersOf } from "../nn";
 import { showHtml } from "../jupyter";
 
+/** Options of `learn.lrFind`. */
 export interface LrFindOptions {
   /** The first learning rate (default 1e-7). */
   startLr?: number;
@@ -38,6 +39,10 @@ export interface LrSuggestions {
   minimum: number;
 }
 
+/**
+ * What `learn.lrFind()` found: the loss at every learning rate tried and the suggested rate. As the
+ * last value of a cell it shows itself (the plot and the suggestions).
+ */
 export interface LrFindResult {
   /** The learning rate of every batch run. */
   lrs: number[];

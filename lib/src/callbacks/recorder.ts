@@ -6,14 +6,24 @@ import { tf } from "../tf";
 import type { Learner } from "../learner";
 import { defaults, type Callback, type StopInfo } from "./core";
 import { linePlot, subplotsRow, type Panel } from "../plot";
+/** One row of the progress table, as the Recorder keeps it (`learn.recorder.values`). */
 export interface EpochRecord {
+  /** 0-based. */
   epoch: number;
+  /** Mean training loss over the epoch's batches. */
   trainLoss: number;
+  /** Mean validation loss. */
   validLoss: number;
+  /** Each metric's mean over the validation batches, by name. */
   metrics: Record<string, number>;
+  /** How long the epoch took. */
   seconds: number;
 }
 
+/**
+ * Records what a fit did: every epoch's losses and metrics, every training batch's loss and learning
+ * rate. Every Learner has one, as `learn.recorder`: `learn.recorder.plotLoss()` draws the losses.
+ */
 export class Recorder implements Callback {
   readonly name = "recorder";
   readonly order = 0;
@@ -24,6 +34,7 @@ export class Recorder implements Callback {
   /** Learning rate of every training batch, and momentum where the optimizer has one (as batchLosses). */
   readonly lrs: number[] = [];
   readonly moms: number[] = [];
+  /** The metrics' names, as the columns of the progress table. */
   metricNames: string[] = [];
   /** Why and where the last fit stopped early (interrupted, diverged, cancelled, error); undefined if it completed. */
   stopped?: StopInfo;

@@ -79,6 +79,7 @@ export class ParamScheduler implements Callback {
   }
 }
 
+/** Options of `fitOneCycle`. */
 export interface OneCycleOptions {
   /** The learning rate starts at lrMax/div (default 25). */
   div?: number;

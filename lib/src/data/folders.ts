@@ -8,6 +8,7 @@ import { seededRandom, shuffled } from "../dataloader";
 /** File extensions `getImageFiles` lists (lower case): the formats `readGray` decodes. */
 export const IMAGE_EXTENSIONS: readonly string[] = [".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff"];
 
+/** Options of `getImageFiles`. */
 export interface GetImageFilesOptions {
   /** Look in sub-folders too (default true). */
   recurse?: boolean;

@@ -5,7 +5,9 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import * as zlib from "node:zlib";
 
+/** The element types an IDX file (MNIST's original format) can hold. */
 export type IdxDtype = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
+/** An IDX file's numbers, in the typed array of its element type. */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
 /** An array read from an IDX file: its shape, element type and values (row by row). */

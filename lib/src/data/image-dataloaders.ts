@@ -16,6 +16,7 @@ import {
 
 export { ImageDataset, type PixelStats } from "./image-dataset";
 
+/** Options of every `ImageDataLoaders` constructor. */
 export interface ImageDataLoadersOptions {
   /** Items per batch (default 64). */
   bs?: number;
@@ -37,6 +38,7 @@ export interface ImageDataLoadersOptions {
   vocab?: readonly string[];
 }
 
+/** Options of `ImageDataLoaders.fromFolder`. */
 export interface FromFolderOptions extends ImageDataLoadersOptions {
   /** The training folder's name, above the class folders (default "train"; full MNIST: "training"). */
   train?: string;

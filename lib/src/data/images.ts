@@ -11,6 +11,7 @@ import { removeLeftovers } from "./data-dir";
 import { InterruptWatch } from "../interrupt";
 import { decodeGray8Png, isPng } from "./png-gray";
 
+/** A gray image: `width`×`height` pixels, row by row, 0 (black) to 255 (white). */
 export interface GrayImage {
   width: number;
   height: number;
@@ -218,6 +219,7 @@ export interface ImageValues {
   shape: [number, number, number];
 }
 
+/** Options of `stackImages`. */
 export interface StackOptions {
   /** Keep the decoded pixels in the data folder's cache, <data dir>/.cache/images (default true). */
   cache?: boolean;
@@ -280,6 +282,7 @@ export async function stackImages(files: string[], opts: StackOptions = {}): Pro
   return tf.tensor3d(values, shape);
 }
 
+/** How gray values are drawn: "Greys" dark ink on white (the book's figures), "gray" white on black. */
 export type ColorMap = "Greys" | "gray";
 
 /**

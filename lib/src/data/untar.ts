@@ -21,6 +21,7 @@ import { ensureDataDir, removeLeftovers, resolveDataDir, tempName, writeFileAtom
 
 export { defaultDataDir } from "./data-dir";
 
+/** Options of `untarData`. */
 export interface UntarOptions {
   /** Where archives and unpacked folders live (default: DATA_DIR or the project's data/). */
   dataDir?: string;

@@ -1,4 +1,5 @@
 // The data sets of the chapter, at fastai's addresses, with the size and md5 fastai checks them against.
+/** Where a data set comes from and how its archive is checked; `untarData` takes one. */
 export interface DatasetUrl {
   /** Upstream address of the archive. */
   url: string;
@@ -7,6 +8,7 @@ export interface DatasetUrl {
   md5: string;
 }
 
+/** The chapter's data sets, as fastai's URLs names them: `await untarData(URLs.MNIST_SAMPLE)`. */
 export const URLs = {
   MNIST_SAMPLE: {
     url: "https://s3.amazonaws.com/fast-ai-sample/mnist_sample.tgz",

@@ -4,9 +4,12 @@ import { blasStatus } from "./blas";
 import { installEngine } from "./install";
 import { describeAdapter, prepareWebgpu, webgpuAdapter } from "./webgpu-node";
 
+/** The backends `initBackend` can pick, fastest first: it takes the first that works here. */
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
+/** One of BACKENDS: a name `initBackend` and `TFJS_BACKEND` accept. */
 export type BackendName = (typeof BACKENDS)[number];
 
+/** What `initBackend` chose and why; `describeBackend(choice)` prints it in one line. */
 export interface BackendChoice {
   name: BackendName;
   /** Which package supplied it, e.g. "@tensorflow/tfjs-node-gpu". */

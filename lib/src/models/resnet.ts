@@ -58,6 +58,7 @@ export class ResNet extends Sequential {
   }
 }
 
+/** Options of `resnet18`. */
 export interface ResNetOptions {
   /** Channels of the input images (default 3; 1 for gray images such as MNIST). */
   inChannels?: number;

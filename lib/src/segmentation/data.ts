@@ -12,6 +12,7 @@ import { decodeGrayLevels, decodeMaskBits } from "./png";
 import { isSyntheticSalt } from "./synthetic";
 import { showMaskBatch, type ShowMasksOptions } from "./show";
 
+/** Options of `SegmentationDataLoaders.fromFolders`. */
 export interface SegmentationOptions {
   /** The images' folder, relative to the data folder (default "train/images", Kaggle's layout). */
   images?: string;
@@ -154,6 +155,7 @@ export class MaskLoader implements BatchSource {
     return this.pairs.ids.length;
   }
 
+  /** Number of batches. */
   get length(): number {
     return Math.ceil(this.n / this.bs);
   }
@@ -328,6 +330,7 @@ export class SegmentationDataLoaders {
       `  images reflect-padded to ${this.side}x${this.side}, masks ${w}x${h}; ${norm}`;
   }
 
+  /** What the loaders hold, in a few lines (as a cell shows them). */
   toString(): string {
     return this[inspect.custom]();
   }

@@ -4,6 +4,7 @@
 import { tf } from "../tf";
 import { checkBinary } from "../checks";
 
+/** How a mask loss or metric combines the batch's images. */
 export interface ReductionOption {
   /** "mean" (default): one number for the batch; "none": one number per image, [N]. */
   reduction?: "mean" | "none";

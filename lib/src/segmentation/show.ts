@@ -8,8 +8,9 @@ import type { MaskLoader, SegmentationDataLoaders } from "./data";
 import type { SegmentationLearner } from "./unet";
 import { dropSmallMasks, saltScore } from "./metrics";
 
-/** Overlay colours: the truth in orange, predictions in cyan. */
+/** The overlay colour of true masks: orange. */
 export const TRUTH_COLOR: [number, number, number] = [255, 140, 0];
+/** The overlay colour of predicted masks: cyan. */
 export const PREDICTION_COLOR: [number, number, number] = [0, 200, 255];
 
 /**
@@ -40,6 +41,7 @@ function figure(png: Buffer, caption: string, size: number): string {
     `alt="${escapeHtml(caption)}"><figcaption style="text-align:center;font:11px sans-serif">${escapeHtml(caption)}</figcaption></figure>`;
 }
 
+/** Options of `dls.showBatch` and `learn.showResults` for masks. */
 export interface ShowMasksOptions {
   /** How many items (default 6). */
   n?: number;

@@ -14,6 +14,7 @@ import { defaultDataDir } from "../data/untar";
 import { encodePng } from "./png";
 import { rleEncode, type Mask } from "./rle";
 
+/** The side of the competition's images and masks, in pixels. */
 export const SALT_SIZE = 101;
 const N = SALT_SIZE;
 
@@ -105,6 +106,7 @@ function sampleTrace(trace: Float32Array, tau: number): number {
   return trace[i]! + (trace[i + 1]! - trace[i]!) * (f - i);
 }
 
+/** The kinds of salt body the synthetic generator draws ("none": an image without salt). */
 export type SaltShape = "none" | "dome" | "sheet" | "flank" | "body" | "sliver" | "speck";
 
 /** The salt body's mask (1 = salt) for a shape, with rough edges. */
@@ -265,6 +267,7 @@ export function syntheticSaltImage(seed: number, shape?: SaltShape): { image: Ui
   return { image, mask, shape };
 }
 
+/** Options of the synthetic stand-in's generator. */
 export interface SyntheticSaltOptions {
   /** Training images with masks (default 4000, as in the competition). */
   nTrain?: number;

@@ -12,12 +12,8 @@ import { iou, saltScore } from "./metrics";
 import type { Mask } from "./rle";
 import { showMaskBatch, type ShowMasksOptions } from "./show";
 
-/** A piece of the network: its learned variables, BatchNorm's statistics, and the train/eval switch. */
-interface Part {
-  parameters(): tf.Variable[];
-  buffers?(): tf.Variable[];
-  train?(mode: boolean): void;
-}
+/** A piece of the network: a Module without `forward` (its inputs are two tensors). */
+type Part = Omit<Module, "forward">;
 
 /** Conv (no bias: BatchNorm's shift replaces it), BatchNorm, ReLU. */
 export class ConvBnRelu implements Module {
@@ -57,6 +53,7 @@ export class JoinConvBnRelu implements Part {
     this.fromSkip = new Conv2d(skipChannels, outChannels, 3, { bias: false, seed: seed === undefined ? undefined : seed + 7919, init: "kaimingFanIn" });
     this.bn = new BatchNorm2d(outChannels);
   }
+  /** The block's output for the up-sampled features `up` and the encoder's `skip` of the same size. */
   join(up: tf.Tensor, skip: tf.Tensor): tf.Tensor {
     return tf.relu(this.bn.forward(tf.add(this.fromUp.forward(up), this.fromSkip.forward(skip))));
   }
@@ -90,6 +87,7 @@ export class UpConv2x implements Module {
   }
 }
 
+/** Options of `new UNet(opts)`. */
 export interface UNetOptions {
   /** Channels at each level, from the full-size level down (default [8, 16, 32, 64]: four levels, three halvings). */
   channels?: number[];
@@ -245,6 +243,7 @@ export class SegmentationLearner extends Learner {
   }
 }
 
+/** Options of `unetLearner`: the U-Net's and the Learner's. */
 export interface UNetLearnerOptions extends UNetOptions, Partial<Omit<LearnerOptions, "lossFunc" | "metrics">> {
   /** Default bceLovaszLoss. */
   lossFunc?: LossFunc;
