@@ -10,7 +10,7 @@
 //
 //   tsx scripts/bench.ts            the full benchmark (a few minutes on 2 cores)
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
-//   tsx scripts/bench.ts --cases=c,e  only the cases named (a-i); writes nothing
+//   tsx scripts/bench.ts --cases=c,e  only the cases named (a-j); writes nothing
 //   tsx scripts/bench.ts --full-epochs   (h) on whole epochs instead of its first 30 batches
 // After the timings: each training case's share of the machine's matrix-product rate and a profile of one
 // step (scripts/bench/arith.ts).
@@ -23,8 +23,18 @@ import { CASES, archs, losses, listDigit, loadMnistTrain, loadSaltTrain, sampleT
 import { ensureTorch, runJson, trainBoth, type CaseResult } from "./bench/torch";
 import { printArithmetic, printReport, row, trainingRow, writeResults, type Row } from "./bench/report";
 import { matmulRate, profileStep, type StepProfile } from "./bench/arith";
+import { benchUnpack, tarVersion, UNPACK_RUNS } from "./bench/unpack";
 
 async function main(): Promise<void> {
+  // A child of case (j): the first untarData(URLs.MNIST) into a fresh data folder, timed, and nothing else.
+  const untarAt = process.argv.indexOf("--untar-mnist");
+  if (untarAt > 0) {
+    const [dataDir, mirror] = process.argv.slice(untarAt + 1);
+    const t0 = performance.now();
+    await untarData(URLs.MNIST, { dataDir, mirror });
+    console.log(JSON.stringify({ ms: performance.now() - t0 }));
+    return;
+  }
   const backend = await initBackend(); // TFJS_BACKEND, or the fastest that loads
   const sample = await untarData(URLs.MNIST_SAMPLE);
 
@@ -42,6 +52,10 @@ async function main(): Promise<void> {
   ensureTorch();
   // --cases=...: the loading cases (e) and (g) run only when named too.
   const wants = (key: string) => !ONLY || ONLY.includes(key);
+  // (j) First, on a quiet disk: the first unpack of full MNIST, ours against GNU tar, taking turns.
+  const tar = !ON_GPU && wants("j") ? tarVersion() : undefined;
+  if (!ON_GPU && wants("j") && !tar) console.log("bench: (j) skipped: no tar command to compare with");
+  const unpack = tar ? await benchUnpack([...process.execArgv, __filename, "--untar-mnist"], tar) : undefined;
   const needsMnist = (!ON_GPU && wants("g")) || CASES.some((c) => c.data === "mnist");
   const mnist = needsMnist ? await untarData(URLs.MNIST) : "";
   console.log(`bench: ${describeBackend(backend)}${QUICK ? " (quick smoke run)" : ""}`);
@@ -125,12 +139,18 @@ async function main(): Promise<void> {
       row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),
     ] : []),
     ...(!ON_GPU && wants("g") ? [row(`(g) load ${mnistFiles} MNIST training PNGs + labels, cold (fresh process)`, median(mnistCold), median(mnistRef))] : []),
+    ...(unpack ? [row(`(j) first untarData(URLs.MNIST), ${unpack.files} PNGs, fresh data folder (reference: ${unpack.tarVersion} -xzf)`,
+      median(unpack.ours), median(unpack.tar))] : []),
   ];
 
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (about.gpu ? `; GPU ${about.gpu}` : "");
   const reference = `PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} CPU thread(s)` + (ON_GPU ? "" : "; PIL + numpy for loading");
   printReport({ machine, ours: describeBackend(backend), reference }, rows);
+  if (unpack) {
+    console.log(`(j): median of ${UNPACK_RUNS} runs per side, taking turns (tar first), each into a fresh folder on a synced disk; ` +
+      "ours is the untarData call in a fresh process (copy from a local mirror, checksums, unpack, completion marker).");
+  }
   printArithmetic(peakMacs, rows);
 
   if (QUICK || (ONLY && !process.env.BENCH_OUT)) return; // keep the recorded full run

@@ -14,8 +14,8 @@
 // - Temporary names hold the writer's pid; those of processes that no longer run are removed.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import * as tar from "tar";
 import { downloadToTemp, type Downloaded, FileMissingError, hashFile, joinLocation, localPath, parseSha256Sums, readText } from "./download";
+import { extractTar } from "./tar-extract";
 import { archiveName, folderName, type DatasetUrl } from "./urls";
 import { ensureDataDir, removeLeftovers, resolveDataDir, tempName, writeFileAtomic, type DataDir } from "./data-dir";
 
@@ -297,15 +297,17 @@ async function unpack(d: DatasetUrl, dd: DataDir, fetched: Fetched, opts: UntarO
   let stale: string | undefined;
   try {
     console.log(`Unpacking ${archiveName(d)} into ${dd.dir}`);
+    const unpacked = path.join(tmp, folder);
+    let files: number;
     try {
-      // Synchronous, so that after a failure no write is still pending while the folder is removed.
-      tar.x({ file: fetched.file, cwd: tmp, strict: true, sync: true });
-      if (!fs.existsSync(path.join(tmp, folder))) throw new Error(`it holds no top-level folder "${folder}"`);
+      // Every write is done (or failed) when this returns, so nothing is still writing while a failed
+      // unpack's folder is removed.
+      await extractTar(fetched.file, tmp);
+      if (!fs.existsSync(unpacked)) throw new Error(`it holds no top-level folder "${folder}"`);
+      files = countFiles(unpacked);
     } catch (e) {
       throw await unpackError(e as NodeJS.ErrnoException, d, dd, fetched);
     }
-    const unpacked = path.join(tmp, folder);
-    const files = countFiles(unpacked);
     // Another process (a second notebook, a test) may have completed the same folder meanwhile: keep
     // theirs rather than pull it from under them.
     if (!opts.force && folderState(dest).kind === "unpacked") {
