@@ -11,7 +11,9 @@ let valueChecks = true;
 
 /**
  * Turns the checks of values on or off (shapes and dtypes are always checked) and returns the previous
- * setting, to put back afterwards. The Learner turns them off after the first batch of a fit.
+ * setting, to put back afterwards. The Learner turns them off after the first batch of a fit; a loop of
+ * your own can do the same, since each check reads values back from the backend:
+ * `const before = setValueChecks(false); ... ; setValueChecks(before)`.
  */
 export function setValueChecks(on: boolean): boolean {
   const before = valueChecks;

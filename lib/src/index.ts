@@ -10,6 +10,7 @@ export { showImage, showImages, imagesHtml, pixelTable, pixelTableHtml, item, fm
 export { l1Distance, rmseDistance, mnistDistance } from "./distances";
 export { l1Loss, mseLoss, rmseLoss, sigmoid, mnistLossOnProbabilities, mnistLoss, binaryCrossEntropy, crossEntropy, type LossOptions } from "./losses";
 export { batchAccuracy, accuracy } from "./metrics";
+export { setValueChecks } from "./checks";
 export { DataLoader, DataLoaders, range, enumerate, seededRandom, shuffled, tensorDataset, type TensorDataset, type HostDataset, type DataLoaderOptions } from "./dataloader";
 export { plotFunction, plotFunctionHtml, linePlot, linePlotHtml, subplotsRow, subplotsRowHtml, heatmap, heatmapHtml, resetPlotlyInlining, type Series, type Panel, type PlotOptions, type HeatmapOptions } from "./plot";
 export { stepsDiagram, stepsDiagramHtml } from "./diagram";

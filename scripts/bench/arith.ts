@@ -9,7 +9,7 @@
 // The profile: one training step (forward, backward, the optimizer's step, the loss read), its kernels
 // grouped by kind, their time, and the rest of the wall time (op dispatch, the gradient tape, JavaScript
 // between kernels).
-import { tf, backward, GradStore, type LossFunc, type Module } from "fastbook-ts";
+import { tf, backward, GradStore, setValueChecks, type LossFunc, type Module } from "fastbook-ts";
 import { median } from "./config";
 
 /** Multiply-adds per second of a 2048×2048 by 2048×2048 float32 product: the best of 5, after one untimed. */
@@ -75,9 +75,10 @@ export interface StepProfile {
 const kindOf = (name: string) => (PRODUCTS.has(name) ? "products" : REDUCTIONS.has(name) ? "reductions" : MOVES.has(name) ? "copies" : "elementwise");
 
 /**
- * One training step of `model` on (x, y) as the Learner runs it: the loss on the gradient tape, the
- * gradients into a store, p − lr·grad, the loss read once. Timed over `runs` steps after 3 untimed, then
- * profiled once. The model's weights change: use a throw-away copy of the case's model.
+ * One training step of `model` on (x, y) as the Learner runs it after a fit's first batch (value checks
+ * off): the loss on the gradient tape, the gradients into a store, p − lr·grad, the loss read once. Timed
+ * over `runs` steps after 3 untimed, then profiled once. The model's weights change: use a throw-away
+ * copy of the case's model.
  */
 export async function profileStep(model: Module, lossFunc: LossFunc, x: tf.Tensor, y: tf.Tensor, lr: number, runs = 5): Promise<StepProfile> {
   model.train?.(true);
@@ -92,10 +93,16 @@ export async function profileStep(model: Module, lossFunc: LossFunc, x: tf.Tenso
     loss.dispose();
   };
   const times: number[] = [];
-  for (let i = 0; i < 3 + runs; i++) {
-    const t0 = performance.now();
-    step();
-    if (i >= 3) times.push(performance.now() - t0);
+  step(); // the first step checks the values of targets and predictions, as a fit's first batch does
+  const checksBefore = setValueChecks(false);
+  try {
+    for (let i = 0; i < 2 + runs; i++) {
+      const t0 = performance.now();
+      step();
+      if (i >= 2) times.push(performance.now() - t0);
+    }
+  } finally {
+    setValueChecks(checksBefore);
   }
   // Count the reads of one step: wrap dataSync on the tensor prototype for its duration.
   const proto = Object.getPrototypeOf(tf.scalar(0)) as { dataSync: () => unknown; data: () => unknown };
@@ -104,12 +111,14 @@ export async function profileStep(model: Module, lossFunc: LossFunc, x: tf.Tenso
   proto.dataSync = function (this: unknown) { counted++; return sync.call(this); };
   proto.data = function (this: unknown) { counted++; return async.call(this); };
   let info: Awaited<ReturnType<typeof tf.profile>>;
+  const checks = setValueChecks(false); // as the Learner does after a fit's first batch
   const t0 = performance.now();
   try {
     info = await tf.profile(() => { step(); });
   } finally {
     proto.dataSync = sync;
     proto.data = async;
+    setValueChecks(checks);
   }
   // Only registered kernels: a custom op's scope is listed too, and its time already holds its kernels'.
   const kernels = (info.kernels as unknown as KernelRecord[]).filter((k) => tf.getKernel(k.name, tf.getBackend()) !== undefined);
