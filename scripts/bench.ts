@@ -145,7 +145,10 @@ async function main(): Promise<void> {
 
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (about.gpu ? `; GPU ${about.gpu}` : "");
-  const reference = `PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} CPU thread(s)` + (ON_GPU ? "" : "; PIL + numpy for loading");
+  const reference = [
+    ...(CASES.length ? [`PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} CPU thread(s)`] : []),
+    ...(ON_GPU ? [] : ["PIL + numpy for loading", "GNU tar for unpacking (j)"]),
+  ].join("; ");
   printReport({ machine, ours: describeBackend(backend), reference }, rows);
   if (unpack) {
     console.log(`(j): median of ${UNPACK_RUNS} runs per side, taking turns (tar first), each into a fresh folder on a synced disk; ` +

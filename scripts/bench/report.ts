@@ -43,7 +43,7 @@ export function trainingRow(name: string, ours: SideLosses, torch: SideLosses, t
 
 /** Prints what was compared with what, and the table. */
 export function printReport(about: { machine: string; ours: string; reference: string }, rows: Row[]): void {
-  const header = ["case", "ours ms", "PyTorch ms", "ours/PyTorch", "epoch-1 loss ours", "PyTorch", "same"];
+  const header = ["case", "ours ms", "reference ms", "ours/reference", "epoch-1 loss ours", "PyTorch", "same"];
   const cells = rows.map((r) => [r.name, r.ours_ms.toFixed(0), r.reference_ms.toFixed(0), r.ratio.toFixed(2),
     ...[r.ours_loss, r.reference_loss].map((l) => (l === undefined ? "" : l === null ? "NaN" : l.toFixed(6))),
     r.losses_match === undefined ? "" : r.losses_match ? "yes" : "NO"]);
