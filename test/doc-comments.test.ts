@@ -4,6 +4,7 @@ import { test } from "node:test";
 import * as assert from "node:assert/strict";
 import * as path from "node:path";
 import ts from "typescript";
+import { slow } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "..");
 
@@ -35,7 +36,7 @@ function exportedDocs(): { name: string; where: string; doc: string }[] {
   return out;
 }
 
-test("every export of the package and every public method of its classes has a doc comment, without source paths", () => {
+test("every export of the package and every public method of its classes has a doc comment, without source paths", slow, () => {
   const docs = exportedDocs();
   assert.ok(docs.length > 300, `only ${docs.length} exports found: is lib/src/index.ts read?`);
   const missing = docs.filter((d) => !d.doc).map((d) => `${d.name} (${d.where})`);
