@@ -105,7 +105,7 @@ async function main(): Promise<void> {
   // as ours do). Forcing 2 made it slower here ((c): ~1150 ms against ~250 ms): the default is its best.
   const spec = { sample, limit: LIMIT, warm_loads: LOAD_RUNS, device: DEVICE, data_files: dataFiles };
   const results: Record<string, CaseResult> = {};
-  const profiles: Record<string, StepProfile> = {};
+  const profiles: Record<string, StepProfile & { epochMacs: number }> = {}; // one step of ours, and an epoch's multiply-adds
   const peakMacs = CASES.length ? matmulRate() : 0; // only the training cases need it
   // Cross-entropy on the sample takes the same labels as class indices [n] (3 -> class 1, 7 -> class 0).
   const sampleClasses = tf.cast(sampleXY[1].reshape([-1]), "int32");
@@ -114,7 +114,8 @@ async function main(): Promise<void> {
     const r = (results[c.key] = await trainBoth(c, x, y, spec));
     console.log(`bench: ${c.name}: ours ${r.ours.runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
       `PyTorch ${r.torch.runs.map((t) => t.toFixed(0)).join(", ")} ms`);
-    profiles[c.key] = await profileCase(c, x, y);
+    const profile = await profileCase(c, x, y), items = c.steps ? Math.min(c.steps * c.bs, x.shape[0]) : x.shape[0];
+    profiles[c.key] = { ...profile, epochMacs: (profile.macs / c.bs) * items };
   }
   tf.dispose([...sampleXY, sampleClasses, ...mnistXY, ...(salt ? [salt.x, salt.y] : [])]);
   const about = Object.values(results)[0]?.about ?? { torch: "?", threads: 0 };
@@ -129,8 +130,7 @@ async function main(): Promise<void> {
   const rows: Row[] = [
     ...CASES.map((c) => {
       const r = trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance, c.firstBatchLoss);
-      const p = profiles[c.key], n = (c.data === "mnist" ? mnistXY : c.data === "salt" ? [salt!.x] : sampleXY)[0].shape[0];
-      const epochMacs = (p.macs / c.bs) * (c.steps ? Math.min(c.steps * c.bs, n) : n);
+      const { epochMacs, ...p } = profiles[c.key];
       const fraction = (ms: number) => +(epochMacs / (ms / 1000) / peakMacs).toFixed(4);
       return { ...r, epoch_macs: epochMacs, ours_peak_fraction: fraction(r.ours_ms), reference_peak_fraction: fraction(r.reference_ms), step_profile: p };
     }),

@@ -9,7 +9,7 @@
 // The profile: one training step (forward, backward, the optimizer's step, the loss read), its kernels
 // grouped by kind, their time, and the rest of the wall time (op dispatch, the gradient tape, JavaScript
 // between kernels).
-import { tf, backward, GradStore, setValueChecks, type LossFunc, type Module } from "fastbook-ts";
+import { tf, backward, SGD, setValueChecks, type LossFunc, type Module } from "fastbook-ts";
 import { median } from "./config";
 
 /** Multiply-adds per second of a 2048×2048 by 2048×2048 float32 product: the best of 5, after one untimed. */
@@ -76,20 +76,18 @@ const kindOf = (name: string) => (PRODUCTS.has(name) ? "products" : REDUCTIONS.h
 
 /**
  * One training step of `model` on (x, y) as the Learner runs it after a fit's first batch (value checks
- * off): the loss on the gradient tape, the gradients into a store, p − lr·grad, the loss read once. Timed
+ * off): the loss on the gradient tape, the optimizer's step and zeroGrad, the loss read once. Timed
  * over `runs` steps after 3 untimed, then profiled once. The model's weights change: use a throw-away
  * copy of the case's model.
  */
 export async function profileStep(model: Module, lossFunc: LossFunc, x: tf.Tensor, y: tf.Tensor, lr: number, runs = 5): Promise<StepProfile> {
   model.train?.(true);
-  const params = model.parameters(), grads = new GradStore();
-  let reads = 0;
+  const opt = SGD(model.parameters(), lr); // the Learner's default optimizer: p − lr·grad
   const step = () => {
-    const loss = backward(() => lossFunc(model.forward(x), y) as tf.Scalar, params, grads);
-    tf.tidy(() => { for (const p of params) { const g = grads.get(p); if (g) p.assign(tf.sub(p, tf.mul(g, lr))); } });
-    grads.zero();
+    const loss = backward(() => lossFunc(model.forward(x), y) as tf.Scalar, opt.params, opt.grads);
+    opt.step();
+    opt.zeroGrad();
     loss.dataSync();
-    reads++;
     loss.dispose();
   };
   const times: number[] = [];

@@ -6,9 +6,9 @@
 // wasm loops of conv-loops.wat (four channels at a time, so channel counts divisible by 4). The formulas
 // are nn.ts's, channels last; per-channel sums end in float64, the per-channel factors are computed in float64.
 import { tf } from "../tf";
-import { heapView, type KernelArgs } from "./wasm-heap";
+import { heapView, offsetOf, type KernelArgs } from "./wasm-heap";
 import { isOverridden, overrideKernel } from "./registry";
-import { convLoops, offsetOf, type Heap } from "./blas-conv";
+import { convLoops, type Heap } from "./blas-conv";
 
 const BN = "FastbookBatchNormTrain", BN_GRAD = "FastbookBatchNormTrainGrad";
 

@@ -10,7 +10,7 @@
 // With few channels (the 4- and 8-channel levels of a U-Net at 128x128) the input gradient is instead a direct
 // convolution of dy (conv-loops.wat): the [M, K] matrix would be nine times dy, written and read back.
 import { tf } from "../tf";
-import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";
 import { CONV_LOOPS_WASM } from "./conv-loops-wasm";
 
@@ -89,7 +89,7 @@ function colsOf(backend: Heap, x: tf.TensorInfo, ci: ConvInfo): number {
   if (slot?.dataId === x.dataId) return slot.block.ptr;
   const block = slot?.block ?? new HeapBlock();
   const ptr = block.reserve(backend, rowsOf(ci) * depthOf(ci));
-  run.im2col(backend.dataIdMap.get(x.dataId).memoryOffset, ptr, ...geometry(ci));
+  run.im2col(offsetOf(backend, x), ptr, ...geometry(ci));
   recent.delete(key);
   recent.set(key, { dataId: x.dataId, block });
   if (recent.size > MAX_RECENT) {
@@ -119,7 +119,6 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvIn
  */
 const DIRECT_MAX_WORK = 9 * 8 * 8;
 const isDirect = (ci: ConvInfo, co: number) => ci.inChannels % 4 === 0 && ci.filterHeight * ci.filterWidth * ci.inChannels * co <= DIRECT_MAX_WORK;
-export const offsetOf = (backend: Heap, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
 
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
 const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
@@ -209,7 +208,7 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const c = scratch.reserve(backend, m * k);
     sgemm(ROW_MAJOR, NO_TRANS, TRANS, m, k, co, 1, heapView(backend, dy) as Float32Array, co,
       heapView(backend, filter) as Float32Array, co, 0, f32At(backend, c, m * k), k);
-    run.col2im(c, backend.dataIdMap.get(out.dataId).memoryOffset, ...geometry(ci));
+    run.col2im(c, offsetOf(backend, out), ...geometry(ci));
     return out;
   };
 

@@ -2,7 +2,7 @@
 // mini-batch is tf.gather(dataset, rows)) and Identity (tf.clone), which the engine calls for every tensor
 // it keeps for a gradient.
 import { tf } from "../tf";
-import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { originalKernel, overrideKernel } from "./registry";
 
 const ROW_DTYPES = ["float32", "int32", "bool"];
@@ -34,7 +34,7 @@ export function useRowGatherOnWasm(): void {
     // Offsets read after makeOutput, whose allocation may have grown (moved) the heap.
     const heap = backend.wasm.HEAPU8;
     const rowBytes = (x.dtype === "bool" ? 1 : 4) * rowShape.reduce((a, b) => a * b, 1);
-    const from = backend.dataIdMap.get(x.dataId).memoryOffset, to = backend.dataIdMap.get(out.dataId).memoryOffset;
+    const from = offsetOf(backend, x), to = offsetOf(backend, out);
     rows.forEach((r, i) => heap.copyWithin(to + i * rowBytes, from + r * rowBytes, from + (r + 1) * rowBytes));
     return out;
   });

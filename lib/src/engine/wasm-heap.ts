@@ -16,10 +16,13 @@ export type HostArray = Float32Array | Int32Array | Uint8Array;
 const ARRAYS = { float32: Float32Array, int32: Int32Array, bool: Uint8Array } as const;
 export type HostDtype = keyof typeof ARRAYS;
 
+/** Where a wasm tensor's data starts in the heap, in bytes (what native code is given). */
+export const offsetOf = (backend: WasmBackend, t: tf.TensorInfo) => backend.dataIdMap.get(t.dataId).memoryOffset;
+
 /** A typed-array view of a wasm tensor's data (valid until the next allocation, which may grow the heap). */
 export function heapView(backend: WasmBackend, t: tf.TensorInfo, size = t.shape.reduce((a, b) => a * b, 1)): HostArray {
   const Arr = ARRAYS[t.dtype as HostDtype];
-  return new Arr(backend.wasm.HEAPU8.buffer as ArrayBuffer, backend.dataIdMap.get(t.dataId).memoryOffset, size);
+  return new Arr(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(backend, t), size);
 }
 
 /**
