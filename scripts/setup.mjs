@@ -169,6 +169,34 @@ export function ensureChromium() {
   return true;
 }
 
+const TEST_PACKAGES = ['python3-torch', 'python3-numpy'];
+const hasTestReferences = (python) =>
+  spawnSync(python, ['-c', 'import torch, numpy'], { stdio: 'ignore' }).status === 0;
+
+/**
+ * i. PyTorch and numpy for /usr/bin/python3 (Debian: python3-torch, python3-numpy), only for `npm test`
+ * (`--tests`): the tests compute their expected values with them. Installed when we are root with apt-get;
+ * otherwise a hint, and the tests that need them are skipped (under CI=true they fail and say why).
+ */
+export function ensureTestReferences(root = ROOT) {
+  const python = '/usr/bin/python3';
+  const stamp = path.join(root, '.jupyter', 'torch-ok');
+  if (fs.existsSync(stamp) || !fs.existsSync(python)) return false;
+  if (!hasTestReferences(python)) {
+    if (!canApt()) {
+      console.log(`setup: ${python} cannot import torch and numpy, which the tests compare against. ` +
+        `Install them with: sudo apt-get install --no-install-recommends ${TEST_PACKAGES.join(' ')}`);
+      return false;
+    }
+    console.log(`setup: installing the tests' references from Debian (${TEST_PACKAGES.join(', ')})`);
+    aptInstall(TEST_PACKAGES);
+    if (!hasTestReferences(python)) throw new Error(`${python} still cannot import torch and numpy after apt-get install`);
+  }
+  fs.mkdirSync(path.dirname(stamp), { recursive: true });
+  fs.writeFileSync(stamp, `${python}\n`);
+  return true;
+}
+
 /** Newest mtime of any file under dir. */
 function newest(dir) {
   let latest = 0;
@@ -193,7 +221,8 @@ export function buildLib(root = ROOT) {
   return true;
 }
 
-export function setup(root = ROOT) {
+/** Everything above; `forTests` adds what only the tests need (step i). */
+export function setup(root = ROOT, { forTests = false } = {}) {
   ensureDeps(root);
   ensureJupyter(root);
   writeKernelspec(root);
@@ -201,6 +230,7 @@ export function setup(root = ROOT) {
   ensureFashionMnist();
   ensureChromium();
   ensureWebgpuSoftware(root);
+  if (forTests) ensureTestReferences(root);
   buildLib(root);
 }
 
@@ -210,7 +240,7 @@ export { jupyterEnv, pythonPath };
 const entry = process.argv[1] && fs.existsSync(process.argv[1]) ? fs.realpathSync(process.argv[1]) : '';
 if (entry && import.meta.url === pathToFileURL(entry).href) {
   try {
-    setup();
+    setup(ROOT, { forTests: process.argv.includes('--tests') });
   } catch (err) {
     console.error(`setup failed: ${err.message}`);
     process.exit(1);

@@ -64,6 +64,11 @@ function topLossImages(text: string): string[] {
 function pixelSimilarityReference(): { accuracy: number } | { skip: string } {
   const idx = fullMnistIdx();
   if ("skip" in idx) return idx;
+  if (spawnSync(pythonPath(), ["-c", "import numpy"], { stdio: "ignore" }).status !== 0) {
+    const why = `${pythonPath()} cannot import numpy (Debian: apt-get install python3-numpy; npm test's setup installs it as root)`;
+    if (process.env.CI === "true") assert.fail(`CI=true and ${why}.`);
+    return { skip: why };
+  }
   const run = spawnSync(pythonPath(), [path.join(__dirname, "pixel_similarity.py"), idx.dir], { encoding: "utf8", timeout: 1_800_000 });
   assert.equal(run.status, 0, `pixel_similarity.py failed:\n${run.stderr}`);
   const { correct, total } = JSON.parse(run.stdout) as { correct: number; total: number };
