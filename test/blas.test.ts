@@ -98,12 +98,15 @@ const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | numb
   [[1, 6, 6, 4], [1, 1, 4, 3], 1, "valid"], // 1×1
   [[2, 5, 5, 2], [3, 3, 2, 3], 1, 2], // explicit padding of 2
   [[1, 2, 2, 2], [3, 3, 2, 2], 2, "same"], // the window hangs over on every side
-  // Few channels take the direct loops (the input gradient too, at stride 1 with channels divisible by 4):
+  // Few channels take the direct loops (forward and both gradients, at stride 1 with channels divisible by 4):
   [[2, 7, 7, 4], [3, 3, 4, 4], 1, "same"], // the U-Net's top level
   [[2, 6, 5, 8], [3, 3, 8, 4], 1, "valid"],
   [[2, 7, 6, 4], [2, 2, 4, 4], 1, "same"], // "same" with an even window: padded only below and right
   [[2, 5, 5, 4], [3, 3, 4, 8], 1, 2],
-  [[2, 6, 6, 4], [2, 2, 4, 8], 2, "same"], // stride 2: the input gradient through sgemm
+  [[1, 2, 2, 4], [3, 3, 4, 4], 1, "same"], // windows past every edge
+  [[1, 3, 3, 4], [3, 3, 4, 4], 1, 3], // padding wider than the window: some windows see only zeros
+  [[3, 19, 11, 8], [3, 3, 8, 8], 1, "same"], // rows longer than four pixels, several images
+  [[2, 6, 6, 4], [2, 2, 4, 8], 2, "same"], // stride 2: im2col and sgemm
   [[1, 4, 6, 12], [3, 3, 12, 8], 1, "same"], // more channels: sgemm again
 ];
 

@@ -17,6 +17,7 @@ import { SegmentationDataLoaders, cropCenter, reflectPad } from "../lib/src/segm
 import type { PixelStats } from "../lib/src/data/image-dataloaders";
 import { lovaszHingeLoss, pixelBCE, softDiceLoss } from "../lib/src/segmentation/losses";
 import { dice, dropSmallMasks, iou, saltScore } from "../lib/src/segmentation/metrics";
+import { unetLearner } from "../lib/src/segmentation/unet";
 import { tempDir } from "./helpers";
 
 const REFERENCE = path.join(__dirname, "fixtures", "salt_reference.py");
@@ -422,4 +423,30 @@ test("dropSmallMasks empties predictions below a minimum area and keeps the othe
   const truthEmpty = tf.zeros([2, 6, 6, 1]);
   assert.deepEqual(Array.from(saltScore(dropSmallMasks(logits, 20), truthEmpty, { reduction: "none" }).dataSync()), [1, 0]);
   tf.dispose([logits, truthEmpty]);
+});
+
+test("chooseMinPixels scores each size as dropSmallMasks and saltScore would, on the first n training items", async () => {
+  await initBackend("cpu");
+  const { dir } = kaggleFolder(40, 16, 16, 11);
+  const dls = SegmentationDataLoaders.fromFolders(dir, { validPct: 0.2, seed: 3, bs: 4, pad: 16, normalize: "image" });
+  const learn = unetLearner(dls, { channels: [4, 8], seed: 5 });
+  const n = 13;
+  // The metrics themselves on every item's logits, each size applied with dropSmallMasks; the sizes tried lie
+  // between the predicted areas, so that each empties a different set of predictions.
+  learn.model.train?.(false);
+  const [xb, yb] = dls.train.batch(Array.from({ length: n }, (_, i) => i));
+  const logits = tf.tidy(() => learn.model.forward(xb));
+  const areas = Array.from(tf.tidy(() => tf.sum(tf.greater(logits, 0).cast("float32"), [1, 2, 3])).dataSync()).sort((a, b) => a - b);
+  const candidates = [...new Set([0, areas[2]! + 1, areas[6]! + 1, areas[10]! + 1, 300])];
+  const expected = candidates.map((m) => tf.tidy(() => saltScore(dropSmallMasks(logits, m), yb).dataSync()[0]!));
+  tf.dispose([xb, yb, logits]);
+  assert.ok(new Set(expected.map((v) => v.toFixed(6))).size >= 3, `the sizes make a difference here (areas ${areas})`);
+  const choice = learn.chooseMinPixels({ n, candidates });
+  assert.equal(choice.items, n);
+  assert.deepEqual(choice.candidates, candidates);
+  choice.scores.forEach((s, i) => assert.ok(Math.abs(s - expected[i]!) < 1e-6, `${candidates[i]} pixels: ${s} vs ${expected[i]}`));
+  const best = Math.max(...expected);
+  assert.equal(choice.minPixels, candidates[expected.findIndex((v) => Math.abs(v - best) < 1e-6)], "the smallest of the best");
+  assert.throws(() => learn.chooseMinPixels({ candidates: [] }), /candidates must be pixel counts >= 0; got \[\]/);
+  assert.throws(() => learn.chooseMinPixels({ n: 0 }), /n must be at least 1/);
 });

@@ -7,8 +7,8 @@
 //   forward        out[M, co]      = cols[M, K] · filter[K, co]        (M = n·oh·ow, K = kh·kw·ci)
 //   filter grad    dfilter[K, co]  = colsᵀ · dy[M, co]
 //   input grad     dcols[M, K]     = dy · filterᵀ, then added back into dx window by window (col2im)
-// With few channels (the 4- and 8-channel levels of a U-Net at 128x128) the input gradient is instead a direct
-// convolution of dy (conv-loops.wat): the [M, K] matrix would be nine times dy, written and read back.
+// With few channels (the 4- and 8-channel levels of a U-Net at 128x128) all three are direct loops instead
+// (conv-loops.wat): the [M, K] matrix would be nine times the input, written and read back.
 import { tf } from "../tf";
 import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";
@@ -22,6 +22,7 @@ interface ConvLoops {
   im2col(x: number, out: number, ...geometry: number[]): void;
   col2im(cols: number, dx: number, ...geometry: number[]): void;
   convDirect(x: number, f: number, out: number, ...geometryAndCo: number[]): void;
+  convFilterGrad(x: number, dy: number, out: number, ...geometryAndCo: number[]): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
   channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;
 }
@@ -113,12 +114,14 @@ function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvIn
 }
 
 /**
- * Few channels: the input gradient as a direct convolution (conv-loops.wat) beats sgemm and col2im up to this
- * many multiply-adds per pixel (kh·kw·ci·co: 3x3 with 8 channels in and out); the loops take output channels
- * four at a time. The forward pass stays im2col and sgemm: the filter gradient reuses its matrix.
+ * Few channels (the 4- and 8-channel levels of a U-Net at 128x128): all three as direct loops (conv-loops.wat)
+ * at stride 1, up to this many multiply-adds per pixel (kh·kw·ci·co: 3x3 with 8 channels in and out). There
+ * the im2col matrix (nine times the input) costs more to write and read than the arithmetic, and sgemm's
+ * products with four or eight columns run far below its rate. The loops take channels four at a time.
  */
 const DIRECT_MAX_WORK = 9 * 8 * 8;
-const isDirect = (ci: ConvInfo, co: number) => ci.inChannels % 4 === 0 && ci.filterHeight * ci.filterWidth * ci.inChannels * co <= DIRECT_MAX_WORK;
+const isDirect = (ci: ConvInfo, co: number) => ci.strideHeight === 1 && ci.strideWidth === 1 &&
+  ci.inChannels % 4 === 0 && co % 4 === 0 && ci.filterHeight * ci.filterWidth * ci.inChannels * co <= DIRECT_MAX_WORK;
 
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
 const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
@@ -143,7 +146,9 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * co === 0) return out;
     if (k === 0) heapView(backend, out).fill(0);
-    else {
+    else if (isDirect(ci, co)) {
+      convLoops(backend).convDirect(offsetOf(backend, x!), offsetOf(backend, filter!), offsetOf(backend, out), ...geometry(ci), co);
+    } else {
       const c = colsOf(backend, x!, ci);
       sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, co, k, 1, f32At(backend, c, m * k), k,
         heapView(backend, filter!) as Float32Array, co, 0, heapView(backend, out) as Float32Array, co);
@@ -170,6 +175,11 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (k * co === 0) return out;
     if (m === 0) { heapView(backend, out).fill(0); return out; }
+    if (isDirect(ci, co)) {
+      convLoops(backend).convFilterGrad(offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), ci.batchSize,
+        ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth, ci.filterHeight, ci.filterWidth, ci.padInfo.top, ci.padInfo.left, co);
+      return out;
+    }
     const c = colsOf(backend, x, ci);
     sgemm(ROW_MAJOR, TRANS, NO_TRANS, k, co, m, 1, f32At(backend, c, m * k), k,
       heapView(backend, dy) as Float32Array, co, 0, heapView(backend, out) as Float32Array, co);
@@ -192,7 +202,7 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     const m = rowsOf(ci), k = depthOf(ci), co = ci.outChannels;
     if (m * k === 0 || co === 0) { heapView(backend, out).fill(0); return out; }
     const run = convLoops(backend);
-    if (ci.strideHeight === 1 && ci.strideWidth === 1 && isDirect(ci, co)) {
+    if (isDirect(ci, co)) {
       // With stride 1 the input gradient is a convolution of dy with the filter turned half a circle and its
       // channels swapped, padded so that every output pixel's window is reached: kh − 1 − top above.
       const [kh, kw, cin] = [ci.filterHeight, ci.filterWidth, ci.inChannels];

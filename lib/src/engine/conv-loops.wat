@@ -331,4 +331,95 @@
         (v128.store (i32.add (local.get $o) (i32.add (i32.mul (local.get $fstep) (i32.const 3)) (i32.shl (local.get $v) (i32.const 2)))) (local.get $a3))))
       (local.set $v (i32.add (local.get $v) (i32.const 4)))
       (br $vLoop))))
+
+  ;; The filter gradient of a stride-1 convolution for few channels, without the im2col matrix:
+  ;; df[ky, kx, c, o] = Σ over b, oy, ox of x[b, oy − top + ky, ox − left + kx, c] · dy[b, oy, ox, o], for the
+  ;; output pixels whose window position (ky, kx) lies inside the input (the rest see zeros). Four input
+  ;; channels (c multiple of 4) by four output channels (co multiple of 4) at a time, one pass over dy per
+  ;; window position and channel block. Each output row is summed in float32, rows are added in float64, so
+  ;; that half a million terms lose no more precision than a blocked matrix product.
+  (func (export "convFilterGrad")
+    (param $x i32) (param $dy i32) (param $out i32) (param $n i32) (param $h i32) (param $w i32) (param $ci i32)
+    (param $oh i32) (param $ow i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32) (param $co i32)
+    (local $ky i32) (local $kx i32) (local $c i32) (local $v i32) (local $b i32) (local $oy i32) (local $ox i32)
+    (local $oy0 i32) (local $oy1 i32) (local $ox0 i32) (local $ox1 i32) (local $xp i32) (local $dp i32) (local $end i32)
+    (local $xstep i32) (local $dstep i32) (local $dv v128) (local $op i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $s0 v128) (local $s1 v128) (local $s2 v128) (local $s3 v128) (local $s4 v128) (local $s5 v128) (local $s6 v128) (local $s7 v128)
+    (local.set $xstep (i32.shl (local.get $ci) (i32.const 2)))
+    (local.set $dstep (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $ky (i32.const 0))
+    (block $kyDone (loop $kyLoop
+      (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+      ;; rows oy with 0 <= oy − top + ky < h
+      (local.set $oy0 (select (i32.sub (local.get $top) (local.get $ky)) (i32.const 0) (i32.gt_s (i32.sub (local.get $top) (local.get $ky)) (i32.const 0))))
+      (local.set $oy1 (i32.add (i32.sub (local.get $h) (local.get $ky)) (local.get $top)))
+      (if (i32.gt_s (local.get $oy1) (local.get $oh)) (then (local.set $oy1 (local.get $oh))))
+      (local.set $kx (i32.const 0))
+      (block $kxDone (loop $kxLoop
+        (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+        (local.set $ox0 (select (i32.sub (local.get $left) (local.get $kx)) (i32.const 0) (i32.gt_s (i32.sub (local.get $left) (local.get $kx)) (i32.const 0))))
+        (local.set $ox1 (i32.add (i32.sub (local.get $w) (local.get $kx)) (local.get $left)))
+        (if (i32.gt_s (local.get $ox1) (local.get $ow)) (then (local.set $ox1 (local.get $ow))))
+        (local.set $c (i32.const 0))
+        (block $cDone (loop $cLoop
+          (br_if $cDone (i32.ge_u (local.get $c) (local.get $ci)))
+          (local.set $v (i32.const 0))
+          (block $vDone (loop $vLoop
+            (br_if $vDone (i32.ge_u (local.get $v) (local.get $co)))
+            (local.set $s0 (f64x2.splat (f64.const 0)))
+            (local.set $s1 (local.get $s0)) (local.set $s2 (local.get $s0)) (local.set $s3 (local.get $s0))
+            (local.set $s4 (local.get $s0)) (local.set $s5 (local.get $s0)) (local.set $s6 (local.get $s0)) (local.set $s7 (local.get $s0))
+            (if (i32.and (i32.lt_s (local.get $oy0) (local.get $oy1)) (i32.lt_s (local.get $ox0) (local.get $ox1))) (then
+              (local.set $b (i32.const 0))
+              (block $bDone (loop $bLoop
+                (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+                (local.set $oy (local.get $oy0))
+                (block $oyDone (loop $oyLoop
+                  (br_if $oyDone (i32.ge_s (local.get $oy) (local.get $oy1)))
+                  ;; x[b, oy − top + ky, ox0 − left + kx, c] and dy[b, oy, ox0, v]
+                  (local.set $xp (i32.add (local.get $x) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h))
+                    (i32.add (i32.sub (local.get $oy) (local.get $top)) (local.get $ky))) (local.get $w))
+                    (i32.add (i32.sub (local.get $ox0) (local.get $left)) (local.get $kx))) (local.get $ci)) (local.get $c)) (i32.const 2))))
+                  (local.set $dp (i32.add (local.get $dy) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh))
+                    (local.get $oy)) (local.get $ow)) (local.get $ox0)) (local.get $co)) (local.get $v)) (i32.const 2))))
+                  (local.set $end (i32.add (local.get $dp) (i32.mul (i32.sub (local.get $ox1) (local.get $ox0)) (local.get $dstep))))
+                  (local.set $a0 (f32x4.splat (f32.const 0)))
+                  (local.set $a1 (local.get $a0)) (local.set $a2 (local.get $a0)) (local.set $a3 (local.get $a0))
+                  (loop $oxLoop
+                    (local.set $dv (v128.load (local.get $dp)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (v128.load32_splat (local.get $xp)) (local.get $dv))))
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (v128.load32_splat offset=4 (local.get $xp)) (local.get $dv))))
+                    (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (v128.load32_splat offset=8 (local.get $xp)) (local.get $dv))))
+                    (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (v128.load32_splat offset=12 (local.get $xp)) (local.get $dv))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $dstep)))
+                    (br_if $oxLoop (i32.lt_u (local.get $dp) (local.get $end))))
+                  (local.set $s0 (f64x2.add (local.get $s0) (f64x2.promote_low_f32x4 (local.get $a0))))
+                  (local.set $s1 (f64x2.add (local.get $s1) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))
+                  (local.set $s2 (f64x2.add (local.get $s2) (f64x2.promote_low_f32x4 (local.get $a1))))
+                  (local.set $s3 (f64x2.add (local.get $s3) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a1) (local.get $a1)))))
+                  (local.set $s4 (f64x2.add (local.get $s4) (f64x2.promote_low_f32x4 (local.get $a2))))
+                  (local.set $s5 (f64x2.add (local.get $s5) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a2) (local.get $a2)))))
+                  (local.set $s6 (f64x2.add (local.get $s6) (f64x2.promote_low_f32x4 (local.get $a3))))
+                  (local.set $s7 (f64x2.add (local.get $s7) (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a3) (local.get $a3)))))
+                  (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+                  (br $oyLoop)))
+                (local.set $b (i32.add (local.get $b) (i32.const 1)))
+                (br $bLoop)))))
+            ;; out[ky, kx, c + j, v .. v + 3] for j = 0..3
+            (local.set $op (i32.add (local.get $out) (i32.shl (i32.add (i32.mul (i32.add (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw))
+              (local.get $kx)) (local.get $ci)) (local.get $c)) (local.get $co)) (local.get $v)) (i32.const 2))))
+            (v128.store (local.get $op) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $s0)) (f32x4.demote_f64x2_zero (local.get $s1))))
+            (v128.store (i32.add (local.get $op) (local.get $dstep)) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $s2)) (f32x4.demote_f64x2_zero (local.get $s3))))
+            (v128.store (i32.add (local.get $op) (i32.shl (local.get $dstep) (i32.const 1))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $s4)) (f32x4.demote_f64x2_zero (local.get $s5))))
+            (v128.store (i32.add (local.get $op) (i32.mul (local.get $dstep) (i32.const 3))) (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23 (f32x4.demote_f64x2_zero (local.get $s6)) (f32x4.demote_f64x2_zero (local.get $s7))))
+            (local.set $v (i32.add (local.get $v) (i32.const 4)))
+            (br $vLoop)))
+          (local.set $c (i32.add (local.get $c) (i32.const 4)))
+          (br $cLoop)))
+        (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+        (br $kxLoop)))
+      (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+      (br $kyLoop))))
 )

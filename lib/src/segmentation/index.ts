@@ -4,7 +4,7 @@ export { rleEncode, rleDecode, toMask, readRleCsv, readIdCsv, writeSubmission, t
 export { SegmentationDataLoaders, MaskLoader, reflectPad, cropCenter, padBefore, readImageStack, type SegmentationOptions } from "./data";
 export { pixelBCE, softDiceLoss, lovaszHingeLoss, type ReductionOption } from "./losses";
 export { dice, iou, saltScore, dropSmallMasks, SALT_THRESHOLDS } from "./metrics";
-export { UNet, ConvBnRelu, JoinConvBnRelu, UpConv2x, SegmentationLearner, unetLearner, bceLovaszLoss, type UNetOptions, type UNetLearnerOptions, type MaskPreds } from "./unet";
+export { UNet, ConvBnRelu, JoinConvBnRelu, UpConv2x, SegmentationLearner, unetLearner, bceLovaszLoss, MIN_PIXEL_CANDIDATES, type UNetOptions, type UNetLearnerOptions, type MaskPreds, type MinPixelsOptions, type MinPixelsChoice } from "./unet";
 export { showMaskBatch, overlayPng, masksHtml, TRUTH_COLOR, PREDICTION_COLOR, type ShowMasksOptions } from "./show";
 export { makeSyntheticSalt, syntheticSaltImage, tgsSalt, isSyntheticSalt, SALT_SIZE, type SaltData, type SyntheticSaltOptions, type SaltShape } from "./synthetic";
 export { decodeGrayLevels, decodeMaskBits, encodePng } from "./png";

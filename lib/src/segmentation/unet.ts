@@ -210,6 +210,41 @@ export class SegmentationLearner extends Learner {
   }
 
   /**
+   * The smallest-mask size for dropSmallMasks and `predictMasks` that scores best on the first `n` items of
+   * `dl` (default: 640 training images; choosing on the validation set would flatter its score). Each candidate
+   * empties the predictions covering fewer pixels than it; the smallest of equally good candidates wins.
+   */
+  chooseMinPixels({ dl = this.dls.train, n = 640, candidates = MIN_PIXEL_CANDIDATES }: MinPixelsOptions = {}): MinPixelsChoice {
+    if (!candidates.length || !candidates.every((m) => Number.isFinite(m) && m >= 0)) {
+      throw new Error(`chooseMinPixels: candidates must be pixel counts >= 0; got [${candidates}].`);
+    }
+    const count = Math.min(Math.floor(n), dl.n);
+    if (!(count > 0)) throw new Error(`chooseMinPixels: n must be at least 1 and the loader must have items; got n ${n}, ${dl.n} items.`);
+    // One forward pass: per image, the predicted area, whether the truth is empty and the score as predicted.
+    // Dropping a mask changes only that image's score, to 1 for an empty truth and 0 otherwise.
+    const area: number[] = [], empty: boolean[] = [], score: number[] = [];
+    this.evaluating(() => {
+      for (let start = 0; start < count; start += dl.bs) {
+        const idx = Array.from({ length: Math.min(dl.bs, count - start) }, (_, i) => start + i);
+        const [xb, yb] = dl.batch(idx);
+        const parts = tf.tidy(() => {
+          const logits = this.model.forward(xb), k = idx.length;
+          return [tf.sum(tf.greater(logits.reshape([k, -1]), 0).cast("float32"), 1), tf.sum(yb.reshape([k, -1]), 1),
+            saltScore(logits, yb, { reduction: "none" })];
+        });
+        tf.dispose([xb, yb]);
+        const [a, t, s] = parts.map((p) => p.dataSync());
+        tf.dispose(parts);
+        for (let i = 0; i < idx.length; i++) area.push(a![i]!), empty.push(t![i] === 0), score.push(s![i]!);
+      }
+    });
+    const scores = candidates.map((m) => score.reduce((sum, s, i) => sum + (area[i]! < m ? (empty[i] ? 1 : 0) : s), 0) / count);
+    const best = Math.max(...scores);
+    const minPixels = Math.min(...candidates.filter((_, i) => scores[i] === best));
+    return { minPixels, candidates: [...candidates], scores, items: count };
+  }
+
+  /**
    * Draws validation items (the first `n`, or `items`, e.g. the worst by score): image, true mask in orange,
    * predicted mask in cyan with the item's score.
    */
@@ -241,6 +276,30 @@ export class SegmentationLearner extends Learner {
       return { ids: [...dl.pairs.ids], masks };
     });
   }
+}
+
+/** The sizes `chooseMinPixels` tries by default, in pixels. */
+export const MIN_PIXEL_CANDIDATES: readonly number[] = [0, 10, 20, 40, 70, 100, 150, 200, 300, 400, 600, 800, 1000];
+
+/** Options of `SegmentationLearner.chooseMinPixels`. */
+export interface MinPixelsOptions {
+  /** Where to choose (default the training loader, read in order without flips). */
+  dl?: MaskLoader;
+  /** How many of its first items (default 640). */
+  n?: number;
+  /** The sizes to try, in pixels (default MIN_PIXEL_CANDIDATES). */
+  candidates?: readonly number[];
+}
+
+/** What `chooseMinPixels` found. */
+export interface MinPixelsChoice {
+  /** The best candidate. */
+  minPixels: number;
+  /** The candidates tried, and the mean score each gave. */
+  candidates: number[];
+  scores: number[];
+  /** How many items were scored. */
+  items: number;
 }
 
 /** Options of `unetLearner`: the U-Net's and the Learner's. */
