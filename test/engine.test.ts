@@ -66,6 +66,22 @@ test("tf.gather along rows (the shuffled mini-batch) gives cpu's values on wasm,
   assert.throws(() => tf.gather(tf.zeros([10, 3]), [10]), /index value 10 is not in \[0, 9\]/);
 });
 
+test("tf.slice on wasm (one copy per run of kept rows) gives cpu's values: crops, every rank and dtype, -1 and empty sizes", async () => {
+  await assertSameOnBackends("slices", () => {
+    const x4 = tf.randomNormal([2, 9, 9, 1], 0, 1, "float32", 7), x3 = tf.randomNormal([4, 5, 6], 0, 1, "float32", 8);
+    const x5 = tf.randomNormal([2, 3, 4, 5, 2], 0, 1, "float32", 9);
+    const ints = tf.tensor2d([[1, 2, 3], [4, 5, 6], [7, 8, 9]], [3, 3], "int32"), flags = tf.tensor1d([1, 0, 1, 1, 0], "bool");
+    return [
+      tf.slice(x4, [0, 1, 2, 0], [2, 6, 5, 1]), // a U-Net's crop
+      tf.slice(x3, [1, 0, 2], [2, 5, 3]), tf.slice(x3, [1, 0, 0], [2, -1, -1]), tf.slice(x3, [0, 2, 1], [4, 1, 5]),
+      tf.slice(x5, [1, 1, 0, 2, 0], [1, 2, 4, 3, 2]), tf.slice(x5, [0, 0, 1, 0, 1], [2, 3, 2, 5, 1]),
+      tf.slice(ints, [1, 1], [2, 2]), tf.slice(flags, [1], [3]), tf.slice(x3, [2, 0, 0], [0, 5, 6]),
+    ];
+  }, { tol: 0 });
+  await initBackend("wasm");
+  assert.ok(isOverridden("Slice", "wasm"));
+});
+
 /** Losses of a few seeded SGD steps, as the notebooks train. */
 function seededLosses(make: () => Module, loss: typeof mnistLoss, lr: number): number[] {
   const x = tf.randomUniform([64, 784], 0, 1, "float32", 5);
@@ -194,6 +210,7 @@ test("max-pool's gradient on wasm (one pass over the output) equals cpu's: paddi
     [[1, 7, 5, 3], 2, 2, 0],
     [[2, 6, 6, 4], 3, 1, "same"],
     [[1, 5, 5, 2], 3, 3, "same"], // windows past the edge
+    [[3, 8, 6, 4], 2, 2, "valid"], // a U-Net's 2x2 pooling
   ];
   for (const [shape, k, s, pad] of cases) {
     await assertSameOnBackends(`maxPool grad x=[${shape}] k=${k} s=${s} pad=${pad}`, () => {

@@ -2,7 +2,7 @@
 // chosen backend runs; nothing else in the library reaches into the engine.
 import { fastPaths } from "../fast-paths";
 import { conv2dWithBias, useBlasOnWasm } from "./blas";
-import { useRowGatherOnWasm, useSharedIdentityOnWasm } from "./copies";
+import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "./copies";
 import { useMaxPoolGradOnWasm } from "./pool-kernels";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
@@ -23,6 +23,7 @@ export function installEngine(backend: string): void {
     useCpuFallbackOnWasm(); // the base layer: every kernel cpu has; the fast kernels below fall back to it
     useSharedIdentityOnWasm();
     useRowGatherOnWasm();
+    useRunSliceOnWasm();
     useLossKernelsOnWasm();
     useMaxPoolGradOnWasm();
     useBatchNormKernelsOnWasm();
