@@ -82,6 +82,23 @@ test("tf.slice on wasm (one copy per run of kept rows) gives cpu's values: crops
   assert.ok(isOverridden("Slice", "wasm"));
 });
 
+test("relu's gradient on wasm (one kernel) equals cpu's dy·step(x): zeros, NaN in x or dy, infinities, odd lengths", async () => {
+  const xs = [-2, -0, 0, 1e-30, 3, NaN, -Infinity, Infinity, 0.5, -1, 2];
+  const dys = [1, 2, 3, 4, -5, 6, Infinity, NaN, NaN, -Infinity, 0.25];
+  const grads: Record<string, number[][]> = {};
+  for (const backend of ["cpu", "wasm"]) {
+    await initBackend(backend);
+    grads[backend] = tf.tidy(() => {
+      const f = (x: tf.Tensor) => tf.relu(x).mul(tf.tensor1d(dys)).sum();
+      const big = tf.randomNormal([3, 37, 5], 0, 1, "float32", 12); // not a multiple of four values
+      return [tf.grad(f)(tf.tensor1d(xs)), tf.grad((x: tf.Tensor) => tf.relu(x).square().sum())(big)].map((t) => Array.from(t.dataSync()));
+    });
+  }
+  const same = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b)) || a === b;
+  grads.cpu!.forEach((ref, k) => ref.forEach((v, i) => assert.ok(same(grads.wasm![k]![i]!, v), `case ${k} [${i}]: wasm ${grads.wasm![k]![i]}, cpu ${v}`)));
+  assert.ok(isOverridden("FastbookReluGrad", "wasm"));
+});
+
 /** Losses of a few seeded SGD steps, as the notebooks train. */
 function seededLosses(make: () => Module, loss: typeof mnistLoss, lr: number): number[] {
   const x = tf.randomUniform([64, 784], 0, 1, "float32", 5);

@@ -23,6 +23,7 @@ interface ConvLoops {
   col2im(cols: number, dx: number, ...geometry: number[]): void;
   convDirect(x: number, f: number, out: number, ...geometryAndCo: number[]): void;
   convFilterGrad(x: number, dy: number, out: number, ...geometryAndCo: number[]): void;
+  reluGrad(x: number, dy: number, out: number, count: number): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
   channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;
 }

@@ -422,4 +422,31 @@
         (br $kxLoop)))
       (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
       (br $kyLoop))))
+
+  ;; ReLU's gradient (gradients.ts): out[i] = dy[i] · (1 where x[i] > 0, NaN where x[i] is NaN, else 0), as
+  ;; TensorFlow.js's dy · step(x) gives it, four values at a time.
+  (func (export "reluGrad") (param $x i32) (param $dy i32) (param $out i32) (param $count i32)
+    (local $i i32) (local $end i32) (local $v v128)
+    (local.set $end (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $done (loop $quad
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (local.set $v (v128.load (i32.add (local.get $x) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (f32x4.mul (v128.load (i32.add (local.get $dy) (local.get $i)))
+          (v128.bitselect (v128.const f32x4 nan nan nan nan)
+            (v128.bitselect (v128.const f32x4 1 1 1 1) (v128.const f32x4 0 0 0 0) (f32x4.gt (local.get $v) (v128.const f32x4 0 0 0 0)))
+            (f32x4.ne (local.get $v) (local.get $v)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $quad)))
+    (local.set $end (i32.shl (local.get $count) (i32.const 2)))
+    (block $done (loop $one
+      (br_if $done (i32.ge_u (local.get $i) (local.get $end)))
+      (f32.store (i32.add (local.get $out) (local.get $i))
+        (f32.mul (f32.load (i32.add (local.get $dy) (local.get $i)))
+          (select (f32.const 1)
+            (select (f32.const nan) (f32.const 0) (f32.ne (f32.load (i32.add (local.get $x) (local.get $i))) (f32.load (i32.add (local.get $x) (local.get $i)))))
+            (f32.gt (f32.load (i32.add (local.get $x) (local.get $i))) (f32.const 0)))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $one))))
 )

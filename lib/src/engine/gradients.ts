@@ -2,7 +2,9 @@
 // values of TensorFlow.js's own gradient (test/engine.test.ts checks them against `cpu`).
 import { tf } from "../tf";
 import { usingBlas } from "./blas";
-import { originalGradient, overrideGradient } from "./registry";
+import { isOverridden, originalGradient, overrideGradient, overrideKernel } from "./registry";
+import { offsetOf, type KernelArgs } from "./wasm-heap";
+import { convLoops, type Heap } from "./blas-conv";
 /**
  * The wasm backend's matMul costs roughly the same per *output* element whatever the inner size, and its
  * transposed-operand path is slower still. The gradient of a·b with respect to b (a weight) is aᵀ·dy;
@@ -100,6 +102,40 @@ export function useConvGradientsOnWasm(): void {
         x: () => conv2dInputGrad(dy as tf.Tensor4D, filter, x.shape, sh, mode),
         filter: () => conv2dFilterGrad(x, dy as tf.Tensor4D, filter.shape[0], sh, mode),
       };
+    },
+  });
+}
+
+const RELU_GRAD = "FastbookReluGrad";
+
+/** dy · step(x), TensorFlow.js's Relu gradient (NaN where x is NaN, dy·0 where x <= 0), in one pass (conv-loops.wat). */
+function reluGrad(args: KernelArgs): tf.TensorInfo {
+  const { dy, x } = args.inputs as { dy: tf.TensorInfo; x: tf.TensorInfo };
+  const backend = args.backend as unknown as Heap;
+  const out = backend.makeOutput(x.shape, "float32");
+  convLoops(backend).reluGrad(offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), tf.util.sizeFromShape(x.shape));
+  return out;
+}
+
+/**
+ * On wasm, Relu's gradient as the one-pass kernel above instead of three (step, cast, multiply), each a pass
+ * over the activations: at a U-Net's 128x128 level they cost more than the ReLU itself. Elsewhere, and for
+ * other dtypes or shapes, TensorFlow.js's own.
+ */
+export function useReluGradientOnWasm(): void {
+  const original = originalGradient("Relu");
+  if (!original) return;
+  overrideKernel(RELU_GRAD, "wasm", reluGrad);
+  overrideGradient({
+    ...original,
+    gradFunc: (dy, saved, attrs) => {
+      const [x] = saved as [tf.Tensor];
+      const d = dy as tf.Tensor;
+      if (tf.getBackend() !== "wasm" || !isOverridden(RELU_GRAD, "wasm") || x.dtype !== "float32" || d.dtype !== "float32" ||
+          !tf.util.arraysEqual(x.shape, d.shape)) {
+        return original.gradFunc(dy, saved, attrs);
+      }
+      return { x: () => tf.engine().runKernel(RELU_GRAD, { dy: d, x }) as tf.Tensor };
     },
   });
 }

@@ -6,7 +6,7 @@ import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "
 import { useMaxPoolGradOnWasm } from "./pool-kernels";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
-import { useConvGradientsOnWasm, useFastMatMulGradient } from "./gradients";
+import { useConvGradientsOnWasm, useFastMatMulGradient, useReluGradientOnWasm } from "./gradients";
 import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
 import { removeWasmGlueHandlers } from "./wasm-glue";
 import { watchWasmHeap, type HeapOwner } from "./wasm-heap";
@@ -17,6 +17,7 @@ export function installEngine(backend: string): void {
   // Gradients are global (not per backend); each rewrite applies only on wasm and defers elsewhere.
   useFastMatMulGradient();
   useConvGradientsOnWasm();
+  useReluGradientOnWasm();
   if (backend === "wasm") {
     removeWasmGlueHandlers(); // uncaught errors print themselves, not the wasm glue's source
     watchWasmHeap(tf.findBackend("wasm") as unknown as HeapOwner); // a warning before the heap is full
