@@ -80,6 +80,7 @@ test("tf.slice on wasm (one copy per run of kept rows) gives cpu's values: crops
   }, { tol: 0 });
   await initBackend("wasm");
   assert.ok(isOverridden("Slice", "wasm"));
+  assert.throws(() => tf.slice(tf.zeros([2, 3]), [1, 1], [2, 2]), /begin\[0\] \+ size\[0\] \(3\) would overflow input.shape\[0\] \(2\)/);
 });
 
 test("relu's gradient on wasm (one kernel) equals cpu's dy·step(x): zeros, NaN in x or dy, infinities, odd lengths", async () => {

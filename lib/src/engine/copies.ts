@@ -68,6 +68,7 @@ export function useRunSliceOnWasm(): void {
     if (!ROW_DTYPES.includes(x.dtype) || x.shape.length === 0) return original.kernelFunc(args);
     const { begin, size } = args.attrs as unknown as { begin: number | number[]; size?: number | number[] };
     const [from, sizes] = tf.slice_util.parseSliceParams(x as unknown as tf.Tensor, begin, size);
+    tf.slice_util.assertParamsValid(x as unknown as tf.Tensor, from, sizes); // a slice past the end is an error, as on cpu
     const backend = args.backend as WasmBackend;
     const out = backend.makeOutput(sizes, x.dtype);
     const total = sizes.reduce((a, b) => a * b, 1);
