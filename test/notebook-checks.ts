@@ -322,12 +322,19 @@ export const checks: Record<string, (text: string, cells: Cell[], notes: string[
     if (unet.source === "synthetic") {
       assert.match(text, /SYNTHETIC stand-in for the TGS salt data/);
       assert.ok(Math.abs(Number(emptyShare[2]) / Number(emptyShare[1]) - 0.39) < 0.04, `about 39% of the masks are empty: ${emptyShare[0]}`);
-      // The notebook's short run (2 epochs of a small U-Net, sized for two CPU cores) reaches about 0.69; the
-      // aim is 0.75, which needs a faster engine still, for a longer run in the same time.
-      assert.ok(unet.score >= 0.6, `the U-Net's validation score ${unet.score} < 0.6`);
+      // The notebook's short run (4 epochs of a small U-Net, sized for two CPU cores) reaches about 0.72; the
+      // aim is 0.75, out of reach so far for the small salt bodies (see the score-by-size lines).
+      assert.ok(unet.score >= 0.68, `the U-Net's validation score ${unet.score} < 0.68`);
       assert.ok(unet.score >= Math.max(empty.score, threshold.score) + 0.2, `the U-Net (${unet.score}) beats the baselines ` +
         `(${empty.score}, ${threshold.score}) by a wide margin`);
     }
+    // The score by size of the true salt: every validation image in one group, the losses adding up to 1 − score.
+    const groups = [...text.matchAll(/^(no salt|1-999 pixels|1,000-2,999|3,000 or more) +(\d+) images, mean score ([0-9.]+), score lost ([0-9.]+)$/gm)];
+    assert.deepEqual(groups.map((g) => g[1]), ["no salt", "1-999 pixels", "1,000-2,999", "3,000 or more"], "four size groups are printed");
+    const valid = Number(/valid: (\d+) pairs/.exec(text)?.[1]);
+    assert.equal(groups.reduce((a, g) => a + Number(g[2]), 0), valid, "the groups hold every validation image once");
+    const lost = groups.reduce((a, g) => a + Number(g[4]), 0);
+    assert.ok(Math.abs(lost - (1 - unet.score)) < 0.003, `the losses by group (${lost}) add up to 1 − the score (${unet.score})`);
     assert.match(text, /middle column of a 3x3 mask: "4 3"/);
     assert.match(text, /train\.csv and the mask files agree on 200 of 200 masks/);
     assert.match(text, /wrote reports\/submission\.csv: \d+ test images, \d+ with salt predicted; re-read and decoded: identical masks/);
