@@ -322,9 +322,9 @@ export const checks: Record<string, (text: string, cells: Cell[], notes: string[
     if (unet.source === "synthetic") {
       assert.match(text, /SYNTHETIC stand-in for the TGS salt data/);
       assert.ok(Math.abs(Number(emptyShare[2]) / Number(emptyShare[1]) - 0.39) < 0.04, `about 39% of the masks are empty: ${emptyShare[0]}`);
-      // The notebook's short run (4 epochs of a small U-Net, sized for two CPU cores) reaches about 0.72; the
-      // aim is 0.75, out of reach so far for the small salt bodies (see the score-by-size lines).
-      assert.ok(unet.score >= 0.68, `the U-Net's validation score ${unet.score} < 0.68`);
+      // The notebook's short run (5 epochs of a small U-Net at bs 16, sized for two CPU cores) scored 0.7534;
+      // runs differ by about ±0.005 (OpenBLAS's threads sum in varying order), hence the margin below 0.75.
+      assert.ok(unet.score >= 0.73, `the U-Net's validation score ${unet.score} < 0.73`);
       assert.ok(unet.score >= Math.max(empty.score, threshold.score) + 0.2, `the U-Net (${unet.score}) beats the baselines ` +
         `(${empty.score}, ${threshold.score}) by a wide margin`);
     }
