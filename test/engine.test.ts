@@ -100,6 +100,35 @@ test("relu's gradient on wasm (one kernel) equals cpu's dy·step(x): zeros, NaN 
   assert.ok(isOverridden("FastbookReluGrad", "wasm"));
 });
 
+test("add, sub and mul on wasm (one SIMD pass) equal cpu's: equal shapes, scalars and rows on either side, NaN, infinities, odd lengths", async () => {
+  const special = [0, -0, 1, -2.5, 3e38, -3e38, 1e-40, NaN, Infinity, -Infinity, 7, 0.1, -0.3];
+  const shapes: [number[], number[]][] = [
+    [[13], [13]], [[3, 37, 5], [3, 37, 5]], [[256, 10], [10]], [[10], [256, 10]], [[7, 3], [1, 3]], [[2, 4, 6], [4, 6]],
+    [[4, 6], [2, 4, 6]], [[5, 9], []], [[], [5, 9]], [[5, 9], [1, 1]], [[1], [6]], [[0, 4], [4]], [[3, 1], [1, 3]],
+  ];
+  const results: Record<string, number[][]> = {};
+  for (const backend of ["cpu", "wasm"]) {
+    await initBackend(backend);
+    results[backend] = tf.tidy(() => shapes.flatMap(([sa, sb], k) => {
+      const fill = (shape: number[], seed: number) => {
+        const n = shape.reduce((p, d) => p * d, 1);
+        return tf.tensor(Float32Array.from({ length: n }, (_, i) => (i % 3 === 0 ? special[(i + seed) % special.length]! : Math.sin(i * 7 + seed) * 100)), shape);
+      };
+      const [a, b] = [fill(sa, k), fill(sb, k + 5)];
+      return [tf.add(a, b), tf.sub(a, b), tf.mul(a, b), tf.sub(b, a)].map((t) => [...t.shape, -1, ...Array.from(t.dataSync())]);
+    }));
+  }
+  const same = (a: number, b: number) => (Number.isNaN(a) && Number.isNaN(b)) || Object.is(a, b);
+  results.cpu!.forEach((ref, k) => {
+    assert.equal(results.wasm![k]!.length, ref.length, `case ${k}: shapes`);
+    ref.forEach((v, i) => assert.ok(same(results.wasm![k]![i]!, v), `case ${k} [${i}]: wasm ${results.wasm![k]![i]}, cpu ${v}`));
+  });
+  // The kernel is the one in force, and leaves int32 to the original.
+  await initBackend("wasm");
+  assert.ok(isOverridden("Sub", "wasm"));
+  assert.deepEqual(Array.from(tf.sub(tf.tensor1d([5, 7], "int32"), tf.tensor1d([2, 9], "int32")).dataSync()), [3, -2]);
+});
+
 /** Losses of a few seeded SGD steps, as the notebooks train. */
 function seededLosses(make: () => Module, loss: typeof mnistLoss, lr: number): number[] {
   const x = tf.randomUniform([64, 784], 0, 1, "float32", 5);

@@ -24,6 +24,9 @@ interface ConvLoops {
   convDirect(x: number, f: number, out: number, ...geometryAndCo: number[]): void;
   convFilterGrad(x: number, dy: number, out: number, ...geometryAndCo: number[]): void;
   reluGrad(x: number, dy: number, out: number, count: number): void;
+  binaryRows(op: number, a: number, b: number, out: number, rows: number, cols: number): void;
+  binaryScalar(op: number, a: number, s: number, out: number, count: number): void;
+  gatherRows(x: number, idx: number, out: number, count: number, rowBytes: number): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
   channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;
 }

@@ -449,4 +449,82 @@
             (f32.gt (f32.load (i32.add (local.get $x) (local.get $i))) (f32.const 0)))))
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $one))))
+
+  ;; Add, subtract, multiply (elementwise-kernels.ts), four values at a time: out[r·cols + j] = a[r·cols + j] op b[j]
+  ;; for r < rows, j < cols; `b` is one row (a bias, or the whole other operand when the shapes are equal).
+  ;; op 0: a + b, 1: a − b, 2: a · b, 3: b − a. One float32 operation per value, as TensorFlow.js's kernels.
+  (func (export "binaryRows") (param $op i32) (param $a i32) (param $b i32) (param $out i32) (param $rows i32) (param $cols i32)
+    (local $r i32) (local $j i32) (local $quads i32) (local $bytes i32) (local $x v128) (local $y v128) (local $s f32) (local $t f32)
+    (local.set $bytes (i32.shl (local.get $cols) (i32.const 2)))
+    (local.set $quads (i32.shl (i32.and (local.get $cols) (i32.const -4)) (i32.const 2)))
+    (local.set $r (i32.const 0))
+    (block $rowsDone (loop $row
+      (br_if $rowsDone (i32.ge_u (local.get $r) (local.get $rows)))
+      (local.set $j (i32.const 0))
+      (block $done (loop $quad
+        (br_if $done (i32.ge_u (local.get $j) (local.get $quads)))
+        (local.set $x (v128.load (i32.add (local.get $a) (local.get $j))))
+        (local.set $y (v128.load (i32.add (local.get $b) (local.get $j))))
+        (v128.store (i32.add (local.get $out) (local.get $j))
+          (if (result v128) (i32.eqz (local.get $op)) (then (f32x4.add (local.get $x) (local.get $y)))
+            (else (if (result v128) (i32.eq (local.get $op) (i32.const 1)) (then (f32x4.sub (local.get $x) (local.get $y)))
+              (else (if (result v128) (i32.eq (local.get $op) (i32.const 2)) (then (f32x4.mul (local.get $x) (local.get $y)))
+                (else (f32x4.sub (local.get $y) (local.get $x)))))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 16)))
+        (br $quad)))
+      (block $done (loop $one
+        (br_if $done (i32.ge_u (local.get $j) (local.get $bytes)))
+        (local.set $s (f32.load (i32.add (local.get $a) (local.get $j))))
+        (local.set $t (f32.load (i32.add (local.get $b) (local.get $j))))
+        (f32.store (i32.add (local.get $out) (local.get $j))
+          (if (result f32) (i32.eqz (local.get $op)) (then (f32.add (local.get $s) (local.get $t)))
+            (else (if (result f32) (i32.eq (local.get $op) (i32.const 1)) (then (f32.sub (local.get $s) (local.get $t)))
+              (else (if (result f32) (i32.eq (local.get $op) (i32.const 2)) (then (f32.mul (local.get $s) (local.get $t)))
+                (else (f32.sub (local.get $t) (local.get $s)))))))))
+        (local.set $j (i32.add (local.get $j) (i32.const 4)))
+        (br $one)))
+      (local.set $a (i32.add (local.get $a) (local.get $bytes)))
+      (local.set $out (i32.add (local.get $out) (local.get $bytes)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
+
+  ;; The same with one value for b (a scalar): out[i] = a[i] op s for i < count.
+  (func (export "binaryScalar") (param $op i32) (param $a i32) (param $s f32) (param $out i32) (param $count i32)
+    (local $i i32) (local $quads i32) (local $bytes i32) (local $x v128) (local $y v128) (local $v f32)
+    (local.set $y (f32x4.splat (local.get $s)))
+    (local.set $bytes (i32.shl (local.get $count) (i32.const 2)))
+    (local.set $quads (i32.shl (i32.and (local.get $count) (i32.const -4)) (i32.const 2)))
+    (local.set $i (i32.const 0))
+    (block $done (loop $quad
+      (br_if $done (i32.ge_u (local.get $i) (local.get $quads)))
+      (local.set $x (v128.load (i32.add (local.get $a) (local.get $i))))
+      (v128.store (i32.add (local.get $out) (local.get $i))
+        (if (result v128) (i32.eqz (local.get $op)) (then (f32x4.add (local.get $x) (local.get $y)))
+          (else (if (result v128) (i32.eq (local.get $op) (i32.const 1)) (then (f32x4.sub (local.get $x) (local.get $y)))
+            (else (if (result v128) (i32.eq (local.get $op) (i32.const 2)) (then (f32x4.mul (local.get $x) (local.get $y)))
+              (else (f32x4.sub (local.get $y) (local.get $x)))))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 16)))
+      (br $quad)))
+    (block $done (loop $one
+      (br_if $done (i32.ge_u (local.get $i) (local.get $bytes)))
+      (local.set $v (f32.load (i32.add (local.get $a) (local.get $i))))
+      (f32.store (i32.add (local.get $out) (local.get $i))
+        (if (result f32) (i32.eqz (local.get $op)) (then (f32.add (local.get $v) (local.get $s)))
+          (else (if (result f32) (i32.eq (local.get $op) (i32.const 1)) (then (f32.sub (local.get $v) (local.get $s)))
+            (else (if (result f32) (i32.eq (local.get $op) (i32.const 2)) (then (f32.mul (local.get $v) (local.get $s)))
+              (else (f32.sub (local.get $s) (local.get $v)))))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 4)))
+      (br $one))))
+
+  ;; Gather whole rows (copies.ts): out row i = x row idx[i], for i < count; idx holds int32 row numbers that
+  ;; the caller has checked. One call for the batch instead of one per row from JavaScript.
+  (func (export "gatherRows") (param $x i32) (param $idx i32) (param $out i32) (param $count i32) (param $rowBytes i32)
+    (local $end i32)
+    (local.set $end (i32.add (local.get $idx) (i32.shl (local.get $count) (i32.const 2))))
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $idx) (local.get $end)))
+      (call $copy (local.get $out) (i32.add (local.get $x) (i32.mul (i32.load (local.get $idx)) (local.get $rowBytes))) (local.get $rowBytes))
+      (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
+      (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
+      (br $row))))
 )

@@ -4,6 +4,7 @@
 import { tf } from "../tf";
 import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { originalKernel, overrideKernel } from "./registry";
+import { convLoops, type Heap } from "./blas-conv";
 
 const ROW_DTYPES = ["float32", "int32", "bool"];
 
@@ -24,18 +25,23 @@ export function useRowGatherOnWasm(): void {
       return original.kernelFunc(args);
     }
     const backend = args.backend as WasmBackend;
-    const rows = Array.from(heapView(backend, indices));
+    const rows = heapView(backend, indices) as Int32Array;
     for (const r of rows) {
       if (!(r >= 0 && r < n)) throw new Error(`GatherV2: the index value ${r} is not in [0, ${n - 1}]`);
     }
+    const count = rows.length;
     const rowShape = x.shape.slice(1);
     const out = backend.makeOutput([...indices.shape, ...rowShape], x.dtype);
-    if (rows.length === 0) return out;
+    if (count === 0) return out;
     // Offsets read after makeOutput, whose allocation may have grown (moved) the heap.
-    const heap = backend.wasm.HEAPU8;
     const rowBytes = (x.dtype === "bool" ? 1 : 4) * rowShape.reduce((a, b) => a * b, 1);
     const from = offsetOf(backend, x), to = offsetOf(backend, out);
-    rows.forEach((r, i) => heap.copyWithin(to + i * rowBytes, from + r * rowBytes, from + (r + 1) * rowBytes));
+    if (rowBytes % 4 === 0) { // the wasm loop moves whole 32-bit words
+      convLoops(backend as unknown as Heap).gatherRows(from, offsetOf(backend, indices), to, count, rowBytes);
+      return out;
+    }
+    const heap = backend.wasm.HEAPU8, at = Array.from(heapView(backend, indices));
+    at.forEach((r, i) => heap.copyWithin(to + i * rowBytes, from + r * rowBytes, from + (r + 1) * rowBytes));
     return out;
   });
 }

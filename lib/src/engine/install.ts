@@ -4,6 +4,7 @@ import { fastPaths } from "../fast-paths";
 import { conv2dWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "./copies";
 import { useMaxPoolGradOnWasm } from "./pool-kernels";
+import { useElementwiseKernelsOnWasm } from "./elementwise-kernels";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient, useReluGradientOnWasm } from "./gradients";
@@ -25,6 +26,7 @@ export function installEngine(backend: string): void {
     useSharedIdentityOnWasm();
     useRowGatherOnWasm();
     useRunSliceOnWasm();
+    useElementwiseKernelsOnWasm();
     useLossKernelsOnWasm();
     useMaxPoolGradOnWasm();
     useBatchNormKernelsOnWasm();
