@@ -11,6 +11,7 @@ import { isOverridden, originalKernel, overrideKernel, restoreOverrides, stockKe
 import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
+import { restoreStockSaves, useLeanSavesOnWasm } from "../lib/src/engine/tape";
 
 const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
 
@@ -165,6 +166,39 @@ for (const [name, make, loss, lr] of MODELS) {
     await assertSameOnBackends(`${name} losses on webgpu`, () => seededLosses(make, loss, lr), { backends: ["cpu", "webgpu"], tol: 1e-4 });
   });
 }
+
+test("on wasm, the tape's saved tensors share data without an Identity kernel each: same gradients, second order too, nothing leaks", async () => {
+  await initBackend("wasm");
+  const model = new Sequential(new Linear(20, 8, { seed: 11 }), new ReLU(), new Linear(8, 1, { seed: 12 }));
+  const x = tf.randomNormal([16, 20], 0, 1, "float32", 13), y = tf.randomUniform([16, 1], 0, 1, "float32", 14).round();
+  const params = model.parameters();
+  const grads = () => {
+    const { value, grads } = tf.variableGrads(() => mnistLoss(model.forward(x), y) as tf.Scalar, params);
+    const out = [value, ...params.map((p) => grads[p.name]!)].map((t) => Array.from(t.dataSync()));
+    tf.dispose([value, ...Object.values(grads)]);
+    return out;
+  };
+  grads(); // the first call makes the engine's one-off tensors
+  const before = tf.memory().numTensors;
+  const profile = await tf.profile(() => { grads(); });
+  assert.equal(tf.memory().numTensors, before, "tensors left behind by a gradient");
+  assert.equal(profile.kernels.filter((k) => k.name === "Identity").length, 0, "Identity kernels in a first-order gradient");
+  const lean = grads();
+  restoreStockSaves();
+  try {
+    const stock = grads();
+    assert.deepEqual(lean, stock); // the same arithmetic: equal to the last bit
+    const kernels = (await tf.profile(() => { grads(); })).kernels.filter((k) => k.name === "Identity").length;
+    assert.ok(kernels > 0, "TensorFlow.js's own saves clone through Identity");
+  } finally {
+    useLeanSavesOnWasm();
+  }
+  // A gradient of a gradient keeps TensorFlow.js's clones: d²/dx² of Σx³ is 6x.
+  const xs = tf.tensor1d([-2, 0.5, 3]);
+  const second = tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.pow(u, 3)))(v).sum())(xs);
+  assert.deepEqual(Array.from(second.dataSync()), [-12, 3, 18]);
+  tf.dispose([x, y, xs, second, ...params]);
+});
 
 test("the reported wasm fused matMul bug (transposeB with bias and relu): does it hit us?", async (t) => {
   const run = async (backend: string) => {

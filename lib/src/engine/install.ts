@@ -5,6 +5,7 @@ import { conv2dWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "./copies";
 import { useMaxPoolGradOnWasm } from "./pool-kernels";
 import { useElementwiseKernelsOnWasm } from "./elementwise-kernels";
+import { useLeanSavesOnWasm } from "./tape";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient, useReluGradientOnWasm } from "./gradients";
@@ -24,6 +25,7 @@ export function installEngine(backend: string): void {
     watchWasmHeap(tf.findBackend("wasm") as unknown as HeapOwner); // a warning before the heap is full
     useCpuFallbackOnWasm(); // the base layer: every kernel cpu has; the fast kernels below fall back to it
     useSharedIdentityOnWasm();
+    useLeanSavesOnWasm();
     useRowGatherOnWasm();
     useRunSliceOnWasm();
     useElementwiseKernelsOnWasm();
