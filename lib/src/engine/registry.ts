@@ -1,6 +1,7 @@
 // How the engine changes TensorFlow.js: it replaces (or adds) a kernel on a backend, or a gradient (and,
-// apart from these, tape.ts makes the gradient tape's saved tensors on wasm without a kernel each). Each override remembers TensorFlow.js's own kernel, so overriding again wraps that (never an
-// earlier override) and tests can undo every override with `restoreOverrides`. Kernels come in two
+// apart from these, tape.ts makes the gradient tape's saved tensors on wasm without a kernel each). Each
+// override remembers TensorFlow.js's own kernel, so overriding again wraps that (never an earlier override)
+// and tests can undo every override with `restoreOverrides`. Kernels come in two
 // layers: a base (TensorFlow.js's kernel made complete: engine/cpu-fallback.ts), and the fast kernels
 // above it, which fall back to the base for what they do not handle.
 import { tf } from "../tf";
