@@ -31,24 +31,25 @@ function softmaxRows(x: ArrayLike<number>, y: ArrayLike<number>, n: number, c: n
   return total;
 }
 
-/** Mean over rows of -log softmax(logits)[label]. */
-function softmaxCrossEntropy(args: KernelArgs): tf.TensorInfo {
+/** Mean over rows of -log softmax(logits)[label]; the softmax too, which the gradient then reads instead of computing it again. */
+function softmaxCrossEntropy(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as WasmBackend;
   const { logits, labels } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo };
   const [n, c] = logits.shape;
-  const loss = backend.makeOutput([], "float32");
-  heapView(backend, loss)[0] = n ? softmaxRows(heapView(backend, logits), heapView(backend, labels), n, c) / n : NaN;
-  return loss;
+  const loss = backend.makeOutput([], "float32"), probs = backend.makeOutput([n, c], "float32");
+  const total = softmaxRows(heapView(backend, logits), heapView(backend, labels), n, c, heapView(backend, probs) as Float32Array);
+  heapView(backend, loss)[0] = n ? total / n : NaN;
+  return [loss, probs];
 }
 
-/** d loss / d logits = (softmax - onehot(label)) · dy / n, the softmax computed again (n·c exponentials). */
+/** d loss / d logits = (softmax − onehot(label)) · dy / n, from the softmax the forward kernel kept. */
 function softmaxCrossEntropyGrad(args: KernelArgs): tf.TensorInfo {
   const backend = args.backend as WasmBackend;
-  const { logits, labels, dy } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo; dy: tf.TensorInfo };
-  const [n, c] = logits.shape;
+  const { probs, labels, dy } = args.inputs as { probs: tf.TensorInfo; labels: tf.TensorInfo; dy: tf.TensorInfo };
+  const [n, c] = probs.shape;
   const out = backend.makeOutput([n, c], "float32");
   const y = heapView(backend, labels), d = heapView(backend, out) as Float32Array;
-  softmaxRows(heapView(backend, logits), y, n, c, d);
+  d.set(heapView(backend, probs));
   const scale = heapView(backend, dy)[0] / n;
   for (let i = 0; i < n * c; i++) d[i] *= scale;
   for (let i = 0; i < n; i++) d[i * c + y[i]] -= scale;
@@ -90,24 +91,28 @@ const run = (name: string, inputs: Record<string, tf.Tensor>) => tf.engine().run
 
 /** Registers the four loss kernels on wasm, and the two losses' gradients. */
 export function useLossKernelsOnWasm(): void {
-  const kernels: [string, (args: KernelArgs) => tf.TensorInfo, string?][] = [
-    [CE, softmaxCrossEntropy, CE_GRAD], [CE_GRAD, softmaxCrossEntropyGrad],
-    [MNIST, mnistLossKernel, MNIST_GRAD], [MNIST_GRAD, mnistLossGrad],
+  const kernels: [string, (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]][] = [
+    [CE, softmaxCrossEntropy], [CE_GRAD, softmaxCrossEntropyGrad], [MNIST, mnistLossKernel], [MNIST_GRAD, mnistLossGrad],
   ];
-  for (const [kernelName, kernelFunc, grad] of kernels) {
-    overrideKernel(kernelName, "wasm", kernelFunc);
-    if (!grad) continue;
-    // The loss's gradient with respect to its logits (first input) is the grad kernel; the targets get none.
-    const [first, second] = kernelName === CE ? ["logits", "labels"] : ["logits", "targets"];
-    overrideGradient({
-      kernelName,
-      inputsToSave: [first, second],
-      gradFunc: (dy, saved) => ({
-        [first]: () => run(grad, { [first]: saved[0], [second]: saved[1], dy: dy as tf.Tensor }),
-        [second]: () => tf.zerosLike(saved[1]),
-      }),
-    });
-  }
+  for (const [kernelName, kernelFunc] of kernels) overrideKernel(kernelName, "wasm", kernelFunc);
+  // The gradient with respect to the logits (first input) is the grad kernel; the targets get none.
+  overrideGradient({
+    kernelName: CE,
+    inputsToSave: ["labels"],
+    outputsToSave: [false, true], // the softmax
+    gradFunc: (dys, [labels, probs]) => ({
+      logits: () => run(CE_GRAD, { probs: probs!, labels: labels!, dy: (dys as tf.Tensor[])[0]! }),
+      labels: () => tf.zerosLike(labels!),
+    }),
+  });
+  overrideGradient({
+    kernelName: MNIST,
+    inputsToSave: ["logits", "targets"],
+    gradFunc: (dy, [logits, targets]) => ({
+      logits: () => run(MNIST_GRAD, { logits: logits!, targets: targets!, dy: dy as tf.Tensor }),
+      targets: () => tf.zerosLike(targets!),
+    }),
+  });
 }
 
 /** Whether the single-kernel losses apply: wasm, float32 values, kernels registered. */
@@ -115,7 +120,10 @@ const applies = (x: tf.Tensor) => tf.getBackend() === "wasm" && x.dtype === "flo
 
 /** crossEntropy's fast form (logits [n, c], labels int32 [n]); undefined where it does not apply. */
 export function fastCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar | undefined {
-  return applies(logits) ? run(CE, { logits, labels: tf.cast(labels, "int32") }) as tf.Scalar : undefined;
+  if (!applies(logits)) return undefined;
+  const [loss, probs] = tf.engine().runKernel(CE, { logits, labels: tf.cast(labels, "int32") }, {}) as unknown as [tf.Scalar, tf.Tensor];
+  probs.dispose(); // the gradient keeps its own reference to it
+  return loss;
 }
 
 /** mnistLoss's fast form (logits and targets of the same size); undefined where it does not apply. */
