@@ -77,7 +77,7 @@ export function runJson(cmd: string, args: string[], input?: string): Record<str
   return JSON.parse(r.stdout.trim().split("\n").at(-1)!);
 }
 
-/** PyTorch, PIL and numpy for PYTHON, plus OpenBLAS's threaded build (without it torch falls back to a
+/** PyTorch, torchvision, PIL and numpy for PYTHON, plus OpenBLAS's threaded build (without it torch falls back to a
  * reference BLAS and the comparison says nothing). Installed from Debian when we are root, as setup does for Jupyter. */
 export function ensureTorch(): void {
   if (ON_GPU) {
@@ -86,13 +86,13 @@ export function ensureTorch(): void {
     }
     return;
   }
-  const ok = () => spawnSync(PYTHON, ["-c", "import torch, PIL, numpy"], { stdio: "ignore" }).status === 0 &&
+  const ok = () => spawnSync(PYTHON, ["-c", "import torch, torchvision, PIL, numpy"], { stdio: "ignore" }).status === 0 &&
     (!fs.existsSync("/usr/bin/dpkg-query") ||
       spawnSync("dpkg-query", ["-W", "-f=${Status}", "libopenblas0-pthread"], { encoding: "utf8" }).stdout?.includes("install ok installed"));
   if (ok()) return;
-  const pkgs = ["python3-torch", "python3-pil", "python3-numpy", "libopenblas0-pthread"];
+  const pkgs = ["python3-torch", "python3-torchvision", "python3-pil", "python3-numpy", "libopenblas0-pthread"];
   if (PYTHON !== "/usr/bin/python3" || process.getuid?.() !== 0 || !fs.existsSync("/usr/bin/apt-get")) {
-    throw new Error(`The PyTorch side needs ${PYTHON} with torch, PIL and numpy, and libopenblas0-pthread: ` +
+    throw new Error(`The PyTorch side needs ${PYTHON} with torch, torchvision (resnet18 for case (h)), PIL and numpy, and libopenblas0-pthread: ` +
       `sudo apt-get install --no-install-recommends ${pkgs.join(" ")}`);
   }
   console.log(`bench: installing ${pkgs.join(" ")} (apt-get)`);
