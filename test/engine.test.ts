@@ -12,6 +12,7 @@ import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 import { restoreStockSaves, useLeanSavesOnWasm } from "../lib/src/engine/tape";
+import { fastPaths } from "../lib/src/fast-paths";
 
 const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
 
@@ -198,6 +199,32 @@ test("on wasm, the tape's saved tensors share data without an Identity kernel ea
   const second = tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.pow(u, 3)))(v).sum())(xs);
   assert.deepEqual(Array.from(second.dataSync()), [-12, 3, 18]);
   tf.dispose([x, y, xs, second, ...params]);
+});
+
+test("Linear's one-kernel forward on wasm gives matMul + add's values and gradients, to the last bit, and cpu's within rounding", async () => {
+  const run = () => tf.tidy(() => {
+    const lin = new Linear(50, 7, { seed: 21 });
+    lin.bias.assign(tf.randomNormal([7], 0, 1, "float32", 22));
+    const x = tf.randomNormal([33, 50], 0, 1, "float32", 23);
+    const f = (v: tf.Tensor) => tf.sum(tf.square(lin.forward(v)));
+    const { value, grads } = tf.variableGrads(() => f(x) as tf.Scalar, lin.parameters());
+    const dx = tf.grad(f)(x); // a layer after another one needs its input's gradient too
+    const out = [lin.forward(x), value, grads[lin.weight.name]!, grads[lin.bias.name]!, dx].map((t) => Array.from(t.dataSync()));
+    tf.dispose(lin.parameters());
+    return out;
+  });
+  await initBackend("wasm");
+  assert.ok(usingBlas() && fastPaths.linear, "the fast path is in force");
+  const fast = run();
+  const saved = fastPaths.linear;
+  fastPaths.linear = undefined;
+  let plain: number[][];
+  try { plain = run(); } finally { fastPaths.linear = saved; }
+  assert.deepEqual(fast, plain);
+  await initBackend("cpu");
+  const cpu = run();
+  cpu.forEach((ref, k) => assert.ok(maxRelDiff(fast[k]!, ref) < 1e-5, `output ${k}: ${maxRelDiff(fast[k]!, ref)}`));
+  await initBackend("wasm");
 });
 
 test("the reported wasm fused matMul bug (transposeB with bias and relu): does it hit us?", async (t) => {

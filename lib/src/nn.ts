@@ -70,8 +70,8 @@ export class Linear<B extends boolean = true> implements Module {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}) takes rows of ${this.inFeatures} numbers, [N, ${this.inFeatures}]; ` +
         `got [${x.shape}].` + (x.rank > 2 ? " Flatten images into rows first: the loaders' option flatten: true, or new Reshape() before it." : ""));
     }
-    const xw = tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
-    return this.bias ? tf.add(xw, this.bias) : xw;
+    if (this.bias) return fastPaths.linear?.(x, this.weight, this.bias) ?? tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
+    return tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
   }
   parameters(): tf.Variable[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];

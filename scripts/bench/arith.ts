@@ -29,7 +29,7 @@ export function matmulRate(n = 2048): number {
 
 type KernelRecord = { name: string; inputShapes: number[][]; outputShapes: number[][]; kernelTimeMs: number | { error: string } };
 
-const PRODUCTS = new Set(["MatMul", "BatchMatMul", "_FusedMatMul", "Conv2D", "FusedConv2D", "FastbookConv2dBias",
+const PRODUCTS = new Set(["MatMul", "BatchMatMul", "_FusedMatMul", "FastbookLinear", "Conv2D", "FusedConv2D", "FastbookConv2dBias",
   "Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNative"]);
 const REDUCTIONS = new Set(["Sum", "Mean", "Max", "Min", "Prod", "ArgMax", "ArgMin", "All", "Any"]);
 const MOVES = new Set(["Slice", "Concat", "PadV2", "MirrorPad", "Reshape", "Transpose", "Gather", "GatherV2", "Cast", "Identity",
@@ -45,6 +45,8 @@ export function kernelMacs(k: KernelRecord): number {
       const m = out.at(-2)!, kDim = a.at(-1) === m && a.at(-2) !== m ? a.at(-2)! : a.at(-1)!;
       return size(out) * kDim;
     }
+    case "FastbookLinear": // x [N, in] · weight [in, out] + bias
+      return size(out) * a.at(-1)!;
     case "Conv2D": case "FusedConv2D": case "FastbookConv2dBias": // filter [kh, kw, in, out]
       return size(out) * b[0] * b[1] * b[2];
     case "DepthwiseConv2dNative": // filter [kh, kw, in, multiplier]

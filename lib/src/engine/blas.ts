@@ -178,8 +178,7 @@ const CONV_BIAS = "FastbookConv2dBias";
  * Conv2d's forward pass (conv2d + bias) as one kernel, with a gradient that the engine asks for input by
  * input: unlike tf.fused.conv2d's, whose custom gradient always computes all three, so the images'
  * gradient would be computed for the first layer too. Saves an Add over the whole output, and its
- * gradient, per layer and step (about a tenth of the CNN's epoch). For Linear, whose outputs are small,
- * the same measured no gain, so it keeps matMul + add.
+ * gradient, per layer and step (about a tenth of the CNN's epoch).
  */
 function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
   overrideKernel(CONV_BIAS, "wasm", convWithBias);
@@ -198,6 +197,45 @@ function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo 
       };
     },
   });
+}
+
+const LINEAR = "FastbookLinear";
+
+/**
+ * Linear's forward pass (x·weight + bias) as one kernel, with a gradient the engine asks for input by input
+ * (the images' gradient is never computed for a first layer). TensorFlow.js's matMul and add are two kernels
+ * forward and five backward (the add's gradient reshapes, sums and reshapes); in a small network's step each
+ * kernel's dispatch costs more than its arithmetic. The values are those of matMul then add.
+ */
+function registerLinear(product: (args: KernelArgs) => tf.TensorInfo, sgemm: Sgemm): void {
+  overrideKernel(LINEAR, "wasm", (args: KernelArgs) => {
+    const { x, weight, bias } = args.inputs as Record<string, tf.TensorInfo>;
+    const out = product({ ...args, inputs: { a: x!, b: weight! }, attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap });
+    const [m, n] = out.shape;
+    addBias(sgemm, args.backend as WasmBackend, bias, out, m!, n!);
+    return out;
+  });
+  overrideGradient({
+    kernelName: LINEAR,
+    inputsToSave: ["x", "weight"],
+    gradFunc: (dy, [x, weight]) => {
+      const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) =>
+        tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+      const d = dy as tf.Tensor;
+      return {
+        x: () => run("BatchMatMul", { a: d, b: weight! }, { transposeA: false, transposeB: true }),
+        weight: () => run("BatchMatMul", { a: x!, b: d }, { transposeA: true, transposeB: false }),
+        bias: () => run("Sum", { x: d }, { axis: [0], keepDims: false }),
+      };
+    },
+  });
+}
+
+/** x·weight + bias for x [N, in], weight [in, out], bias [out], as one kernel on wasm with OpenBLAS (Linear's forward pass); undefined elsewhere. */
+export function linearWithBias(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor | undefined {
+  if (!usingBlas() || x.rank !== 2 || weight.rank !== 2 || bias.rank !== 1 || x.dtype !== "float32" || weight.dtype !== "float32" ||
+      bias.dtype !== "float32" || x.shape[1] !== weight.shape[0] || bias.shape[0] !== weight.shape[1]) return undefined;
+  return tf.engine().runKernel(LINEAR, { x, weight, bias }, {}) as tf.Tensor;
 }
 
 /** conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass); undefined elsewhere. */
@@ -229,6 +267,7 @@ export function useBlasOnWasm(): boolean {
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
   registerConvWithBias(k.fusedForward);
+  registerLinear(product as (args: KernelArgs) => tf.TensorInfo, lib.sgemm);
   override("Conv2DBackpropInput", k.inputGrad);
   override("Conv2DBackpropFilter", k.filterGrad);
   return true;

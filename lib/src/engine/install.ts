@@ -1,7 +1,7 @@
 // Everything the engine does to TensorFlow.js, in one place. initBackend calls installEngine once the
 // chosen backend runs; nothing else in the library reaches into the engine.
 import { fastPaths } from "../fast-paths";
-import { conv2dWithBias, useBlasOnWasm } from "./blas";
+import { conv2dWithBias, linearWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "./copies";
 import { useMaxPoolGradOnWasm } from "./pool-kernels";
 import { useElementwiseKernelsOnWasm } from "./elementwise-kernels";
@@ -38,5 +38,6 @@ export function installEngine(backend: string): void {
   fastPaths.mnistLoss = fastMnistLoss;
   fastPaths.crossEntropy = fastCrossEntropy;
   fastPaths.conv2dWithBias = conv2dWithBias;
+  fastPaths.linear = linearWithBias;
   fastPaths.batchNorm = fastBatchNorm;
 }
