@@ -6,6 +6,7 @@
 // above it, which fall back to the base for what they do not handle.
 import { tf } from "../tf";
 import type { KernelArgs } from "./wasm-heap";
+import { restoreStockSaves } from "./tape";
 
 type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
@@ -57,7 +58,7 @@ export function overrideGradient(config: tf.GradConfig): tf.GradConfig | undefin
   return original;
 }
 
-/** Undoes every override: TensorFlow.js's own kernels and gradients are back (for tests). */
+/** Undoes every override: TensorFlow.js's own kernels, gradients and tape saves are back (for tests). */
 export function restoreOverrides(): void {
   for (const { kernelName, backendName, stock } of kernels.values()) {
     if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
@@ -69,4 +70,5 @@ export function restoreOverrides(): void {
   }
   kernels.clear();
   gradients.clear();
+  restoreStockSaves();
 }
