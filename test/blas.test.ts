@@ -108,6 +108,15 @@ const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | numb
   [[3, 19, 11, 8], [3, 3, 8, 8], 1, "same"], // rows longer than four pixels, several images
   [[2, 6, 6, 4], [2, 2, 4, 8], 2, "same"], // stride 2: im2col and sgemm
   [[1, 4, 6, 12], [3, 3, 12, 8], 1, "same"], // more channels: sgemm again
+  // One input channel takes the direct loops at any stride (forward and filter gradient) up to kh·kw·co = 144:
+  [[2, 9, 7, 1], [3, 3, 1, 4], [2, 1], "valid"],
+  [[2, 10, 10, 1], [3, 3, 1, 16], 1, "same"], // the limit
+  [[1, 5, 6, 1], [2, 2, 1, 4], 3, 2], // stride 3, explicit padding: windows past the edges
+  [[2, 4, 4, 1], [3, 3, 1, 12], 2, "same"],
+  [[1, 7, 7, 1], [5, 5, 1, 8], 2, "same"], // over the limit: sgemm
+  [[2, 6, 6, 1], [3, 3, 1, 6], 1, "same"], // channels not a multiple of four: sgemm
+  [[2, 1, 1, 1], [3, 3, 1, 4], 2, "same"], // a filter wider than the image: taps past both edges
+  [[1, 3, 2, 1], [3, 3, 1, 8], 2, "same"],
 ];
 
 test("conv2d and both of its gradients through OpenBLAS on wasm equal cpu's", async (t) => {

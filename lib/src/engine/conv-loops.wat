@@ -527,4 +527,518 @@
       (local.set $out (i32.add (local.get $out) (local.get $rowBytes)))
       (local.set $idx (i32.add (local.get $idx) (i32.const 4)))
       (br $row))))
+
+  ;; Convolutions of one input channel (an image's first layer, conv2d of [n, h, w, 1]), any stride and padding,
+  ;; `co` 4, 8, 12 or 16: out[b, oy, ox, c] = bias[c] + Σ x[b, oy·sh − top + ky, ox·sw − left + kx] · f[ky, kx, 0, c]
+  ;; over the taps inside the image (bias 0: none), all output channels of a pixel at once. The im2col matrix
+  ;; would copy each pixel kh·kw times in runs of a single value, which costs more than this whole loop.
+  (func (export "conv1Direct")
+    (param $x i32) (param $f i32) (param $bias i32) (param $out i32) (param $n i32) (param $h i32) (param $w i32) (param $oh i32) (param $ow i32)
+    (param $sh i32) (param $sw i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32) (param $co i32)
+    (local $b i32) (local $oy i32) (local $ox i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $ix i32) (local $iy0 i32) (local $ix0 i32)
+    (local $image i32) (local $fp i32) (local $fstep i32) (local $px i32) (local $end i32) (local $kwBytes i32) (local $rowSkip i32)
+    (local $xv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local $b0 v128) (local $b1 v128) (local $b2 v128) (local $b3 v128)
+    ;; one accumulator per four channels, starting from the bias (when given); one copy of the loops per count
+    (if (local.get $bias) (then
+      (local.set $b0 (v128.load (local.get $bias)))
+      (if (i32.gt_u (local.get $co) (i32.const 4)) (then (local.set $b1 (v128.load offset=16 (local.get $bias)))))
+      (if (i32.gt_u (local.get $co) (i32.const 8)) (then (local.set $b2 (v128.load offset=32 (local.get $bias)))))
+      (if (i32.gt_u (local.get $co) (i32.const 12)) (then (local.set $b3 (v128.load offset=48 (local.get $bias)))))))
+    (local.set $fstep (i32.shl (local.get $co) (i32.const 2)))
+    (local.set $kwBytes (i32.shl (local.get $kw) (i32.const 2)))
+    (local.set $rowSkip (i32.shl (i32.sub (local.get $w) (local.get $kw)) (i32.const 2)))
+    (if (i32.eq (local.get $co) (i32.const 4)) (then
+      ;; 4 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $image (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $w)) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $iy0 (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+          (local.set $ox (i32.const 0))
+          (block $oxDone (loop $oxLoop
+            (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+            (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+            (local.set $a0 (local.get $b0))
+            (local.set $fp (local.get $f))
+            (if (i32.and
+                  (i32.and (i32.ge_s (local.get $iy0) (i32.const 0)) (i32.le_s (i32.add (local.get $iy0) (local.get $kh)) (local.get $h)))
+                  (i32.and (i32.ge_s (local.get $ix0) (i32.const 0)) (i32.le_s (i32.add (local.get $ix0) (local.get $kw)) (local.get $w))))
+              (then ;; the window lies inside the image: no check per tap
+                (local.set $px (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy0) (local.get $w)) (local.get $ix0)) (i32.const 2))))
+                (local.set $ky (i32.const 0))
+                (loop $kyIn
+                  (local.set $end (i32.add (local.get $px) (local.get $kwBytes)))
+                  (loop $kxIn
+                    (local.set $xv (v128.load32_splat (local.get $px)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $px (i32.add (local.get $px) (i32.const 4)))
+                    (br_if $kxIn (i32.lt_u (local.get $px) (local.get $end))))
+                  (local.set $px (i32.add (local.get $px) (local.get $rowSkip)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br_if $kyIn (i32.lt_u (local.get $ky) (local.get $kh)))))
+              (else ;; near an edge: only the taps inside
+                (local.set $ky (i32.const 0))
+                (block $kyDone (loop $kyLoop
+                  (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+                  (local.set $iy (i32.add (local.get $iy0) (local.get $ky)))
+                  (local.set $kx (i32.const 0))
+                  (block $kxDone (loop $kxLoop
+                    (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                    (local.set $ix (i32.add (local.get $ix0) (local.get $kx)))
+                    (if (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w))) (then
+                      (local.set $xv (v128.load32_splat (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (i32.const 2)))))
+                      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                    (br $kxLoop)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br $kyLoop)))))
+          (v128.store offset=0 (local.get $out) (local.get $a0))
+            (local.set $out (i32.add (local.get $out) (local.get $fstep)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (br $oxLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+      (return)))
+    (if (i32.eq (local.get $co) (i32.const 8)) (then
+      ;; 8 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $image (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $w)) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $iy0 (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+          (local.set $ox (i32.const 0))
+          (block $oxDone (loop $oxLoop
+            (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+            (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+            (local.set $a0 (local.get $b0)) (local.set $a1 (local.get $b1))
+            (local.set $fp (local.get $f))
+            (if (i32.and
+                  (i32.and (i32.ge_s (local.get $iy0) (i32.const 0)) (i32.le_s (i32.add (local.get $iy0) (local.get $kh)) (local.get $h)))
+                  (i32.and (i32.ge_s (local.get $ix0) (i32.const 0)) (i32.le_s (i32.add (local.get $ix0) (local.get $kw)) (local.get $w))))
+              (then ;; the window lies inside the image: no check per tap
+                (local.set $px (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy0) (local.get $w)) (local.get $ix0)) (i32.const 2))))
+                (local.set $ky (i32.const 0))
+                (loop $kyIn
+                  (local.set $end (i32.add (local.get $px) (local.get $kwBytes)))
+                  (loop $kxIn
+                    (local.set $xv (v128.load32_splat (local.get $px)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $fp)))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $px (i32.add (local.get $px) (i32.const 4)))
+                    (br_if $kxIn (i32.lt_u (local.get $px) (local.get $end))))
+                  (local.set $px (i32.add (local.get $px) (local.get $rowSkip)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br_if $kyIn (i32.lt_u (local.get $ky) (local.get $kh)))))
+              (else ;; near an edge: only the taps inside
+                (local.set $ky (i32.const 0))
+                (block $kyDone (loop $kyLoop
+                  (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+                  (local.set $iy (i32.add (local.get $iy0) (local.get $ky)))
+                  (local.set $kx (i32.const 0))
+                  (block $kxDone (loop $kxLoop
+                    (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                    (local.set $ix (i32.add (local.get $ix0) (local.get $kx)))
+                    (if (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w))) (then
+                      (local.set $xv (v128.load32_splat (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (i32.const 2)))))
+                      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $fp)))))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                    (br $kxLoop)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br $kyLoop)))))
+          (v128.store offset=0 (local.get $out) (local.get $a0))
+          (v128.store offset=16 (local.get $out) (local.get $a1))
+            (local.set $out (i32.add (local.get $out) (local.get $fstep)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (br $oxLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+      (return)))
+    (if (i32.eq (local.get $co) (i32.const 12)) (then
+      ;; 12 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $image (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $w)) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $iy0 (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+          (local.set $ox (i32.const 0))
+          (block $oxDone (loop $oxLoop
+            (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+            (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+            (local.set $a0 (local.get $b0)) (local.set $a1 (local.get $b1)) (local.set $a2 (local.get $b2))
+            (local.set $fp (local.get $f))
+            (if (i32.and
+                  (i32.and (i32.ge_s (local.get $iy0) (i32.const 0)) (i32.le_s (i32.add (local.get $iy0) (local.get $kh)) (local.get $h)))
+                  (i32.and (i32.ge_s (local.get $ix0) (i32.const 0)) (i32.le_s (i32.add (local.get $ix0) (local.get $kw)) (local.get $w))))
+              (then ;; the window lies inside the image: no check per tap
+                (local.set $px (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy0) (local.get $w)) (local.get $ix0)) (i32.const 2))))
+                (local.set $ky (i32.const 0))
+                (loop $kyIn
+                  (local.set $end (i32.add (local.get $px) (local.get $kwBytes)))
+                  (loop $kxIn
+                    (local.set $xv (v128.load32_splat (local.get $px)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $fp)))))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $fp)))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $px (i32.add (local.get $px) (i32.const 4)))
+                    (br_if $kxIn (i32.lt_u (local.get $px) (local.get $end))))
+                  (local.set $px (i32.add (local.get $px) (local.get $rowSkip)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br_if $kyIn (i32.lt_u (local.get $ky) (local.get $kh)))))
+              (else ;; near an edge: only the taps inside
+                (local.set $ky (i32.const 0))
+                (block $kyDone (loop $kyLoop
+                  (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+                  (local.set $iy (i32.add (local.get $iy0) (local.get $ky)))
+                  (local.set $kx (i32.const 0))
+                  (block $kxDone (loop $kxLoop
+                    (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                    (local.set $ix (i32.add (local.get $ix0) (local.get $kx)))
+                    (if (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w))) (then
+                      (local.set $xv (v128.load32_splat (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (i32.const 2)))))
+                      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $fp)))))
+                      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $fp)))))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                    (br $kxLoop)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br $kyLoop)))))
+          (v128.store offset=0 (local.get $out) (local.get $a0))
+          (v128.store offset=16 (local.get $out) (local.get $a1))
+          (v128.store offset=32 (local.get $out) (local.get $a2))
+            (local.set $out (i32.add (local.get $out) (local.get $fstep)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (br $oxLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+      (return)))
+      ;; 16 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $image (i32.add (local.get $x) (i32.shl (i32.mul (i32.mul (local.get $b) (local.get $h)) (local.get $w)) (i32.const 2))))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $iy0 (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)))
+          (local.set $ox (i32.const 0))
+          (block $oxDone (loop $oxLoop
+            (br_if $oxDone (i32.ge_u (local.get $ox) (local.get $ow)))
+            (local.set $ix0 (i32.sub (i32.mul (local.get $ox) (local.get $sw)) (local.get $left)))
+            (local.set $a0 (local.get $b0)) (local.set $a1 (local.get $b1)) (local.set $a2 (local.get $b2)) (local.set $a3 (local.get $b3))
+            (local.set $fp (local.get $f))
+            (if (i32.and
+                  (i32.and (i32.ge_s (local.get $iy0) (i32.const 0)) (i32.le_s (i32.add (local.get $iy0) (local.get $kh)) (local.get $h)))
+                  (i32.and (i32.ge_s (local.get $ix0) (i32.const 0)) (i32.le_s (i32.add (local.get $ix0) (local.get $kw)) (local.get $w))))
+              (then ;; the window lies inside the image: no check per tap
+                (local.set $px (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy0) (local.get $w)) (local.get $ix0)) (i32.const 2))))
+                (local.set $ky (i32.const 0))
+                (loop $kyIn
+                  (local.set $end (i32.add (local.get $px) (local.get $kwBytes)))
+                  (loop $kxIn
+                    (local.set $xv (v128.load32_splat (local.get $px)))
+                (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $fp)))))
+                (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $fp)))))
+                (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $fp)))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $px (i32.add (local.get $px) (i32.const 4)))
+                    (br_if $kxIn (i32.lt_u (local.get $px) (local.get $end))))
+                  (local.set $px (i32.add (local.get $px) (local.get $rowSkip)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br_if $kyIn (i32.lt_u (local.get $ky) (local.get $kh)))))
+              (else ;; near an edge: only the taps inside
+                (local.set $ky (i32.const 0))
+                (block $kyDone (loop $kyLoop
+                  (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+                  (local.set $iy (i32.add (local.get $iy0) (local.get $ky)))
+                  (local.set $kx (i32.const 0))
+                  (block $kxDone (loop $kxLoop
+                    (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                    (local.set $ix (i32.add (local.get $ix0) (local.get $kx)))
+                    (if (i32.and (i32.lt_u (local.get $iy) (local.get $h)) (i32.lt_u (local.get $ix) (local.get $w))) (then
+                      (local.set $xv (v128.load32_splat (i32.add (local.get $image) (i32.shl (i32.add (i32.mul (local.get $iy) (local.get $w)) (local.get $ix)) (i32.const 2)))))
+                      (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $fp)))))
+                      (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $fp)))))
+                      (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $fp)))))
+                      (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $fp)))))))
+                    (local.set $fp (i32.add (local.get $fp) (local.get $fstep)))
+                    (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                    (br $kxLoop)))
+                  (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+                  (br $kyLoop)))))
+          (v128.store offset=0 (local.get $out) (local.get $a0))
+          (v128.store offset=16 (local.get $out) (local.get $a1))
+          (v128.store offset=32 (local.get $out) (local.get $a2))
+          (v128.store offset=48 (local.get $out) (local.get $a3))
+            (local.set $out (i32.add (local.get $out) (local.get $fstep)))
+            (local.set $ox (i32.add (local.get $ox) (i32.const 1)))
+            (br $oxLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+  )
+
+  ;; The filter gradient of conv1Direct: out[ky, kx, 0, c] = Σ x[b, oy·sh − top + ky, ox·sw − left + kx] · dy[b, oy, ox, c].
+  ;; Each output row's terms are summed in float32, the rows in float64 (in `tot`: kh·kw·co doubles, zeroed here).
+  (func (export "conv1FilterGrad")
+    (param $x i32) (param $dy i32) (param $out i32) (param $tot i32) (param $n i32) (param $h i32) (param $w i32) (param $oh i32) (param $ow i32)
+    (param $sh i32) (param $sw i32) (param $kh i32) (param $kw i32) (param $top i32) (param $left i32) (param $co i32)
+    (local $b i32) (local $oy i32) (local $ky i32) (local $kx i32) (local $iy i32) (local $lo i32) (local $hi i32)
+    (local $row i32) (local $drow i32) (local $xp i32) (local $dp i32) (local $end i32) (local $tp i32) (local $i i32) (local $count i32)
+    (local $xstep i32) (local $dstep i32)
+    (local $xv v128) (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128)
+    (local.set $count (i32.mul (i32.mul (local.get $kh) (local.get $kw)) (local.get $co)))
+    (memory.fill (local.get $tot) (i32.const 0) (i32.shl (local.get $count) (i32.const 3)))
+    (local.set $xstep (i32.shl (local.get $sw) (i32.const 2)))
+    (local.set $dstep (i32.shl (local.get $co) (i32.const 2)))
+    (block $sums
+      (if (i32.eq (local.get $co) (i32.const 4)) (then
+      ;; 4 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $drow (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (local.get $oy)) (local.get $ow)) (local.get $co)) (i32.const 2))))
+          (local.set $ky (i32.const 0))
+          (block $kyDone (loop $kyLoop
+            (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+            (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $ky)))
+            (if (i32.lt_u (local.get $iy) (local.get $h)) (then
+              (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy)) (local.get $w)) (i32.const 2))))
+              (local.set $kx (i32.const 0))
+              (block $kxDone (loop $kxLoop
+                (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                ;; the pixels ox whose tap kx lies inside the row: 0 <= ox·sw − left + kx < w
+                (local.set $lo (select (i32.div_u (i32.add (i32.sub (local.get $left) (local.get $kx)) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+                  (i32.const 0) (i32.gt_s (i32.sub (local.get $left) (local.get $kx)) (i32.const 0))))
+                (local.set $hi (i32.add (i32.sub (local.get $w) (i32.const 1)) (i32.sub (local.get $left) (local.get $kx))))
+                (local.set $hi (select (i32.add (i32.div_u (local.get $hi) (local.get $sw)) (i32.const 1)) (i32.const 0) (i32.ge_s (local.get $hi) (i32.const 0))))
+                (if (i32.gt_s (local.get $hi) (local.get $ow)) (then (local.set $hi (local.get $ow))))
+                (if (i32.lt_s (local.get $lo) (local.get $hi)) (then
+                  (local.set $a0 (f32x4.splat (f32.const 0)))
+                  (local.set $xp (i32.add (local.get $row) (i32.shl (i32.add (i32.sub (i32.mul (local.get $lo) (local.get $sw)) (local.get $left)) (local.get $kx)) (i32.const 2))))
+                  (local.set $dp (i32.add (local.get $drow) (i32.mul (local.get $lo) (local.get $dstep))))
+                  (local.set $end (i32.add (local.get $drow) (i32.mul (local.get $hi) (local.get $dstep))))
+                  (loop $oxLoop
+                    (local.set $xv (v128.load32_splat (local.get $xp)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $dp)))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $dstep)))
+                    (br_if $oxLoop (i32.lt_u (local.get $dp) (local.get $end))))
+                  ;; tot[ky, kx, 0 .. co − 1] += the row's sums, in float64
+                  (local.set $tp (i32.add (local.get $tot) (i32.shl (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $co)) (i32.const 3))))
+                (v128.store offset=0 (local.get $tp) (f64x2.add (v128.load offset=0 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a0))))
+                (v128.store offset=16 (local.get $tp) (f64x2.add (v128.load offset=16 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kxLoop)))))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+        (br $sums)))
+      (if (i32.eq (local.get $co) (i32.const 8)) (then
+      ;; 8 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $drow (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (local.get $oy)) (local.get $ow)) (local.get $co)) (i32.const 2))))
+          (local.set $ky (i32.const 0))
+          (block $kyDone (loop $kyLoop
+            (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+            (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $ky)))
+            (if (i32.lt_u (local.get $iy) (local.get $h)) (then
+              (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy)) (local.get $w)) (i32.const 2))))
+              (local.set $kx (i32.const 0))
+              (block $kxDone (loop $kxLoop
+                (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                ;; the pixels ox whose tap kx lies inside the row: 0 <= ox·sw − left + kx < w
+                (local.set $lo (select (i32.div_u (i32.add (i32.sub (local.get $left) (local.get $kx)) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+                  (i32.const 0) (i32.gt_s (i32.sub (local.get $left) (local.get $kx)) (i32.const 0))))
+                (local.set $hi (i32.add (i32.sub (local.get $w) (i32.const 1)) (i32.sub (local.get $left) (local.get $kx))))
+                (local.set $hi (select (i32.add (i32.div_u (local.get $hi) (local.get $sw)) (i32.const 1)) (i32.const 0) (i32.ge_s (local.get $hi) (i32.const 0))))
+                (if (i32.gt_s (local.get $hi) (local.get $ow)) (then (local.set $hi (local.get $ow))))
+                (if (i32.lt_s (local.get $lo) (local.get $hi)) (then
+                  (local.set $a0 (f32x4.splat (f32.const 0))) (local.set $a1 (f32x4.splat (f32.const 0)))
+                  (local.set $xp (i32.add (local.get $row) (i32.shl (i32.add (i32.sub (i32.mul (local.get $lo) (local.get $sw)) (local.get $left)) (local.get $kx)) (i32.const 2))))
+                  (local.set $dp (i32.add (local.get $drow) (i32.mul (local.get $lo) (local.get $dstep))))
+                  (local.set $end (i32.add (local.get $drow) (i32.mul (local.get $hi) (local.get $dstep))))
+                  (loop $oxLoop
+                    (local.set $xv (v128.load32_splat (local.get $xp)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $dp)))))
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $dp)))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $dstep)))
+                    (br_if $oxLoop (i32.lt_u (local.get $dp) (local.get $end))))
+                  ;; tot[ky, kx, 0 .. co − 1] += the row's sums, in float64
+                  (local.set $tp (i32.add (local.get $tot) (i32.shl (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $co)) (i32.const 3))))
+                (v128.store offset=0 (local.get $tp) (f64x2.add (v128.load offset=0 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a0))))
+                (v128.store offset=16 (local.get $tp) (f64x2.add (v128.load offset=16 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))
+                (v128.store offset=32 (local.get $tp) (f64x2.add (v128.load offset=32 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a1))))
+                (v128.store offset=48 (local.get $tp) (f64x2.add (v128.load offset=48 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a1) (local.get $a1)))))))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kxLoop)))))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+        (br $sums)))
+      (if (i32.eq (local.get $co) (i32.const 12)) (then
+      ;; 12 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $drow (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (local.get $oy)) (local.get $ow)) (local.get $co)) (i32.const 2))))
+          (local.set $ky (i32.const 0))
+          (block $kyDone (loop $kyLoop
+            (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+            (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $ky)))
+            (if (i32.lt_u (local.get $iy) (local.get $h)) (then
+              (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy)) (local.get $w)) (i32.const 2))))
+              (local.set $kx (i32.const 0))
+              (block $kxDone (loop $kxLoop
+                (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                ;; the pixels ox whose tap kx lies inside the row: 0 <= ox·sw − left + kx < w
+                (local.set $lo (select (i32.div_u (i32.add (i32.sub (local.get $left) (local.get $kx)) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+                  (i32.const 0) (i32.gt_s (i32.sub (local.get $left) (local.get $kx)) (i32.const 0))))
+                (local.set $hi (i32.add (i32.sub (local.get $w) (i32.const 1)) (i32.sub (local.get $left) (local.get $kx))))
+                (local.set $hi (select (i32.add (i32.div_u (local.get $hi) (local.get $sw)) (i32.const 1)) (i32.const 0) (i32.ge_s (local.get $hi) (i32.const 0))))
+                (if (i32.gt_s (local.get $hi) (local.get $ow)) (then (local.set $hi (local.get $ow))))
+                (if (i32.lt_s (local.get $lo) (local.get $hi)) (then
+                  (local.set $a0 (f32x4.splat (f32.const 0))) (local.set $a1 (f32x4.splat (f32.const 0))) (local.set $a2 (f32x4.splat (f32.const 0)))
+                  (local.set $xp (i32.add (local.get $row) (i32.shl (i32.add (i32.sub (i32.mul (local.get $lo) (local.get $sw)) (local.get $left)) (local.get $kx)) (i32.const 2))))
+                  (local.set $dp (i32.add (local.get $drow) (i32.mul (local.get $lo) (local.get $dstep))))
+                  (local.set $end (i32.add (local.get $drow) (i32.mul (local.get $hi) (local.get $dstep))))
+                  (loop $oxLoop
+                    (local.set $xv (v128.load32_splat (local.get $xp)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $dp)))))
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $dp)))))
+                    (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $dp)))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $dstep)))
+                    (br_if $oxLoop (i32.lt_u (local.get $dp) (local.get $end))))
+                  ;; tot[ky, kx, 0 .. co − 1] += the row's sums, in float64
+                  (local.set $tp (i32.add (local.get $tot) (i32.shl (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $co)) (i32.const 3))))
+                (v128.store offset=0 (local.get $tp) (f64x2.add (v128.load offset=0 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a0))))
+                (v128.store offset=16 (local.get $tp) (f64x2.add (v128.load offset=16 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))
+                (v128.store offset=32 (local.get $tp) (f64x2.add (v128.load offset=32 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a1))))
+                (v128.store offset=48 (local.get $tp) (f64x2.add (v128.load offset=48 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a1) (local.get $a1)))))
+                (v128.store offset=64 (local.get $tp) (f64x2.add (v128.load offset=64 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a2))))
+                (v128.store offset=80 (local.get $tp) (f64x2.add (v128.load offset=80 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a2) (local.get $a2)))))))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kxLoop)))))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+        (br $sums)))
+      ;; 16 output channels
+      (local.set $b (i32.const 0))
+      (block $bDone (loop $bLoop
+        (br_if $bDone (i32.ge_u (local.get $b) (local.get $n)))
+        (local.set $oy (i32.const 0))
+        (block $oyDone (loop $oyLoop
+          (br_if $oyDone (i32.ge_u (local.get $oy) (local.get $oh)))
+          (local.set $drow (i32.add (local.get $dy) (i32.shl (i32.mul (i32.mul (i32.add (i32.mul (local.get $b) (local.get $oh)) (local.get $oy)) (local.get $ow)) (local.get $co)) (i32.const 2))))
+          (local.set $ky (i32.const 0))
+          (block $kyDone (loop $kyLoop
+            (br_if $kyDone (i32.ge_u (local.get $ky) (local.get $kh)))
+            (local.set $iy (i32.add (i32.sub (i32.mul (local.get $oy) (local.get $sh)) (local.get $top)) (local.get $ky)))
+            (if (i32.lt_u (local.get $iy) (local.get $h)) (then
+              (local.set $row (i32.add (local.get $x) (i32.shl (i32.mul (i32.add (i32.mul (local.get $b) (local.get $h)) (local.get $iy)) (local.get $w)) (i32.const 2))))
+              (local.set $kx (i32.const 0))
+              (block $kxDone (loop $kxLoop
+                (br_if $kxDone (i32.ge_u (local.get $kx) (local.get $kw)))
+                ;; the pixels ox whose tap kx lies inside the row: 0 <= ox·sw − left + kx < w
+                (local.set $lo (select (i32.div_u (i32.add (i32.sub (local.get $left) (local.get $kx)) (i32.sub (local.get $sw) (i32.const 1))) (local.get $sw))
+                  (i32.const 0) (i32.gt_s (i32.sub (local.get $left) (local.get $kx)) (i32.const 0))))
+                (local.set $hi (i32.add (i32.sub (local.get $w) (i32.const 1)) (i32.sub (local.get $left) (local.get $kx))))
+                (local.set $hi (select (i32.add (i32.div_u (local.get $hi) (local.get $sw)) (i32.const 1)) (i32.const 0) (i32.ge_s (local.get $hi) (i32.const 0))))
+                (if (i32.gt_s (local.get $hi) (local.get $ow)) (then (local.set $hi (local.get $ow))))
+                (if (i32.lt_s (local.get $lo) (local.get $hi)) (then
+                  (local.set $a0 (f32x4.splat (f32.const 0))) (local.set $a1 (f32x4.splat (f32.const 0))) (local.set $a2 (f32x4.splat (f32.const 0))) (local.set $a3 (f32x4.splat (f32.const 0)))
+                  (local.set $xp (i32.add (local.get $row) (i32.shl (i32.add (i32.sub (i32.mul (local.get $lo) (local.get $sw)) (local.get $left)) (local.get $kx)) (i32.const 2))))
+                  (local.set $dp (i32.add (local.get $drow) (i32.mul (local.get $lo) (local.get $dstep))))
+                  (local.set $end (i32.add (local.get $drow) (i32.mul (local.get $hi) (local.get $dstep))))
+                  (loop $oxLoop
+                    (local.set $xv (v128.load32_splat (local.get $xp)))
+                    (local.set $a0 (f32x4.add (local.get $a0) (f32x4.mul (local.get $xv) (v128.load offset=0 (local.get $dp)))))
+                    (local.set $a1 (f32x4.add (local.get $a1) (f32x4.mul (local.get $xv) (v128.load offset=16 (local.get $dp)))))
+                    (local.set $a2 (f32x4.add (local.get $a2) (f32x4.mul (local.get $xv) (v128.load offset=32 (local.get $dp)))))
+                    (local.set $a3 (f32x4.add (local.get $a3) (f32x4.mul (local.get $xv) (v128.load offset=48 (local.get $dp)))))
+                    (local.set $xp (i32.add (local.get $xp) (local.get $xstep)))
+                    (local.set $dp (i32.add (local.get $dp) (local.get $dstep)))
+                    (br_if $oxLoop (i32.lt_u (local.get $dp) (local.get $end))))
+                  ;; tot[ky, kx, 0 .. co − 1] += the row's sums, in float64
+                  (local.set $tp (i32.add (local.get $tot) (i32.shl (i32.mul (i32.add (i32.mul (local.get $ky) (local.get $kw)) (local.get $kx)) (local.get $co)) (i32.const 3))))
+                (v128.store offset=0 (local.get $tp) (f64x2.add (v128.load offset=0 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a0))))
+                (v128.store offset=16 (local.get $tp) (f64x2.add (v128.load offset=16 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))
+                (v128.store offset=32 (local.get $tp) (f64x2.add (v128.load offset=32 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a1))))
+                (v128.store offset=48 (local.get $tp) (f64x2.add (v128.load offset=48 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a1) (local.get $a1)))))
+                (v128.store offset=64 (local.get $tp) (f64x2.add (v128.load offset=64 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a2))))
+                (v128.store offset=80 (local.get $tp) (f64x2.add (v128.load offset=80 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a2) (local.get $a2)))))
+                (v128.store offset=96 (local.get $tp) (f64x2.add (v128.load offset=96 (local.get $tp)) (f64x2.promote_low_f32x4 (local.get $a3))))
+                (v128.store offset=112 (local.get $tp) (f64x2.add (v128.load offset=112 (local.get $tp))
+                  (f64x2.promote_low_f32x4 (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a3) (local.get $a3)))))))
+                (local.set $kx (i32.add (local.get $kx) (i32.const 1)))
+                (br $kxLoop)))))
+            (local.set $ky (i32.add (local.get $ky) (i32.const 1)))
+            (br $kyLoop)))
+          (local.set $oy (i32.add (local.get $oy) (i32.const 1)))
+          (br $oyLoop)))
+        (local.set $b (i32.add (local.get $b) (i32.const 1)))
+        (br $bLoop)))
+)
+    (local.set $i (i32.const 0))
+    (block $done (loop $copyOut
+      (br_if $done (i32.ge_u (local.get $i) (local.get $count)))
+      (f32.store (i32.add (local.get $out) (i32.shl (local.get $i) (i32.const 2))) (f32.demote_f64 (f64.load (i32.add (local.get $tot) (i32.shl (local.get $i) (i32.const 3))))))
+      (local.set $i (i32.add (local.get $i) (i32.const 1)))
+      (br $copyOut))))
 )
