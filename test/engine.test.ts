@@ -224,7 +224,7 @@ test("Linear's one-kernel forward on wasm gives matMul + add's values and gradie
   assert.deepEqual(fast, plain);
   await initBackend("cpu");
   const cpu = run();
-  const relDiff = (a: number[], b: number[]) => Math.max(...a.map((v, i) => Math.abs(v - b[i]!))) / Math.max(...b.map(Math.abs), 1e-6);
+  const relDiff = (a: number[], b: number[]) => maxRelDiff(tf.tensor(a), tf.tensor(b));
   cpu.forEach((ref, k) => assert.ok(relDiff(fast[k]!, ref) < 1e-5, `output ${k}: ${relDiff(fast[k]!, ref)}`));
   await initBackend("wasm");
 });

@@ -207,13 +207,11 @@ const LINEAR = "FastbookLinear";
  * forward and five backward (the add's gradient reshapes, sums and reshapes); in a small network's step each
  * kernel's dispatch costs more than its arithmetic. The values are those of matMul then add.
  */
-function registerLinear(product: (args: KernelArgs) => tf.TensorInfo, sgemm: Sgemm): void {
+function registerLinear(fusedMatMul: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
   overrideKernel(LINEAR, "wasm", (args: KernelArgs) => {
     const { x, weight, bias } = args.inputs as Record<string, tf.TensorInfo>;
-    const out = product({ ...args, inputs: { a: x!, b: weight! }, attrs: { transposeA: false, transposeB: false } as unknown as tf.NamedAttrMap });
-    const [m, n] = out.shape;
-    addBias(sgemm, args.backend as WasmBackend, bias, out, m!, n!);
-    return out;
+    const attrs = { transposeA: false, transposeB: false, activation: "linear" } as unknown as tf.NamedAttrMap;
+    return fusedMatMul({ ...args, inputs: { a: x!, b: weight!, bias: bias! }, attrs });
   });
   overrideGradient({
     kernelName: LINEAR,
@@ -233,7 +231,7 @@ function registerLinear(product: (args: KernelArgs) => tf.TensorInfo, sgemm: Sge
 
 /** x·weight + bias for x [N, in], weight [in, out], bias [out], as one kernel on wasm with OpenBLAS (Linear's forward pass); undefined elsewhere. */
 export function linearWithBias(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor | undefined {
-  if (!usingBlas() || x.rank !== 2 || weight.rank !== 2 || bias.rank !== 1 || x.dtype !== "float32" || weight.dtype !== "float32" ||
+  if (!usingBlas() || !isOverridden(LINEAR, "wasm") || x.rank !== 2 || weight.rank !== 2 || bias.rank !== 1 || x.dtype !== "float32" || weight.dtype !== "float32" ||
       bias.dtype !== "float32" || x.shape[1] !== weight.shape[0] || bias.shape[0] !== weight.shape[1]) return undefined;
   return tf.engine().runKernel(LINEAR, { x, weight, bias }, {}) as tf.Tensor;
 }
@@ -260,14 +258,17 @@ export function useBlasOnWasm(): boolean {
   const sum = original("Sum");
   if (sum) override("Sum", blasSum(lib.sgemm, sum));
   const fusedMatMul = original("_FusedMatMul");
-  if (fusedMatMul) override("_FusedMatMul", blasFusedMatMul(lib.sgemm, product as (args: KernelArgs) => tf.TensorInfo, fusedMatMul));
+  if (fusedMatMul) {
+    const fused = blasFusedMatMul(lib.sgemm, product as (args: KernelArgs) => tf.TensorInfo, fusedMatMul);
+    override("_FusedMatMul", fused);
+    registerLinear(fused); // Linear's x·weight + bias is this product and bias, with its own gradient
+  }
   const k = conv2dKernels(lib.sgemm, {
     conv2d: conv, inputGrad: original("Conv2DBackpropInput"), filterGrad: original("Conv2DBackpropFilter"), fused: original("FusedConv2D"),
   });
   override("Conv2D", k.forward);
   override("FusedConv2D", k.fusedForward);
   registerConvWithBias(k.fusedForward);
-  registerLinear(product as (args: KernelArgs) => tf.TensorInfo, lib.sgemm);
   override("Conv2DBackpropInput", k.inputGrad);
   override("Conv2DBackpropFilter", k.filterGrad);
   return true;

@@ -13,10 +13,10 @@ const REVERSED_SUB = 3; // b − a
 type OpName = keyof typeof OPS;
 
 /** How the operands line up: `full` has the output's shape, `other` is the same size, one value, or a trailing row of it. */
-export interface BinaryPlan { full: tf.TensorInfo; other: tf.TensorInfo; swapped: boolean; rows: number; cols: number; scalar: boolean }
+interface BinaryPlan { full: tf.TensorInfo; other: tf.TensorInfo; swapped: boolean; rows: number; cols: number; scalar: boolean }
 
 /** The plan for full ∘ other, or undefined where the kernel does not apply. */
-export function planBinary(a: tf.TensorInfo, b: tf.TensorInfo): BinaryPlan | undefined {
+function planBinary(a: tf.TensorInfo, b: tf.TensorInfo): BinaryPlan | undefined {
   if (a.dtype !== "float32" || b.dtype !== "float32") return undefined;
   const out = tf.broadcast_util.assertAndGetBroadcastShape(a.shape, b.shape);
   const swapped = !tf.util.arraysEqual(a.shape, out);
