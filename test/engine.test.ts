@@ -169,6 +169,46 @@ for (const [name, make, loss, lr] of MODELS) {
   });
 }
 
+test("sums over leading axes on wasm (a bias gradient) equal a float64 sum: few columns by loop, more by sgemm, NaN and infinities, empty", async () => {
+  // [shape, axes]: 4-16 columns go through the column-sum loop (rows not a multiple of 4 or of its 256-row
+  // blocks), 3, 30 and 32 columns through sgemm, inner axes through TensorFlow.js's kernel.
+  const cases: [number[], number[]][] = [
+    [[7, 5, 5, 8], [0, 1, 2]], [[1031, 4], [0]], [[3, 16], [0]], [[2, 3, 12], [0, 1]], [[515, 30], [0]], [[65, 32], [0]],
+    [[9, 3], [0]], [[4, 6, 8], [1]], [[0, 8], [0]], [[5, 0], [0]], [[64, 8], [-2]],
+  ];
+  await initBackend("wasm");
+  assert.ok(usingBlas(), "OpenBLAS is behind wasm's products here");
+  for (const [shape, axes] of cases) {
+    const n = shape.reduce((p, d) => p * d, 1);
+    // Values around 1000 with small parts: a float32 running sum over a thousand rows would lose the small parts.
+    const values = Float32Array.from({ length: n }, (_, i) => 1000 + Math.sin(i * 1.7) * 0.01 * (i % 13));
+    const x = tf.tensor(values, shape);
+    for (const keepDims of [false, true]) {
+      const got = tf.sum(x, axes, keepDims);
+      const k = axes.map((a) => (a < 0 ? a + shape.length : a));
+      const outShape = shape.map((d, i) => (k.includes(i) ? 1 : d));
+      assert.deepEqual(got.shape, keepDims ? outShape : shape.filter((_, i) => !k.includes(i)), `[${shape}] over [${axes}] keepDims ${keepDims}: shape`);
+      // float64 reference: every output element sums the inputs that share its kept coordinates.
+      const expect = new Float64Array(got.size);
+      const strides = shape.map((_, i) => shape.slice(i + 1).reduce((p, d) => p * d, 1));
+      const outStrides = outShape.map((_, i) => outShape.slice(i + 1).reduce((p, d) => p * d, 1));
+      for (let i = 0; i < n; i++) {
+        let o = 0;
+        shape.forEach((_, a) => { if (!k.includes(a)) o += (Math.floor(i / strides[a]!) % shape[a]!) * outStrides[a]!; });
+        expect[o] += values[i]!;
+      }
+      const g = got.dataSync();
+      expect.forEach((e, i) => assert.ok(Math.abs(g[i]! - e) <= 1e-6 * Math.max(1, Math.abs(e)), `[${shape}] over [${axes}] [${i}]: ${g[i]} against ${e}`));
+      got.dispose();
+    }
+    x.dispose();
+  }
+  // NaN and infinities reach their own column only.
+  const special = tf.tensor2d([[1, NaN, 2, 3], [Infinity, 1, 2, 3], [1, 1, -Infinity, 3], [1, 1, 2, 3], [1, 1, 2, 3]]);
+  assert.deepEqual(Array.from(tf.sum(special, 0).dataSync()), [Infinity, NaN, -Infinity, 15]);
+  special.dispose();
+});
+
 test("on wasm, the tape's saved tensors share data without an Identity kernel each: same gradients, second order too, nothing leaks", async () => {
   await initBackend("wasm");
   const model = new Sequential(new Linear(20, 8, { seed: 11 }), new ReLU(), new Linear(8, 1, { seed: 12 }));
@@ -311,6 +351,36 @@ test("the registry: overriding twice wraps the original, and restoreOverrides br
   assert.equal(usingBlas(), Boolean(loadBlas()));
   assert.deepEqual(tf.math.confusionMatrix(tf.tensor1d([0, 1, 1], "int32"), tf.tensor1d([0, 1, 0], "int32"), 2).arraySync(),
     [[1, 0], [1, 1]], "integer matMul works again through the base layer under OpenBLAS's kernel");
+});
+
+test("mean over middle axes on wasm (GlobalAvgPool, one pass) equals cpu's, its gradient to the last bit; other means keep the original", async () => {
+  // [shape, axes, keepDims]: the first four take the new kernels; the others (inner size not a multiple of 4,
+  // the last axis, an empty batch, int32) the original ones.
+  const cases: [number[], number[], boolean, "float32" | "int32"][] = [
+    [[256, 2, 2, 32], [1, 2], false, "float32"], [[3, 5, 7, 8], [1, 2], true, "float32"], [[4, 6, 12], [0, 1], false, "float32"],
+    [[2, 3, 4, 4], [-3, -2], false, "float32"], [[4, 6, 5], [1], false, "float32"], [[4, 6, 8], [2], false, "float32"],
+    [[0, 3, 3, 4], [1, 2], false, "float32"], [[2, 3, 4], [1], false, "int32"],
+  ];
+  const results: Record<string, { y: tf.Tensor; g: number[] }[]> = {};
+  for (const backend of ["cpu", "wasm"]) {
+    await initBackend(backend);
+    results[backend] = cases.map(([shape, axes, keepDims, dtype], i) => {
+      const x = tf.tidy(() => tf.randomNormal(shape, 0, 3, "float32", i + 1).toInt().cast(dtype).add(tf.randomNormal(shape, 0, 1, "float32", i + 9).cast(dtype)));
+      const y = tf.mean(x, axes, keepDims);
+      const dy = tf.randomNormal(y.shape, 0, 1, "float32", i + 50);
+      const g = dtype === "float32" ? Array.from(tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.mean(t, axes, keepDims), dy)))(x).dataSync()) : [];
+      return { y: tf.tensor(Array.from(y.dataSync()), y.shape, y.dtype), g };
+    });
+  }
+  cases.forEach(([shape, axes, keepDims, dtype], i) => {
+    const what = `mean of ${dtype} [${shape}] over [${axes}]${keepDims ? " keepDims" : ""}`;
+    const [c, w] = [results.cpu![i]!, results.wasm![i]!];
+    assert.deepEqual(w.y.shape, c.y.shape, `${what}: shape`);
+    assert.equal(w.y.dtype, c.y.dtype, `${what}: dtype`);
+    if (c.y.size) assert.ok(maxRelDiff(w.y, c.y) < 1e-6, `${what}: values`);
+    assert.deepEqual(w.g, c.g, `${what}: gradient`);
+  });
+  assert.ok(isOverridden("Mean", "wasm"), "the mean kernel is in force on wasm");
 });
 
 test("max-pool's gradient on wasm (one pass over the output) equals cpu's: padding, strides, ties, windows of padding", async () => {

@@ -8,20 +8,9 @@
 import { tf } from "../tf";
 import { heapView, offsetOf, type KernelArgs } from "./wasm-heap";
 import { isOverridden, overrideKernel } from "./registry";
-import { convLoops, type Heap } from "./blas-conv";
+import { convLoops, perChannel, type Heap } from "./blas-conv";
 
 const BN = "FastbookBatchNormTrain", BN_GRAD = "FastbookBatchNormTrainGrad";
-
-/** Room on the heap for a few per-channel vectors; `vectors` gives each one's offset. Freed by `done`. */
-function perChannel(backend: Heap, c: number, count: number) {
-  const base = backend.wasm._malloc(count * 8 * c) >>> 0;
-  return {
-    at: (i: number) => base + i * 8 * c,
-    f32: (i: number) => new Float32Array(backend.wasm.HEAPU8.buffer, base + i * 8 * c, c),
-    f64: (i: number) => new Float64Array(backend.wasm.HEAPU8.buffer, base + i * 8 * c, c),
-    done: () => backend.wasm._free(base),
-  };
-}
 
 /** y = (x − mean)/√(var + eps) · weight + bias with the batch's mean and (biased) variance; outputs y, mean, variance. */
 function batchNormTrain(args: KernelArgs): tf.TensorInfo[] {

@@ -30,6 +30,9 @@ interface ConvLoops {
   conv1Direct(x: number, f: number, bias: number, out: number, ...geometryAndCo: number[]): void;
   conv1FilterGrad(x: number, dy: number, out: number, tot: number, ...geometryAndCo: number[]): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
+  columnSums(x: number, rows: number, c: number, out: number): void;
+  meanMiddle(x: number, out: number, outer: number, mid: number, inner: number): void;
+  spreadMiddle(dy: number, out: number, outer: number, mid: number, inner: number): void;
   channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;
 }
 export type Heap = WasmBackend & { wasm: { _malloc(bytes: number): number; _free(ptr: number): void; asm: { memory: object } } };
@@ -53,6 +56,17 @@ export function convLoops(backend: Heap): ConvLoops {
     recent.clear();
   }
   return loops;
+}
+
+/** Room on the heap for a few per-channel vectors (8 bytes per channel each); `at` gives each one's offset. Freed by `done`. */
+export function perChannel(backend: Heap, c: number, count: number) {
+  const base = backend.wasm._malloc(count * 8 * c) >>> 0;
+  return {
+    at: (i: number) => base + i * 8 * c,
+    f32: (i: number) => new Float32Array(backend.wasm.HEAPU8.buffer, base + i * 8 * c, c),
+    f64: (i: number) => new Float64Array(backend.wasm.HEAPU8.buffer, base + i * 8 * c, c),
+    done: () => backend.wasm._free(base),
+  };
 }
 
 const geometry = (ci: ConvInfo) => [ci.batchSize, ci.inHeight, ci.inWidth, ci.inChannels, ci.outHeight, ci.outWidth,

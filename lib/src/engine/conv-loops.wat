@@ -10,13 +10,20 @@
 (module
   (import "env" "memory" (memory 1))
 
-  ;; memory.copy / memory.fill, but short runs (a few channels) by hand: the bulk instructions cost a
-  ;; call each, more than moving 12 bytes. `bytes` is a multiple of 4.
+  ;; memory.copy / memory.fill, but runs of up to a few hundred bytes (a window row of a few channels) by
+  ;; hand, 16 bytes at a time: the bulk instructions cost a call each, more than moving 96 bytes.
+  ;; `bytes` is a multiple of 4.
   (func $copy (param $dst i32) (param $src i32) (param $bytes i32)
     (local $end i32)
-    (if (i32.ge_u (local.get $bytes) (i32.const 64))
+    (if (i32.ge_u (local.get $bytes) (i32.const 512))
       (then (memory.copy (local.get $dst) (local.get $src) (local.get $bytes)) (return)))
     (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
+    (block $vDone (loop $vNext
+      (br_if $vDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $end)))
+      (v128.store (local.get $dst) (v128.load (local.get $src)))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (local.set $src (i32.add (local.get $src) (i32.const 16)))
+      (br $vNext)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
       (i32.store (local.get $dst) (i32.load (local.get $src)))
@@ -26,9 +33,14 @@
 
   (func $zero (param $dst i32) (param $bytes i32)
     (local $end i32)
-    (if (i32.ge_u (local.get $bytes) (i32.const 64))
+    (if (i32.ge_u (local.get $bytes) (i32.const 512))
       (then (memory.fill (local.get $dst) (i32.const 0) (local.get $bytes)) (return)))
     (local.set $end (i32.add (local.get $dst) (local.get $bytes)))
+    (block $vDone (loop $vNext
+      (br_if $vDone (i32.gt_u (i32.add (local.get $dst) (i32.const 16)) (local.get $end)))
+      (v128.store (local.get $dst) (v128.const i32x4 0 0 0 0))
+      (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+      (br $vNext)))
     (block $done (loop $next
       (br_if $done (i32.ge_u (local.get $dst) (local.get $end)))
       (i32.store (local.get $dst) (i32.const 0))
@@ -209,6 +221,109 @@
       (v128.store (i32.add (local.get $out) (i32.add (i32.shl (local.get $v) (i32.const 3)) (i32.const 16))) (local.get $hi))
       (local.set $v (i32.add (local.get $v) (i32.const 4)))
       (br $vLoop))))
+
+  ;; out[ch] (float64) = Σ over rows of x[row, ch], c a multiple of 4: one pass over the rows per group of four
+  ;; columns, four rows at a time into four float32 sums (no chain of additions waiting on each other), which
+  ;; are added together every 256 rows and then into out in float64.
+  (func (export "columnSums") (param $x i32) (param $rows i32) (param $c i32) (param $out i32)
+    (local $g i32) (local $p i32) (local $end i32) (local $off i32) (local $stride i32)
+    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $lo v128) (local $hi v128)
+    (local.set $stride (i32.shl (local.get $c) (i32.const 2)))
+    (local.set $g (i32.const 0))
+    (block $gDone (loop $group
+      (br_if $gDone (i32.ge_u (local.get $g) (local.get $stride)))
+      (local.set $lo (f64x2.splat (f64.const 0)))
+      (local.set $hi (f64x2.splat (f64.const 0)))
+      (local.set $off (i32.add (local.get $x) (local.get $g)))
+      (local.set $p (i32.const 0))
+      (block $pDone (loop $pBlock
+        (br_if $pDone (i32.ge_u (local.get $p) (local.get $rows)))
+        (local.set $end (select (local.get $rows) (i32.add (local.get $p) (i32.const 256))
+          (i32.lt_u (i32.sub (local.get $rows) (local.get $p)) (i32.const 256))))
+        (local.set $a0 (f32x4.splat (f32.const 0)))
+        (local.set $a1 (local.get $a0))
+        (local.set $a2 (local.get $a0))
+        (local.set $a3 (local.get $a0))
+        (block $qDone (loop $quad
+          (br_if $qDone (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $end)))
+          (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $off))))
+          (local.set $a1 (f32x4.add (local.get $a1) (v128.load (i32.add (local.get $off) (local.get $stride)))))
+          (local.set $a2 (f32x4.add (local.get $a2) (v128.load (i32.add (local.get $off) (i32.shl (local.get $stride) (i32.const 1))))))
+          (local.set $a3 (f32x4.add (local.get $a3) (v128.load (i32.add (local.get $off) (i32.mul (local.get $stride) (i32.const 3))))))
+          (local.set $off (i32.add (local.get $off) (i32.shl (local.get $stride) (i32.const 2))))
+          (local.set $p (i32.add (local.get $p) (i32.const 4)))
+          (br $quad)))
+        (block $rDone (loop $row
+          (br_if $rDone (i32.ge_u (local.get $p) (local.get $end)))
+          (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $off))))
+          (local.set $off (i32.add (local.get $off) (local.get $stride)))
+          (local.set $p (i32.add (local.get $p) (i32.const 1)))
+          (br $row)))
+        (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
+        (local.set $lo (f64x2.add (local.get $lo) (f64x2.promote_low_f32x4 (local.get $a0))))
+        (local.set $hi (f64x2.add (local.get $hi) (f64x2.promote_low_f32x4
+          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))
+        (br $pBlock)))
+      (v128.store (i32.add (local.get $out) (i32.shl (local.get $g) (i32.const 1))) (local.get $lo))
+      (v128.store (i32.add (local.get $out) (i32.add (i32.shl (local.get $g) (i32.const 1)) (i32.const 16))) (local.get $hi))
+      (local.set $g (i32.add (local.get $g) (i32.const 16)))
+      (br $group))))
+
+  ;; A mean over middle axes (global average pooling) of x [outer, mid, inner], inner a multiple of 4:
+  ;; out[o, i] = (Σ over m of x[o, m, i]) / mid, summed in the order m = 0, 1, ... as the cpu backend does.
+  (func (export "meanMiddle") (param $x i32) (param $out i32) (param $outer i32) (param $mid i32) (param $inner i32)
+    (local $o i32) (local $i i32) (local $m i32) (local $rowBytes i32) (local $base i32) (local $p i32)
+    (local $acc v128) (local $count v128)
+    (local.set $rowBytes (i32.shl (local.get $inner) (i32.const 2)))
+    (local.set $count (f32x4.splat (f32.convert_i32_u (local.get $mid))))
+    (local.set $o (i32.const 0))
+    (block $oDone (loop $oLoop
+      (br_if $oDone (i32.ge_u (local.get $o) (local.get $outer)))
+      (local.set $base (i32.add (local.get $x) (i32.mul (i32.mul (local.get $o) (local.get $mid)) (local.get $rowBytes))))
+      (local.set $i (i32.const 0))
+      (block $iDone (loop $iLoop
+        (br_if $iDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+        (local.set $acc (f32x4.splat (f32.const 0)))
+        (local.set $p (i32.add (local.get $base) (local.get $i)))
+        (local.set $m (i32.const 0))
+        (block $mDone (loop $mLoop
+          (br_if $mDone (i32.ge_u (local.get $m) (local.get $mid)))
+          (local.set $acc (f32x4.add (local.get $acc) (v128.load (local.get $p))))
+          (local.set $p (i32.add (local.get $p) (local.get $rowBytes)))
+          (local.set $m (i32.add (local.get $m) (i32.const 1)))
+          (br $mLoop)))
+        (v128.store (i32.add (local.get $out) (i32.add (i32.mul (local.get $o) (local.get $rowBytes)) (local.get $i)))
+          (f32x4.div (local.get $acc) (local.get $count)))
+        (local.set $i (i32.add (local.get $i) (i32.const 16)))
+        (br $iLoop)))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br $oLoop))))
+
+  ;; Its gradient: out[o, m, i] = dy[o, i] / mid for every m.
+  (func (export "spreadMiddle") (param $dy i32) (param $out i32) (param $outer i32) (param $mid i32) (param $inner i32)
+    (local $o i32) (local $i i32) (local $m i32) (local $rowBytes i32) (local $src i32) (local $dst i32)
+    (local $v v128) (local $count v128)
+    (local.set $rowBytes (i32.shl (local.get $inner) (i32.const 2)))
+    (local.set $count (f32x4.splat (f32.convert_i32_u (local.get $mid))))
+    (local.set $dst (local.get $out))
+    (local.set $o (i32.const 0))
+    (block $oDone (loop $oLoop
+      (br_if $oDone (i32.ge_u (local.get $o) (local.get $outer)))
+      (local.set $m (i32.const 0))
+      (block $mDone (loop $mLoop
+        (br_if $mDone (i32.ge_u (local.get $m) (local.get $mid)))
+        (local.set $src (i32.add (local.get $dy) (i32.mul (local.get $o) (local.get $rowBytes))))
+        (local.set $i (i32.const 0))
+        (block $iDone (loop $iLoop
+          (br_if $iDone (i32.ge_u (local.get $i) (local.get $rowBytes)))
+          (v128.store (local.get $dst) (f32x4.div (v128.load (i32.add (local.get $src) (local.get $i))) (local.get $count)))
+          (local.set $dst (i32.add (local.get $dst) (i32.const 16)))
+          (local.set $i (i32.add (local.get $i) (i32.const 16)))
+          (br $iLoop)))
+        (local.set $m (i32.add (local.get $m) (i32.const 1)))
+        (br $mLoop)))
+      (local.set $o (i32.add (local.get $o) (i32.const 1)))
+      (br $oLoop))))
 
   ;; out[p, ch] = a[p, ch] · ka[ch] + b[p, ch] · kb[ch] + k0[ch]; with b = 0, a[p, ch] · ka[ch] + k0[ch].
   (func (export "channelAffine")

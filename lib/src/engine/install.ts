@@ -3,7 +3,7 @@
 import { fastPaths } from "../fast-paths";
 import { conv2dWithBias, linearWithBias, useBlasOnWasm } from "./blas";
 import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "./copies";
-import { useMaxPoolGradOnWasm } from "./pool-kernels";
+import { useMaxPoolGradOnWasm, useMeanKernelsOnWasm } from "./pool-kernels";
 import { useElementwiseKernelsOnWasm } from "./elementwise-kernels";
 import { useLeanSavesOnWasm } from "./tape";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
@@ -31,6 +31,7 @@ export function installEngine(backend: string): void {
     useElementwiseKernelsOnWasm();
     useLossKernelsOnWasm();
     useMaxPoolGradOnWasm();
+    useMeanKernelsOnWasm();
     useBatchNormKernelsOnWasm();
     useBlasOnWasm();
   }
