@@ -270,7 +270,7 @@
       (br $group))))
 
   ;; A mean over middle axes (global average pooling) of x [outer, mid, inner], inner a multiple of 4:
-  ;; out[o, i] = (Σ over m of x[o, m, i]) / mid, summed in the order m = 0, 1, ... as the cpu backend does.
+  ;; out[o, i] = (Σ over m of x[o, m, i]) / mid, summed in float32 in the order m = 0, 1, ...
   (func (export "meanMiddle") (param $x i32) (param $out i32) (param $outer i32) (param $mid i32) (param $inner i32)
     (local $o i32) (local $i i32) (local $m i32) (local $rowBytes i32) (local $base i32) (local $p i32)
     (local $acc v128) (local $count v128)

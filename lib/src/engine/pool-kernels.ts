@@ -99,7 +99,8 @@ function middleAxes(shape: number[], axis: number | number[]): [number, number, 
  * tf.mean over middle axes (GlobalAvgPool) as one SIMD pass on wasm, and its gradient (dy spread over the
  * averaged axes, divided by their size) as another. The wasm backend transposes the averaged axes to the end
  * first (120 µs for the 04b CNN's [256, 2, 2, 32]), and TensorFlow.js's gradient is a reshape, a broadcasting
- * multiply by ones and a division. The sums run in the cpu backend's order, so the values are cpu's.
+ * multiply by ones and a division. The mean sums in float32 and then divides, where the cpu backend divides
+ * each value first and sums in float64: the two agree to float32 rounding. The gradient is cpu's to the last bit.
  */
 export function useMeanKernelsOnWasm(): void {
   const original = originalKernel("Mean", "wasm"), originalGrad = originalGradient("Mean");
