@@ -15,11 +15,9 @@ export const ON_GPU = DEVICE !== "cpu";
 /** Timed training runs per case, and loads per kind (each load takes seconds). */
 export const RUNS = QUICK ? 1 : 5;
 /**
- * Untimed epochs before them, on both sides. V8 optimises TensorFlow.js's JavaScript over the first few
- * thousand ops. Measured on 2026-11-27, a linear model's epoch took ~55 ms, then ~40, ~35, ~30, and settled
- * near 22 from the sixth. On 2026-12-03, with far fewer kernels per step, the simple net's (b) took 83, 53,
- * 38, 40, 31, 31, 32, 29, 33, 38 ms and 27-29 from the eleventh: the timed epochs 6-10 still carry some of
- * the warm-up (bench/README.md, "Warm-up").
+ * Untimed epochs before them, on both sides, while V8 optimises TensorFlow.js's JavaScript. Case (b)'s
+ * epochs measure 83, 53, 38, 40, 31, 31, 32, 29, 33, 38 ms, then 27-29: V8 is not quite done by the sixth,
+ * so the timed epochs include a little of the warm-up (bench/README.md, "Warm-up").
  */
 export const WARMUP = QUICK ? 1 : 5;
 export const LOAD_RUNS = QUICK ? 2 : 3; // 2 in the smoke run, to exercise the cold-load child
