@@ -170,7 +170,7 @@ for (const [name, make, loss, lr] of MODELS) {
 }
 
 test("sums over leading axes on wasm (a bias gradient) equal a float64 sum: few columns by loop, more by sgemm, NaN and infinities, empty", async () => {
-  // [shape, axes]: 4-16 columns go through the column-sum loop (rows not a multiple of 4 or of its 256-row
+  // [shape, axes]: 4-16 columns go through the per-channel sum loop (rows not a multiple of 4 or of its 256-row
   // blocks), 3, 30 and 32 columns through sgemm, inner axes through TensorFlow.js's kernel.
   const cases: [number[], number[]][] = [
     [[7, 5, 5, 8], [0, 1, 2]], [[1031, 4], [0]], [[3, 16], [0]], [[2, 3, 12], [0, 1]], [[515, 30], [0]], [[65, 32], [0]],

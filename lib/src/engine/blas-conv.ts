@@ -30,7 +30,6 @@ interface ConvLoops {
   conv1Direct(x: number, f: number, bias: number, out: number, ...geometryAndCo: number[]): void;
   conv1FilterGrad(x: number, dy: number, out: number, tot: number, ...geometryAndCo: number[]): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;
-  columnSums(x: number, rows: number, c: number, out: number): void;
   meanMiddle(x: number, out: number, outer: number, mid: number, inner: number): void;
   spreadMiddle(dy: number, out: number, outer: number, mid: number, inner: number): void;
   channelAffine(a: number, b: number, out: number, ka: number, kb: number, k0: number, pixels: number, c: number): void;

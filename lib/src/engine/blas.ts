@@ -129,8 +129,8 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
 export const usingBlas = () => tf.getBackend() === "wasm" && isOverridden(CONV_BIAS, "wasm"); // only OpenBLAS adds it
 
 /**
- * Leading-axes sums with at most this many columns, a multiple of 4, run as conv-loops.wat's columnSums
- * (four columns at a time, float32 within blocks of 256 rows, float64 across). A one-row sgemm runs far below
+ * Leading-axes sums with at most this many columns, a multiple of 4, run as conv-loops.wat's channelDots
+ * (BatchNorm's per-channel sums: four columns at a time, float32 within blocks of 256 rows, float64 across). A one-row sgemm runs far below
  * its rate with few columns: the bias gradient of 8 channels over 256 images of 14x14 took 156 µs that way,
  * 45 µs so, and 4 channels over 32 images of 128x128 842 µs against 320. From 32 columns sgemm is faster.
  */
@@ -156,7 +156,7 @@ function blasSum(sgemm: Sgemm, fallback: tf.KernelFunc) {
     if (c % 4 === 0 && c <= COLUMN_SUMS_UP_TO) {
       // Few columns (a convolution's bias gradient): sgemm's one-row product runs far below its rate there.
       const heap = backend as unknown as Heap, v = perChannel(heap, c, 1); // the sums, in float64
-      convLoops(heap).columnSums(offsetOf(backend, x), m, c, v.at(0));
+      convLoops(heap).channelDots(offsetOf(backend, x), 0, 0, 0, m, c, v.at(0)); // with b = 0: Σ x per column
       (heapView(backend, out) as Float32Array).set(v.f64(0));
       v.done();
       return out;

@@ -181,6 +181,7 @@
     (param $a i32) (param $b i32) (param $ma i32) (param $mb i32) (param $pixels i32) (param $c i32) (param $out i32)
     (local $v i32) (local $p i32) (local $end i32) (local $stride i32) (local $off i32)
     (local $acc v128) (local $lo v128) (local $hi v128) (local $mav v128) (local $mbv v128)
+    (local $a1 v128) (local $a2 v128) (local $a3 v128)
     (local.set $stride (i32.shl (local.get $c) (i32.const 2)))
     (local.set $v (i32.const 0))
     (block $vDone (loop $vLoop
@@ -207,12 +208,26 @@
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
               (br $next))))
           (else
+            ;; A plain sum: four pixels at a time into four sums, so that no addition waits on the one before.
+            (local.set $a1 (local.get $acc))
+            (local.set $a2 (local.get $acc))
+            (local.set $a3 (local.get $acc))
+            (block $qDone (loop $quad
+              (br_if $qDone (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $end)))
+              (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $a) (local.get $off)))))
+              (local.set $a1 (f32x4.add (local.get $a1) (v128.load (i32.add (i32.add (local.get $a) (local.get $off)) (local.get $stride)))))
+              (local.set $a2 (f32x4.add (local.get $a2) (v128.load (i32.add (i32.add (local.get $a) (local.get $off)) (i32.shl (local.get $stride) (i32.const 1))))))
+              (local.set $a3 (f32x4.add (local.get $a3) (v128.load (i32.add (i32.add (local.get $a) (local.get $off)) (i32.mul (local.get $stride) (i32.const 3))))))
+              (local.set $off (i32.add (local.get $off) (i32.shl (local.get $stride) (i32.const 2))))
+              (local.set $p (i32.add (local.get $p) (i32.const 4)))
+              (br $quad)))
             (block $done (loop $next
               (br_if $done (i32.ge_u (local.get $p) (local.get $end)))
               (local.set $acc (f32x4.add (local.get $acc) (v128.load (i32.add (local.get $a) (local.get $off)))))
               (local.set $off (i32.add (local.get $off) (local.get $stride)))
               (local.set $p (i32.add (local.get $p) (i32.const 1)))
-              (br $next)))))
+              (br $next)))
+            (local.set $acc (f32x4.add (f32x4.add (local.get $acc) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))))
         (local.set $lo (f64x2.add (local.get $lo) (f64x2.promote_low_f32x4 (local.get $acc))))
         (local.set $hi (f64x2.add (local.get $hi) (f64x2.promote_low_f32x4
           (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $acc) (local.get $acc)))))
@@ -221,53 +236,6 @@
       (v128.store (i32.add (local.get $out) (i32.add (i32.shl (local.get $v) (i32.const 3)) (i32.const 16))) (local.get $hi))
       (local.set $v (i32.add (local.get $v) (i32.const 4)))
       (br $vLoop))))
-
-  ;; out[ch] (float64) = Σ over rows of x[row, ch], c a multiple of 4: one pass over the rows per group of four
-  ;; columns, four rows at a time into four float32 sums (no chain of additions waiting on each other), which
-  ;; are added together every 256 rows and then into out in float64.
-  (func (export "columnSums") (param $x i32) (param $rows i32) (param $c i32) (param $out i32)
-    (local $g i32) (local $p i32) (local $end i32) (local $off i32) (local $stride i32)
-    (local $a0 v128) (local $a1 v128) (local $a2 v128) (local $a3 v128) (local $lo v128) (local $hi v128)
-    (local.set $stride (i32.shl (local.get $c) (i32.const 2)))
-    (local.set $g (i32.const 0))
-    (block $gDone (loop $group
-      (br_if $gDone (i32.ge_u (local.get $g) (local.get $stride)))
-      (local.set $lo (f64x2.splat (f64.const 0)))
-      (local.set $hi (f64x2.splat (f64.const 0)))
-      (local.set $off (i32.add (local.get $x) (local.get $g)))
-      (local.set $p (i32.const 0))
-      (block $pDone (loop $pBlock
-        (br_if $pDone (i32.ge_u (local.get $p) (local.get $rows)))
-        (local.set $end (select (local.get $rows) (i32.add (local.get $p) (i32.const 256))
-          (i32.lt_u (i32.sub (local.get $rows) (local.get $p)) (i32.const 256))))
-        (local.set $a0 (f32x4.splat (f32.const 0)))
-        (local.set $a1 (local.get $a0))
-        (local.set $a2 (local.get $a0))
-        (local.set $a3 (local.get $a0))
-        (block $qDone (loop $quad
-          (br_if $qDone (i32.gt_u (i32.add (local.get $p) (i32.const 4)) (local.get $end)))
-          (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $off))))
-          (local.set $a1 (f32x4.add (local.get $a1) (v128.load (i32.add (local.get $off) (local.get $stride)))))
-          (local.set $a2 (f32x4.add (local.get $a2) (v128.load (i32.add (local.get $off) (i32.shl (local.get $stride) (i32.const 1))))))
-          (local.set $a3 (f32x4.add (local.get $a3) (v128.load (i32.add (local.get $off) (i32.mul (local.get $stride) (i32.const 3))))))
-          (local.set $off (i32.add (local.get $off) (i32.shl (local.get $stride) (i32.const 2))))
-          (local.set $p (i32.add (local.get $p) (i32.const 4)))
-          (br $quad)))
-        (block $rDone (loop $row
-          (br_if $rDone (i32.ge_u (local.get $p) (local.get $end)))
-          (local.set $a0 (f32x4.add (local.get $a0) (v128.load (local.get $off))))
-          (local.set $off (i32.add (local.get $off) (local.get $stride)))
-          (local.set $p (i32.add (local.get $p) (i32.const 1)))
-          (br $row)))
-        (local.set $a0 (f32x4.add (f32x4.add (local.get $a0) (local.get $a1)) (f32x4.add (local.get $a2) (local.get $a3))))
-        (local.set $lo (f64x2.add (local.get $lo) (f64x2.promote_low_f32x4 (local.get $a0))))
-        (local.set $hi (f64x2.add (local.get $hi) (f64x2.promote_low_f32x4
-          (i8x16.shuffle 8 9 10 11 12 13 14 15 0 1 2 3 4 5 6 7 (local.get $a0) (local.get $a0)))))
-        (br $pBlock)))
-      (v128.store (i32.add (local.get $out) (i32.shl (local.get $g) (i32.const 1))) (local.get $lo))
-      (v128.store (i32.add (local.get $out) (i32.add (i32.shl (local.get $g) (i32.const 1)) (i32.const 16))) (local.get $hi))
-      (local.set $g (i32.add (local.get $g) (i32.const 16)))
-      (br $group))))
 
   ;; A mean over middle axes (global average pooling) of x [outer, mid, inner], inner a multiple of 4:
   ;; out[o, i] = (Σ over m of x[o, m, i]) / mid, summed in float32 in the order m = 0, 1, ...
