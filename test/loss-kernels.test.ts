@@ -6,7 +6,9 @@ import { tf } from "../lib/src/tf";
 import { initBackend } from "../lib/src/engine/backend";
 import { crossEntropy, mnistLoss } from "../lib/src/losses";
 import { assertSameOnBackends, skipUnlessWebgpu } from "./helpers";
-import { fastCrossEntropy } from "../lib/src/engine/loss-kernels";test("crossEntropy on wasm (one kernel) equals the plain ops on cpu, with large logits too", async () => {
+import { fastCrossEntropy } from "../lib/src/engine/loss-kernels";
+
+test("crossEntropy on wasm (one kernel) equals the plain ops on cpu, with large logits too", async () => {
   const [cpu] = await assertSameOnBackends("crossEntropy and d loss / d scale", () => {
     const logits = tf.tensor2d([[2, -1, 0.5], [100, 99, -50], [-3, -3, -3], [0.1, 0.2, 0.3]]);
     const labels = tf.tensor1d([0, 1, 2, 1], "int32");
@@ -23,6 +25,44 @@ test("crossEntropy's gradient on wasm matches cpu element by element", async () 
     const y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => (i * 7) % 10), "int32");
     return tf.grad((l: tf.Tensor) => crossEntropy(l, y))(x);
   });
+});
+
+test("crossEntropy on wasm as on cpu: sizes that are not a multiple of 4, logits far below the row's largest, two classes", async () => {
+  // 15 and 6 values: the kernel's exponentials take the last few one by one. e^-100 and e^-200 underflow float32,
+  // yet the loss of a target 100 below the largest is still 100.
+  await assertSameOnBackends("crossEntropy with extremes, value and d loss / d logits", () => {
+    const x = tf.tensor2d([[0, -100, -200], [3, 2, 1], [-1e30, 0, 1], [50, -50, 0], [1e-3, 2e-3, 3e-3]]);
+    const y = tf.tensor1d([1, 2, 2, 1, 0], "int32");
+    const two = tf.tensor2d([[4, -4], [-1, 30], [0, 0]]);
+    return [crossEntropy(x, y), tf.grad((l: tf.Tensor) => crossEntropy(l, y))(x), crossEntropy(two, tf.tensor1d([1, 0, 1], "int32"))];
+  });
+  for (const backend of ["cpu", "wasm"]) {
+    await initBackend(backend);
+    const loss = crossEntropy(tf.tensor2d([[NaN, 0, 1], [1, 2, 3]]), tf.tensor1d([1, 0], "int32"));
+    assert.ok(Number.isNaN(loss.dataSync()[0]), `${backend}: a NaN logit gives a NaN loss`);
+    loss.dispose();
+  }
+});
+
+test("crossEntropy's softmax on wasm is within 1e-6 of the float64 softmax, over the whole range of exp", async () => {
+  // 100 rows of 10: a 0 (the target, so each row's largest), then nine logits going down to -80 (e^-80 is 2e-35; much
+  // lower, softmax · (1/n), the gradient read here, leaves float32's normal numbers).
+  await initBackend("wasm");
+  const n = 100, c = 10;
+  const rows = Array.from({ length: n }, (_, i) => Array.from({ length: c }, (_, j) => (j === 0 ? 0 : -80 * (i * (c - 1) + j) / (n * (c - 1)))));
+  const x = tf.tensor2d(rows);
+  const g = tf.grad((l: tf.Tensor) => crossEntropy(l, tf.zeros([n], "int32")))(x);
+  const got = g.dataSync(), logits = x.dataSync(), scale = Math.fround(1 / n);
+  let worst = 0;
+  for (let i = 0; i < n; i++) {
+    const sum = Array.from({ length: c }, (_, j) => Math.exp(logits[i * c + j]!)).reduce((a, b) => a + b);
+    for (let j = 1; j < c; j++) {
+      const want = (Math.exp(logits[i * c + j]!) / sum) * scale;
+      worst = Math.max(worst, Math.abs(got[i * c + j]! - want) / want);
+    }
+  }
+  assert.ok(worst < 1e-6, `the softmax is off by ${worst} (relative) somewhere`);
+  tf.dispose([x, g]);
 });
 
 test("mnistLoss on wasm (one kernel) equals the plain ops on cpu, value and gradient", async () => {

@@ -27,6 +27,7 @@ interface ConvLoops {
   binaryRows(op: number, a: number, b: number, out: number, rows: number, cols: number): void;
   binaryScalar(op: number, a: number, s: number, out: number, count: number): void;
   gatherRows(x: number, idx: number, out: number, count: number, rowBytes: number): void;
+  softmaxRows(x: number, p: number, stats: number, n: number, c: number): void;
   conv1Direct(x: number, f: number, bias: number, out: number, ...geometryAndCo: number[]): void;
   conv1FilterGrad(x: number, dy: number, out: number, tot: number, ...geometryAndCo: number[]): void;
   channelDots(a: number, b: number, ma: number, mb: number, pixels: number, c: number, out: number): void;

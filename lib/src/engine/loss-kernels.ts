@@ -3,42 +3,49 @@
 // is six, plus oneHot, casts, sums, means and all their gradients); on batches of 256 each costs more in
 // bookkeeping than in arithmetic. The values are the same (tests compare them with the plain ops on cpu).
 import { tf } from "../tf";
-import { heapView, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { convLoops, perChannel, type Heap } from "./blas-conv";
 import { isOverridden, overrideGradient, overrideKernel } from "./registry";
 
 const CE = "FastbookSoftmaxCrossEntropy", CE_GRAD = "FastbookSoftmaxCrossEntropyGrad";
 const MNIST = "FastbookMnistLoss", MNIST_GRAD = "FastbookMnistLossGrad";
 
-/** Checks the labels; writes each row's softmax into `p` (when given); returns the summed -log softmax[label]. */
-function softmaxRows(x: ArrayLike<number>, y: ArrayLike<number>, n: number, c: number, p?: Float32Array): number {
-  let total = 0;
+/** Throws where a label is not a class index in 0..c-1. */
+function checkLabels(y: ArrayLike<number>, n: number, c: number): void {
   for (let i = 0; i < n; i++) {
-    const label = y[i], row = i * c;
+    const label = y[i];
     if (!(Number.isInteger(label) && label >= 0 && label < c)) {
       throw new Error(`crossEntropy: target ${label} (row ${i}) is not a class index in 0..${c - 1}.`);
     }
-    let max = -Infinity;
-    for (let j = 0; j < c; j++) if (x[row + j] > max) max = x[row + j];
-    let sum = 0;
-    for (let j = 0; j < c; j++) {
-      const e = Math.exp(x[row + j] - max);
-      if (p) p[row + j] = e;
-      sum += e;
-    }
-    if (p) for (let j = 0; j < c; j++) p[row + j] /= sum;
-    total += max + Math.log(sum) - x[row + label];
   }
-  return total;
 }
 
-/** Mean over rows of -log softmax(logits)[label]; the softmax too, which the gradient then reads instead of computing it again. */
+/**
+ * Mean over rows of -log softmax(logits)[label], and the softmax, which the gradient then reads instead of
+ * computing it again. The softmax is one wasm pass (conv-loops.wat's softmaxRows, exponentials in float32
+ * within 2 ulps); each row's loss, max + ln(sum) − logit[label], is summed here in float64.
+ */
 function softmaxCrossEntropy(args: KernelArgs): tf.TensorInfo[] {
-  const backend = args.backend as WasmBackend;
+  const backend = args.backend as Heap;
   const { logits, labels } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo };
-  const [n, c] = logits.shape;
+  const [n, c] = logits.shape as [number, number];
   const loss = backend.makeOutput([], "float32"), probs = backend.makeOutput([n, c], "float32");
-  const total = softmaxRows(heapView(backend, logits), heapView(backend, labels), n, c, heapView(backend, probs) as Float32Array);
-  heapView(backend, loss)[0] = n ? total / n : NaN;
+  checkLabels(heapView(backend, labels), n, c);
+  if (n === 0 || c === 0) {
+    heapView(backend, loss)[0] = NaN;
+    return [loss, probs];
+  }
+  const stats = perChannel(backend, n, 1); // each row's max, then each row's sum
+  try {
+    convLoops(backend).softmaxRows(offsetOf(backend, logits), offsetOf(backend, probs), stats.at(0), n, c);
+    // Views taken after every allocation: an allocation may move the heap.
+    const x = heapView(backend, logits), y = heapView(backend, labels), rowStats = new Float32Array(stats.f32(0).buffer, stats.at(0), 2 * n);
+    let total = 0;
+    for (let i = 0; i < n; i++) total += rowStats[i]! + Math.log(rowStats[n + i]!) - x[i * c + y[i]!]!;
+    heapView(backend, loss)[0] = total / n;
+  } finally {
+    stats.done();
+  }
   return [loss, probs];
 }
 
