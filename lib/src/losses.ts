@@ -128,7 +128,8 @@ export function crossEntropy(logits: tf.Tensor, targets: tf.Tensor, opts: LossOp
   warnIfProbabilities("crossEntropy", logits);
   const classes = logits.shape[1]!;
   return tf.tidy(() => {
-    const labels = tf.cast(targets.reshape([-1]), "int32") as tf.Tensor1D;
+    const flat = targets.rank === 1 ? targets : targets.reshape([-1]);
+    const labels = (flat.dtype === "int32" ? flat : tf.cast(flat, "int32")) as tf.Tensor1D;
     const fast = (opts.reduction ?? "mean") === "mean" ? fastPaths.crossEntropy?.(logits, labels) : undefined;
     if (fast) return fast;
     const onehot = tf.oneHot(labels, classes);

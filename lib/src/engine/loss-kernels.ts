@@ -122,18 +122,21 @@ export function useLossKernelsOnWasm(): void {
   });
 }
 
+/** `t` as `dtype`: itself when it already is (tf.cast would still run a kernel to copy it). */
+const ofType = (t: tf.Tensor, dtype: tf.DataType) => (t.dtype === dtype ? t : tf.cast(t, dtype));
+
 /** Whether the single-kernel losses apply: wasm, float32 values, kernels registered. */
 const applies = (x: tf.Tensor) => tf.getBackend() === "wasm" && x.dtype === "float32" && isOverridden(CE, "wasm");
 
 /** crossEntropy's fast form (logits [n, c], labels int32 [n]); undefined where it does not apply. */
 export function fastCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar | undefined {
   if (!applies(logits)) return undefined;
-  const [loss, probs] = tf.engine().runKernel(CE, { logits, labels: tf.cast(labels, "int32") }, {}) as unknown as [tf.Scalar, tf.Tensor];
+  const [loss, probs] = tf.engine().runKernel(CE, { logits, labels: ofType(labels, "int32") }, {}) as unknown as [tf.Scalar, tf.Tensor];
   probs.dispose(); // the gradient keeps its own reference to it
   return loss;
 }
 
 /** mnistLoss's fast form (logits and targets of the same size); undefined where it does not apply. */
 export function fastMnistLoss(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined {
-  return applies(logits) ? run(MNIST, { logits, targets: tf.cast(targets, "float32") }) as tf.Scalar : undefined;
+  return applies(logits) ? run(MNIST, { logits, targets: ofType(targets, "float32") }) as tf.Scalar : undefined;
 }
