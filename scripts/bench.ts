@@ -146,7 +146,7 @@ async function main(): Promise<void> {
   const cpus = os.cpus();
   const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (about.gpu ? `; GPU ${about.gpu}` : "");
   const reference = [
-    ...(CASES.length ? [`PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} CPU thread(s)`] : []),
+    ...(CASES.length ? [`PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} intra-op thread(s)${about.blas_threads ? `, matrix products through OpenBLAS on ${about.blas_threads} thread(s)` : ""}`] : []),
     ...(ON_GPU ? [] : ["PIL + numpy for loading", "GNU tar for unpacking (j)"]),
   ].join("; ");
   printReport({ machine, ours: describeBackend(backend), reference }, rows);

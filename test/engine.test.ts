@@ -13,6 +13,7 @@ import { BasicOptim, backward } from "../lib/src/optim";
 import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 import { restoreStockSaves, useLeanSavesOnWasm } from "../lib/src/engine/tape";
+import { restoreStockDispatch, useLeanDispatchOnWasm } from "../lib/src/engine/dispatch";
 import { fastPaths } from "../lib/src/fast-paths";
 
 const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
@@ -240,6 +241,45 @@ test("on wasm, the tape's saved tensors share data without an Identity kernel ea
   const second = tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.pow(u, 3)))(v).sum())(xs);
   assert.deepEqual(Array.from(second.dataSync()), [-12, 3, 18]);
   tf.dispose([x, y, xs, second, ...params]);
+});
+
+test("the short dispatch on wasm: the same values and gradients as TensorFlow.js's runKernel, second order too; it restores the kernel depth after a throw, and tf.profile still lists kernels", async () => {
+  await initBackend("wasm");
+  const engine = tf.engine() as unknown as { runKernel: unknown; state: { kernelDepth: number } };
+  assert.notEqual(engine.runKernel, Object.getPrototypeOf(engine).runKernel, "the short dispatch is in force");
+  const model = new Sequential(new Linear(20, 8, { seed: 31 }), new ReLU(), new Linear(8, 3, { seed: 32 }));
+  const x = tf.randomNormal([16, 20], 0, 1, "float32", 33), y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), "int32");
+  const params = model.parameters();
+  const run = () => {
+    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 3), model.forward(x)) as tf.Scalar, params);
+    const xs = tf.tensor1d([-2, 0.5, 3]);
+    const second = tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.sin(u), tf.square(u))))(v).sum())(xs);
+    const out = [value, second, ...params.map((p) => grads[p.name]!)].map((t) => Array.from(t.dataSync()));
+    tf.dispose([value, xs, second, ...Object.values(grads)]);
+    return out;
+  };
+  run(); // the engine's one-off tensors
+  const before = tf.memory().numTensors;
+  const short = run();
+  assert.equal(tf.memory().numTensors, before, "tensors left behind");
+  restoreStockDispatch();
+  try {
+    assert.deepEqual(short, run()); // the same kernels in the same order: equal to the last bit
+  } finally {
+    useLeanDispatchOnWasm();
+  }
+  // A kernel that throws (an index out of range) leaves the depth at 0: the ops after it are on the tape.
+  const v = tf.variable(tf.tensor1d([1, 2, 3]));
+  const { grads } = tf.variableGrads(() => {
+    assert.throws(() => tf.gather(v, tf.tensor1d([5], "int32")), /index value 5/);
+    return tf.sum(tf.square(v)) as tf.Scalar;
+  }, [v]);
+  assert.equal(engine.state.kernelDepth, 0);
+  assert.deepEqual(Array.from(grads[v.name]!.dataSync()), [2, 4, 6]);
+  // Profiling takes TensorFlow.js's own runKernel, which records each kernel.
+  const profile = await tf.profile(() => tf.tidy(() => { tf.add(tf.mul(v, 2), 1); }));
+  assert.deepEqual(profile.kernels.map((k) => k.name), ["Multiply", "Add"]);
+  tf.dispose([x, y, v, ...Object.values(grads), ...params]);
 });
 
 test("Linear's one-kernel forward on wasm gives matMul + add's values and gradients, to the last bit, and cpu's within rounding", async () => {

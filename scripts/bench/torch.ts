@@ -34,7 +34,7 @@ export class TorchCase {
 
 export interface Side { runs: number[]; epochLosses: number[]; firstLosses: number[] }
 export interface CaseResult { ours: Side; torch: Side; about: TorchAbout }
-export type TorchAbout = { torch: string; threads: number; gpu?: string };
+export type TorchAbout = { torch: string; threads: number; blas_threads?: number; gpu?: string };
 
 /**
  * One case on both sides, taking turns epoch by epoch: ours (the Learner the notebooks use) trains one

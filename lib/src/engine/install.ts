@@ -6,6 +6,7 @@ import { useRowGatherOnWasm, useRunSliceOnWasm, useSharedIdentityOnWasm } from "
 import { useMaxPoolGradOnWasm, useMeanKernelsOnWasm } from "./pool-kernels";
 import { useElementwiseKernelsOnWasm } from "./elementwise-kernels";
 import { useLeanSavesOnWasm } from "./tape";
+import { useLeanDispatchOnWasm } from "./dispatch";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient, useReluGradientOnWasm } from "./gradients";
@@ -26,6 +27,7 @@ export function installEngine(backend: string): void {
     useCpuFallbackOnWasm(); // the base layer: every kernel cpu has; the fast kernels below fall back to it
     useSharedIdentityOnWasm();
     useLeanSavesOnWasm();
+    useLeanDispatchOnWasm();
     useRowGatherOnWasm();
     useRunSliceOnWasm();
     useElementwiseKernelsOnWasm();

@@ -1,12 +1,14 @@
 // How the engine changes TensorFlow.js: it replaces (or adds) a kernel on a backend, or a gradient (and,
-// apart from these, tape.ts makes the gradient tape's saved tensors on wasm without a kernel each). Each
-// override remembers TensorFlow.js's own kernel, so overriding again wraps that (never an earlier override)
-// and tests can undo every override with `restoreOverrides`. Kernels come in two
-// layers: a base (TensorFlow.js's kernel made complete: engine/cpu-fallback.ts), and the fast kernels
-// above it, which fall back to the base for what they do not handle.
+// apart from these, tape.ts makes the gradient tape's saved tensors on wasm without a kernel each, and
+// dispatch.ts takes a shorter way from op to kernel on wasm). Each override remembers TensorFlow.js's own
+// kernel, so overriding again wraps that (never an earlier override) and tests can undo every override with
+// `restoreOverrides`. Kernels come in two layers: a base (TensorFlow.js's kernel made complete:
+// engine/cpu-fallback.ts), and the fast kernels above it, which fall back to the base for what they do not
+// handle.
 import { tf } from "../tf";
 import type { KernelArgs } from "./wasm-heap";
 import { restoreStockSaves } from "./tape";
+import { restoreStockDispatch } from "./dispatch";
 
 type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
 
@@ -58,7 +60,7 @@ export function overrideGradient(config: tf.GradConfig): tf.GradConfig | undefin
   return original;
 }
 
-/** Undoes every override: TensorFlow.js's own kernels, gradients and tape saves are back (for tests). */
+/** Undoes every override: TensorFlow.js's own kernels, gradients, tape saves and dispatch are back (for tests). */
 export function restoreOverrides(): void {
   for (const { kernelName, backendName, stock } of kernels.values()) {
     if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
@@ -71,4 +73,5 @@ export function restoreOverrides(): void {
   kernels.clear();
   gradients.clear();
   restoreStockSaves();
+  restoreStockDispatch();
 }
