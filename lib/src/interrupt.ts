@@ -65,12 +65,24 @@ export class InterruptWatch {
     sync();
   }
 
-  /** Yields to the event loop when due; throws `Interrupted` (with `where` in its message) if interrupted. */
-  async checkpoint(where = ""): Promise<void> {
-    if (Date.now() - this.lastYield >= this.yieldEveryMs) {
-      await new Promise((resolve) => setImmediate(resolve));
-      this.lastYield = Date.now();
-    }
+  /**
+   * Yields to the event loop when due: then it returns a promise to await. Throws `Interrupted` (with `where`
+   * in its message) if interrupted. Between yields it returns nothing, so that a loop of short steps does not
+   * wait a turn of the event loop's microtasks per step: `await watch.checkpoint()` works either way.
+   */
+  checkpoint(where = ""): Promise<void> | undefined {
+    if (Date.now() - this.lastYield >= this.yieldEveryMs) return this.yieldThenCheck(where);
+    this.throwIfInterrupted(where);
+    return undefined;
+  }
+
+  private async yieldThenCheck(where: string): Promise<void> {
+    await new Promise((resolve) => setImmediate(resolve));
+    this.lastYield = Date.now();
+    this.throwIfInterrupted(where);
+  }
+
+  private throwIfInterrupted(where: string): void {
     if (this.requested) throw new Interrupted(`${this.what} was interrupted${where ? ` ${where}` : ""}.`);
   }
 

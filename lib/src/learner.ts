@@ -113,17 +113,34 @@ export class Learner {
    * widen what ends the stage: anything else that does then goes on up.
    */
   private async withEvents(stage: Stage, body: () => unknown, ends = (e: unknown) => e instanceof CANCELS[stage]): Promise<void> {
-    let stop: unknown;
+    let failure: { error: unknown } | undefined;
     try {
       this.fire(`before${stage}`);
       await body();
-    } catch (e) {
-      if (!ends(e)) throw e;
-      this.fire(`afterCancel${stage}`);
-      stop = e;
+    } catch (error) {
+      failure = { error };
     }
+    this.endStage(stage, failure, ends);
+  }
+
+  /** withEvents for a body with nothing to wait for (a batch): no promise, and no turn of the microtasks, per batch. */
+  private withEventsNow(stage: Stage, body: () => void): void {
+    let failure: { error: unknown } | undefined;
+    try {
+      this.fire(`before${stage}`);
+      body();
+    } catch (error) {
+      failure = { error };
+    }
+    this.endStage(stage, failure, (e) => e instanceof CANCELS[stage]);
+  }
+
+  /** The end of a stage: afterCancel<stage> when the body threw what ends it, then after<stage>; anything else goes on up. */
+  private endStage(stage: Stage, failure: { error: unknown } | undefined, ends: (e: unknown) => boolean): void {
+    if (failure && !ends(failure.error)) throw failure.error;
+    if (failure) this.fire(`afterCancel${stage}`);
     this.fire(`after${stage}`);
-    if (stop !== undefined && !(stop instanceof CANCELS[stage])) throw stop;
+    if (failure && !(failure.error instanceof CANCELS[stage])) throw failure.error;
   }
 
   private fire(event: EventName): void {
@@ -147,10 +164,15 @@ export class Learner {
       for (const [xb, yb] of training ? this.dls.train : this.dls.valid) {
         [this.xb, this.yb] = [xb, yb];
         try {
-          await watch.checkpoint(); // lets signals and display updates through now and then; stops after an interrupt
+          const due = watch.checkpoint(); // lets signals and display updates through now and then; stops after an interrupt
+          if (due) await due;
           // The values of targets and predictions are checked on the first batches only: each check is a read.
           const checks = setValueChecks(this.epoch === 0 && this.batchIndex === 0);
-          await this.withEvents("Batch", () => this.oneBatch()).finally(() => setValueChecks(checks));
+          try {
+            this.withEventsNow("Batch", () => this.oneBatch());
+          } finally {
+            setValueChecks(checks);
+          }
         } finally {
           tf.dispose([this.xb, this.yb, this.pred, this.loss]);
           this.xb = this.yb = this.pred = this.loss = this.lossRead = undefined;
