@@ -8,6 +8,8 @@ import { tf } from "../lib/src/tf";
 import { assertSameOnBackends, maxRelDiff } from "./helpers";
 import { initBackend, describeBackend } from "../lib/src/engine/backend";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
+import { NO_TRANS, ROW_MAJOR } from "../lib/src/engine/blas-common";
+import { heapView, type WasmBackend } from "../lib/src/engine/wasm-heap";
 import { Conv2d, Linear } from "../lib/src/nn";
 
 function requireBlas(t: { skip(msg: string): void }): boolean {
@@ -34,6 +36,14 @@ const CASES: [number[], number[], boolean, boolean][] = [
   [[2, 1, 4, 5], [3, 5, 2], false, false], // general broadcasting: the original kernel's work
   [[0, 5], [5, 3], false, false], // empty output
   [[4, 0], [0, 3], false, false], // empty inner size: zeros
+  // Results 9-63 wide, not a multiple of 8, with enough rows × inner: made on a result 8-aligned (widened)
+  [[256, 784], [784, 30], false, false], // the simple net's forward
+  [[256, 784], [30, 784], false, true],
+  [[784, 256], [784, 30], true, false],
+  [[100, 700], [700, 13], false, false],
+  [[128, 600], [600, 63], false, false],
+  [[128, 600], [9, 600], false, true],
+  [[2, 256, 300], [2, 300, 30], false, false],
 ];
 
 test("matMul through OpenBLAS on wasm equals cpu for plain, transposed, batched, broadcast and empty operands", async (t) => {
@@ -57,6 +67,30 @@ test("matMul through OpenBLAS on wasm equals cpu for plain, transposed, batched,
     if (ref.values.length) assert.ok(maxRelDiff(tf.tensor(wasm[i].values), tf.tensor(ref.values)) < 1e-5, what);
   });
   assert.deepEqual(cpu[14].values, new Array(12).fill(0), "an empty inner size gives zeros");
+});
+
+test("a product made 8-aligned (widened) scales, adds onto C and keeps to C's and B's columns, as sgemm does", async (t) => {
+  if (!requireBlas(t)) return;
+  await initBackend("wasm");
+  const backend = tf.backend() as unknown as WasmBackend;
+  const [m, k, n] = [256, 300, 30];
+  // B and C are the first n columns of wider matrices (ldb 33, ldc 40): the columns past n must stay as they are.
+  const a = tf.randomNormal([m, k], 0, 1, "float32", 41), b = tf.randomNormal([k, 33], 0, 1, "float32", 42);
+  const c0 = tf.randomNormal([m, 40], 0, 1, "float32", 43), c = tf.add(c0, 0); // c: its own copy, written below
+  loadBlas()!.sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, n, k, 0.5, heapView(backend, a) as Float32Array, k,
+    heapView(backend, b) as Float32Array, 33, 2, heapView(backend, c) as Float32Array, 40);
+  const [av, bv, c0v, cv] = [a, b, c0, c].map((x) => x.dataSync());
+  let worst = 0;
+  for (let i = 0; i < m; i++) {
+    for (let j = n; j < 40; j++) assert.equal(cv[i * 40 + j], c0v[i * 40 + j], `column ${j} of row ${i} is past n: untouched`);
+    for (let j = 0; j < n; j++) {
+      let want = 2 * c0v[i * 40 + j]!;
+      for (let p = 0; p < k; p++) want += 0.5 * av[i * k + p]! * bv[p * 33 + j]!;
+      worst = Math.max(worst, Math.abs(cv[i * 40 + j]! - want));
+    }
+  }
+  assert.ok(worst < 1e-4, `off by ${worst}`);
+  tf.dispose([a, b, c0, c]);
 });
 
 test("matMul gradients through OpenBLAS on wasm equal cpu's", async (t) => {

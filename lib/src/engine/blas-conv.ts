@@ -27,6 +27,7 @@ interface ConvLoops {
   binaryRows(op: number, a: number, b: number, out: number, rows: number, cols: number): void;
   binaryScalar(op: number, a: number, s: number, out: number, count: number): void;
   gatherRows(x: number, idx: number, out: number, count: number, rowBytes: number): void;
+  copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number, zeroRest: number): void;
   softmaxRows(x: number, p: number, stats: number, n: number, c: number): void;
   conv1Direct(x: number, f: number, bias: number, out: number, ...geometryAndCo: number[]): void;
   conv1FilterGrad(x: number, dy: number, out: number, tot: number, ...geometryAndCo: number[]): void;
@@ -52,7 +53,7 @@ export function convLoops(backend: Heap): ConvLoops {
     boundTo = backend.wasm.asm.memory;
     const module = new WebAssembly.Module(Buffer.from(CONV_LOOPS_WASM, "base64"));
     loops = new WebAssembly.Instance(module, { env: { memory: boundTo } }).exports as unknown as ConvLoops;
-    scratch.forget();
+    for (const block of [scratch, wideB, wideC]) block.forget();
     recent.clear();
   }
   return loops;
@@ -93,8 +94,38 @@ class HeapBlock {
   }
 }
 
-// Scratch for the input gradient's matrix.
-const scratch = new HeapBlock();
+// Scratch for the input gradient's matrix, and for products computed wider (widened).
+const scratch = new HeapBlock(), wideB = new HeapBlock(), wideC = new HeapBlock();
+
+/**
+ * OpenBLAS's kernels make a product's result 8 or 16 columns at a time. Where its width is not a multiple of
+ * 8 (the chapter's 30-unit layer), the last columns go through slow edge code: 256×784 by 784×30 took 164 µs
+ * on one thread, by 784×32 126 µs; that layer's weight gradient (784×256 by 256×30) 145 µs against 111.
+ * Such products (widths 9-63, at least 65,536 rows × inner) are made 8-aligned: B widened with zero columns
+ * (or zero rows, transposed), the result written to a wider block and its first columns copied out. Each
+ * value is the same dot product as before. Anything else, and operands off the wasm heap, go straight through.
+ */
+export function widened(sgemm: Sgemm): Sgemm {
+  return (order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
+    const backend = n % 8 && n > 8 && n < 64 && m * k >= 65536 && order === ROW_MAJOR ? tf.findBackend("wasm") as unknown as Heap | undefined : undefined;
+    const heap = backend?.wasm.HEAPU8.buffer;
+    if (!backend || b.buffer !== heap || c.buffer !== heap) return sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    const w = (n + 7) & ~7;
+    // Offsets first: reserving the blocks may grow the heap, which leaves the views given here detached.
+    const aAt = a.buffer === heap ? a.byteOffset : -1, aLength = a.length, bAt = b.byteOffset, cAt = c.byteOffset;
+    const wb = wideB.reserve(backend, w * k), wc = wideC.reserve(backend, m * w);
+    const run = convLoops(backend), view = (at: number, floats: number) => new Float32Array(backend.wasm.HEAPU8.buffer, at, floats);
+    if (tb === NO_TRANS) {
+      run.copyRows(bAt, ldb * 4, wb, w * 4, k, n * 4, 1); // [k, n] rows into [k, w] rows
+    } else {
+      run.copyRows(bAt, ldb * 4, wb, k * 4, n, k * 4, 0); // [n, k] rows, then w - n rows of zeros
+      run.copyRows(0, 0, wb + n * k * 4, k * 4, w - n, 0, 1);
+    }
+    if (beta !== 0) run.copyRows(cAt, ldc * 4, wc, w * 4, m, n * 4, 1);
+    sgemm(order, ta, tb, m, w, k, alpha, aAt >= 0 ? view(aAt, aLength) : a, lda, view(wb, w * k), tb === NO_TRANS ? w : k, beta, view(wc, m * w), w);
+    run.copyRows(wc, w * 4, cAt, ldc * 4, m, n * 4, 0);
+  };
+}
 
 // The im2col matrix of the latest input per convolution geometry. A training step's backward pass asks
 // for the filter gradient of the very input its forward pass just spread out: it is reused, not rebuilt.

@@ -7,7 +7,7 @@
 // binaries), with no copies. Without either, nothing changes: the wasm kernel stays in place.
 import { tf } from "../tf";
 import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
-import { conv2dKernels, convLoops, perChannel, type Heap } from "./blas-conv";
+import { conv2dKernels, convLoops, perChannel, widened, type Heap } from "./blas-conv";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, ones, prod, reluInPlace, type Sgemm } from "./blas-common";
 import { isOverridden, originalKernel, overrideGradient, overrideKernel } from "./registry";
 
@@ -71,7 +71,7 @@ export function loadBlas(): Blas | null {
         threads = (lib.func("int openblas_get_num_threads()") as () => number)();
         setThreads = lib.func("void openblas_set_num_threads(int)") as (n: number) => void;
       } catch { /* another CBLAS: its own threading */ }
-      blas = { sgemm: setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm, library: name, threads };
+      blas = { sgemm: widened(setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm), library: name, threads };
       return blas;
     } catch (e) {
       whyNot = `${name}: ${(e as Error).message.split("\n")[0]}`;

@@ -771,6 +771,20 @@
       (local.set $i (i32.add (local.get $i) (i32.const 1)))
       (br $rows))))
 
+  ;; Copies `rows` rows of `bytes` bytes from src (rows srcStride bytes apart) to dst (dstStride apart); with
+  ;; `zeroRest` set, fills the rest of each dst row with zeros. For products computed on a wider matrix (blas-conv.ts).
+  (func (export "copyRows") (param $src i32) (param $srcStride i32) (param $dst i32) (param $dstStride i32) (param $rows i32) (param $bytes i32) (param $zeroRest i32)
+    (local $r i32)
+    (block $done (loop $row
+      (br_if $done (i32.ge_u (local.get $r) (local.get $rows)))
+      (call $copy (local.get $dst) (local.get $src) (local.get $bytes))
+      (if (local.get $zeroRest) (then
+        (call $zero (i32.add (local.get $dst) (local.get $bytes)) (i32.sub (local.get $dstStride) (local.get $bytes)))))
+      (local.set $src (i32.add (local.get $src) (local.get $srcStride)))
+      (local.set $dst (i32.add (local.get $dst) (local.get $dstStride)))
+      (local.set $r (i32.add (local.get $r) (i32.const 1)))
+      (br $row))))
+
   ;; Gather whole rows (copies.ts): out row i = x row idx[i], for i < count; idx holds int32 row numbers that
   ;; the caller has checked. One call for the batch instead of one per row from JavaScript.
   (func (export "gatherRows") (param $x i32) (param $idx i32) (param $out i32) (param $count i32) (param $rowBytes i32)
