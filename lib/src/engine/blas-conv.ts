@@ -101,13 +101,16 @@ const scratch = new HeapBlock(), wideB = new HeapBlock(), wideC = new HeapBlock(
  * OpenBLAS's kernels make a product's result 8 or 16 columns at a time. Where its width is not a multiple of
  * 8 (the chapter's 30-unit layer), the last columns go through slow edge code: 256×784 by 784×30 took 164 µs
  * on one thread, by 784×32 126 µs; that layer's weight gradient (784×256 by 256×30) 145 µs against 111.
- * Such products (widths 9-63, at least 65,536 rows × inner) are made 8-aligned: B widened with zero columns
- * (or zero rows, transposed), the result written to a wider block and its first columns copied out. Each
- * value is the same dot product as before. Anything else, and operands off the wasm heap, go straight through.
+ * Such products (widths 9-63, an inner size of 64 or more, at least 65,536 rows × inner) are made 8-aligned: B
+ * widened with zero columns (or zero rows, transposed), the result written to a wider block and its first
+ * columns copied out. Each value is the same dot product as before. With a short inner size the copy would
+ * cost about as much as the product (a U-Net's input gradient: 36 columns, 9·4, over an inner size of a few
+ * output channels): those, anything else and operands off the wasm heap go straight through.
  */
 export function widened(sgemm: Sgemm): Sgemm {
   return (order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc) => {
-    const backend = n % 8 && n > 8 && n < 64 && m * k >= 65536 && order === ROW_MAJOR ? tf.findBackend("wasm") as unknown as Heap | undefined : undefined;
+    const wide = n % 8 && n > 8 && n < 64 && k >= 64 && m * k >= 65536 && order === ROW_MAJOR;
+    const backend = wide ? tf.findBackend("wasm") as unknown as Heap | undefined : undefined;
     const heap = backend?.wasm.HEAPU8.buffer;
     if (!backend || b.buffer !== heap || c.buffer !== heap) return sgemm(order, ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     const w = (n + 7) & ~7;
