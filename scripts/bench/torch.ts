@@ -37,19 +37,9 @@ export interface CaseResult { ours: Side; torch: Side; about: TorchAbout }
 export type TorchAbout = { torch: string; threads: number; blas_threads?: number; gpu?: string };
 
 /**
- * How long each side waits before its turn. After a product on two threads, OpenBLAS keeps its second thread
- * spinning for about 0.1 s (measured: a PyTorch process sleeping just after one uses 0.10 s of processor time
- * in its first 0.1 s, none after). Started at once, a turn would share the two cores with the other side's
- * spinning thread: our (b) epochs took 45-50 ms beside a busy process instead of 35.
- */
-const SETTLE_MS = 150;
-const settle = () => new Promise((resolve) => setTimeout(resolve, SETTLE_MS));
-
-/**
  * One case on both sides, taking turns epoch by epoch: ours (the Learner the notebooks use) trains one
  * epoch, then PyTorch trains the same epoch while ours waits. A slow spell of this shared machine (they
- * happen, and last seconds) then falls on both sides of a ratio instead of one. Each turn starts once the
- * other side's threads are idle (SETTLE_MS). WARMUP + RUNS epochs.
+ * happen, and last seconds) then falls on both sides of a ratio instead of one. WARMUP + RUNS epochs.
  */
 export async function trainBoth(c: TrainCase, x: tf.Tensor, y: tf.Tensor, spec: object): Promise<CaseResult> {
   const dls = DataLoaders.fromTensors(x, y, x, y, { bs: c.bs, seed: SHUFFLE_SEED });
@@ -65,9 +55,7 @@ export async function trainBoth(c: TrainCase, x: tf.Tensor, y: tf.Tensor, spec: 
     const about = await torch.next<TorchAbout>();
     const torchSide: Side = { runs: [], epochLosses: [], firstLosses: [] };
     for (let run = 0; run < warmup + runs; run++) {
-      await settle();
       await learn.fit(1, c.lr);
-      await settle();
       const r = await torch.epoch(run);
       torchSide.runs.push(r.ms);
       torchSide.epochLosses.push(r.loss ?? NaN);
