@@ -683,9 +683,10 @@
       (local.set $i (i32.add (local.get $i) (i32.const 4)))
       (br $one))))
 
-  ;; exp of four values (softmaxRows): 2^k · e^r with k = round(x·log2 e) and r = x − k·ln 2 (ln 2 in two parts, so that
-  ;; r is exact), e^r by Cephes' degree-6 polynomial for expf; within 2 float32 ulps of exp. Below −87.33 (where
-  ;; e^x leaves float32's normal range) it gives 0; NaN stays NaN.
+  ;; exp of four values (softmaxRows): 2^k · e^r with k = round(x·log2 e) and r = x − k·ln 2 (ln 2 in two parts, the
+  ;; first exact in a few bits, so that r loses almost nothing), e^r by Cephes' polynomial for expf. Within 1 float32
+  ;; ulp of exp on 100,000 points of [−87.3, 0]. Below −87.33 (where e^x leaves float32's normal range) it gives 0;
+  ;; NaN stays NaN.
   (func $exp4 (param $x v128) (result v128)
     (local $k v128) (local $r v128) (local $y v128) (local $tiny v128)
     (local.set $tiny (f32x4.lt (local.get $x) (v128.const f32x4 -87.33 -87.33 -87.33 -87.33)))

@@ -22,15 +22,15 @@ function checkLabels(y: ArrayLike<number>, n: number, c: number): void {
 
 /**
  * Mean over rows of -log softmax(logits)[label], and the softmax, which the gradient then reads instead of
- * computing it again. The softmax is one wasm pass (conv-loops.wat's softmaxRows, exponentials in float32
- * within 2 ulps); each row's loss, max + ln(sum) − logit[label], is summed here in float64.
+ * computing it again. The softmax is made in wasm (conv-loops.wat's softmaxRows, exponentials in float32);
+ * each row's loss, max + ln(sum) − logit[label], is summed here in float64.
  */
 function softmaxCrossEntropy(args: KernelArgs): tf.TensorInfo[] {
   const backend = args.backend as Heap;
   const { logits, labels } = args.inputs as { logits: tf.TensorInfo; labels: tf.TensorInfo };
   const [n, c] = logits.shape as [number, number];
+  checkLabels(heapView(backend, labels), n, c); // before any output is made: a throw leaves nothing behind
   const loss = backend.makeOutput([], "float32"), probs = backend.makeOutput([n, c], "float32");
-  checkLabels(heapView(backend, labels), n, c);
   if (n === 0 || c === 0) {
     heapView(backend, loss)[0] = NaN;
     return [loss, probs];
