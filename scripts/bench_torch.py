@@ -254,15 +254,17 @@ def about_torch(spec):
     import torch
 
     out = {"torch": torch.__version__, "threads": torch.get_num_threads()}
-    # Its matrix products run in OpenBLAS (when it links it), on OpenBLAS's own threads, whatever the above says.
-    try:
-        import ctypes
-        out["blas_threads"] = ctypes.CDLL("libopenblas.so.0").openblas_get_num_threads()
-    except (OSError, AttributeError):
-        pass
     dev = torch.device(spec.get("device", "cpu"))
     if dev.type == "cuda":
         out["gpu"] = torch.cuda.get_device_name(dev)
+    else:
+        # On the CPU its matrix products run in OpenBLAS (when it links it), on OpenBLAS's own threads,
+        # whatever the intra-op count above says.
+        try:
+            import ctypes
+            out["blas_threads"] = ctypes.CDLL("libopenblas.so.0").openblas_get_num_threads()
+        except (OSError, AttributeError):
+            pass
     return out
 
 
