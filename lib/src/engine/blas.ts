@@ -130,9 +130,10 @@ export const usingBlas = () => tf.getBackend() === "wasm" && isOverridden(CONV_B
 
 /**
  * Leading-axes sums with at most this many columns, a multiple of 4, run as conv-loops.wat's channelDots
- * (BatchNorm's per-channel sums: four columns at a time, float32 within blocks of 256 rows, float64 across). A one-row sgemm runs far below
- * its rate with few columns: the bias gradient of 8 channels over 256 images of 14x14 took 156 µs that way,
- * 45 µs so, and 4 channels over 32 images of 128x128 842 µs against 320. From 32 columns sgemm is faster.
+ * (BatchNorm's per-channel sums: four columns at a time, float32 within blocks of 256 rows, float64 across).
+ * A one-row sgemm runs far below its rate with few columns: the bias gradient of 8 channels over 256 images
+ * of 14x14 took 156 µs that way, 45 µs so, and 4 channels over 32 images of 128x128 842 µs against 320.
+ * From 32 columns sgemm is faster.
  */
 const COLUMN_SUMS_UP_TO = 16;
 

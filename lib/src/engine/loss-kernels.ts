@@ -39,7 +39,7 @@ function softmaxCrossEntropy(args: KernelArgs): tf.TensorInfo[] {
   try {
     convLoops(backend).softmaxRows(offsetOf(backend, logits), offsetOf(backend, probs), stats.at(0), n, c);
     // Views taken after every allocation: an allocation may move the heap.
-    const x = heapView(backend, logits), y = heapView(backend, labels), rowStats = new Float32Array(stats.f32(0).buffer, stats.at(0), 2 * n);
+    const x = heapView(backend, logits), y = heapView(backend, labels), rowStats = new Float32Array(backend.wasm.HEAPU8.buffer, stats.at(0), 2 * n);
     let total = 0;
     for (let i = 0; i < n; i++) total += rowStats[i]! + Math.log(rowStats[n + i]!) - x[i * c + y[i]!]!;
     heapView(backend, loss)[0] = total / n;
