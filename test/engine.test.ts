@@ -459,3 +459,21 @@ test("BatchNorm's training kernels on wasm give cpu's formula: output, all three
     }, { tol: 1e-4 });
   }
 });
+
+test("tf is TensorFlow.js's namespace: every export the same value; in the built package, frozen plain properties", async () => {
+  const tfjs = (await import("@tensorflow/tfjs")) as unknown as Record<string, unknown>;
+  const names = Object.keys(tfjs).filter((k) => k !== "default");
+  assert.ok(names.length > 400, `only ${names.length} exports`);
+  for (const k of names) assert.equal((tf as unknown as Record<string, unknown>)[k], tfjs[k], `tf.${k}`);
+  // What notebooks import: lib/dist, compiled by tsc. Each `tf.x` there must be a data property, not a getter.
+  const code = `const { tf } = require("fastbook-ts"); const tfjs = require("@tensorflow/tfjs");
+    const bad = Object.keys(tfjs).filter((k) => { const d = Object.getOwnPropertyDescriptor(tf, k); return !d || !("value" in d) || d.value !== tfjs[k]; });
+    console.log(JSON.stringify({ n: Object.keys(tfjs).length, bad, frozen: Object.isFrozen(tf), tensor: tf.tensor([1, 2]).shape }));`;
+  const r = spawnSync(process.execPath, ["-e", code], { cwd: process.cwd(), encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
+  assert.ok(out.n > 400);
+  assert.deepEqual(out.bad, []);
+  assert.equal(out.frozen, true);
+  assert.deepEqual(out.tensor, [2]);
+});

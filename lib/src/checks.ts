@@ -103,30 +103,30 @@ export function checkProbabilities(fn: string, preds: tf.Tensor, targets: tf.Ten
 
 /** For multi-class losses and metrics: logits [N, C] and N integer class indices in 0..C-1. */
 export function checkClasses(fn: string, logits: tf.Tensor, targets: tf.Tensor): void {
-  const s = shapes(logits, targets, "logits");
+  const s = () => shapes(logits, targets, "logits"); // made for a message only: this runs every batch
   if (logits.rank !== 2 || logits.shape[1]! < 2) {
     throw new Error(`${fn}: logits must have shape [N, classes], one row of scores per item (2 classes or more); got ` +
-      `[${logits.shape}] ${s}.` + (logits.rank === 1 || logits.shape[logits.rank - 1] === 1
+      `[${logits.shape}] ${s()}.` + (logits.rank === 1 || logits.shape[logits.rank - 1] === 1
       ? " For one output per item, use a binary loss (mnistLoss, binaryCrossEntropy) and metric (batchAccuracy)." : ""));
   }
   checkNumeric(fn, "logits", logits, logits, targets, ["float32"]);
   const [n, classes] = logits.shape as [number, number];
   if (targets.rank === 2 && targets.shape[0] === n && targets.shape[1] === classes && classes > 1) {
-    throw new Error(`${fn}: the targets look one-hot ${s}; give one class index per item instead, shape [${n}], ` +
+    throw new Error(`${fn}: the targets look one-hot ${s()}; give one class index per item instead, shape [${n}], ` +
       "e.g. tf.argMax(targets, 1).");
   }
   if (!(targets.rank === 1 || (targets.rank === 2 && targets.shape[1] === 1)) || targets.shape[0] !== n) {
-    throw new Error(`${fn}: the targets must be ${n} class indices, shape [${n}] (or [${n}, 1]), one per row of logits ${s}.`);
+    throw new Error(`${fn}: the targets must be ${n} class indices, shape [${n}] (or [${n}, 1]), one per row of logits ${s()}.`);
   }
   checkNumeric(fn, "targets", targets, logits, targets, ["int32", "float32"]);
-  once(targets, `classes<${classes}`, (v) => {
+  if (valueChecks) once(targets, `classes<${classes}`, (v) => {
     for (let i = 0; i < v.length; i++) {
       const c = v[i];
       if (!Number.isInteger(c)) {
-        throw new Error(`${fn}: the targets must be whole class indices; found ${c} at [${i}] ${s}.`);
+        throw new Error(`${fn}: the targets must be whole class indices; found ${c} at [${i}] ${s()}.`);
       }
       if (c < 0 || c >= classes) {
-        throw new Error(`${fn}: class ${c} at [${i}] is out of range: logits with ${classes} columns take classes 0..${classes - 1} ${s}.`);
+        throw new Error(`${fn}: class ${c} at [${i}] is out of range: logits with ${classes} columns take classes 0..${classes - 1} ${s()}.`);
       }
     }
   });

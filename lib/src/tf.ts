@@ -1,6 +1,6 @@
 // The one TensorFlow.js the notebooks and the lib share. The umbrella package registers the chained
 // ops (t.add, t.square, ...) and every gradient; tfjs-node, when present, reuses this same core.
-import * as tf from "@tensorflow/tfjs";
+import * as tf from "./tfjs-namespace"; // @tensorflow/tfjs, as plain properties (see there)
 import { MathBackendCPU } from "@tensorflow/tfjs-backend-cpu";
 import { inspect } from "node:util";
 

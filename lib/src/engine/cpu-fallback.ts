@@ -120,8 +120,14 @@ export function runOnCpu(kernelName: string, args: KernelArgs): Info | Info[] {
 }
 
 function needsCpu(kernelName: string, args: KernelArgs): boolean {
-  const inputs = (Array.isArray(args.inputs) ? (args.inputs as Info[]) : Object.values(args.inputs)).flat() as (Info | null)[];
-  if (inputs.some((t) => t != null && exotic(t.dtype))) return true;
+  // Walked in place, not copied into an array: this runs before every wrapped kernel.
+  const inputs = args.inputs as unknown as Record<string, Info | Info[] | null>;
+  for (const key in inputs) {
+    const t = inputs[key];
+    if (Array.isArray(t)) {
+      for (const u of t) if (u != null && exotic(u.dtype)) return true;
+    } else if (t != null && exotic(t.dtype)) return true;
+  }
   if (exotic(args.attrs?.dtype)) return true;
   return WRONG_ON_WASM[kernelName]?.(args) ?? false;
 }
