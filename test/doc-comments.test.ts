@@ -23,7 +23,8 @@ function exportedDocs(): { name: string; where: string; doc: string }[] {
   };
   for (let sym of checker.getExportsOfModule(checker.getSymbolAtLocation(program.getSourceFile(index)!)!)) {
     if (sym.flags & ts.SymbolFlags.Alias) sym = checker.getAliasedSymbol(sym);
-    if (sym.declarations?.[0]?.getSourceFile().fileName.includes("node_modules")) continue; // tf itself
+    // tf itself: TensorFlow.js's namespace (re-exported through lib/src/tfjs-namespace.ts), documented upstream
+    if (sym.flags & ts.SymbolFlags.ValueModule || sym.declarations?.[0]?.getSourceFile().fileName.includes("node_modules")) continue;
     add(sym.name, sym);
     if (!(sym.flags & ts.SymbolFlags.Class) || !sym.members) continue;
     sym.members.forEach((m) => {
