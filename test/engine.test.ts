@@ -2,6 +2,7 @@
 // own ops on `cpu`, and a few seeded training steps must give the same losses on every backend present.
 import { test } from "node:test";
 import { spawnSync } from "node:child_process";
+import * as path from "node:path";
 import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
 import { assertSameOnBackends, maxRelDiff, skipUnlessWebgpu, slow } from "./helpers";
@@ -469,7 +470,7 @@ test("tf is TensorFlow.js's namespace: every export the same value; in the built
   const code = `const { tf } = require("fastbook-ts"); const tfjs = require("@tensorflow/tfjs");
     const bad = Object.keys(tfjs).filter((k) => { const d = Object.getOwnPropertyDescriptor(tf, k); return !d || !("value" in d) || d.value !== tfjs[k]; });
     console.log(JSON.stringify({ n: Object.keys(tfjs).length, bad, frozen: Object.isFrozen(tf), tensor: tf.tensor([1, 2]).shape }));`;
-  const r = spawnSync(process.execPath, ["-e", code], { cwd: process.cwd(), encoding: "utf8" });
+  const r = spawnSync(process.execPath, ["-e", code], { cwd: path.resolve(__dirname, ".."), encoding: "utf8" });
   assert.equal(r.status, 0, r.stderr);
   const out = JSON.parse(r.stdout.trim().split("\n").at(-1)!);
   assert.ok(out.n > 400);
