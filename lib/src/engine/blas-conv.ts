@@ -10,7 +10,7 @@
 // With few channels (the 4- and 8-channel levels of a U-Net at 128x128) all three are direct loops instead
 // (conv-loops.wat): the [M, K] matrix would be nine times the input, written and read back.
 import { tf } from "../tf";
-import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { f32At, heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";
 import { CONV_LOOPS_WASM } from "./conv-loops-wasm";
 
@@ -117,7 +117,7 @@ export function widened(sgemm: Sgemm): Sgemm {
     // Offsets first: reserving the blocks may grow the heap, which leaves the views given here detached.
     const aAt = a.buffer === heap ? a.byteOffset : -1, aLength = a.length, bAt = b.byteOffset, cAt = c.byteOffset;
     const wb = wideB.reserve(backend, w * k), wc = wideC.reserve(backend, m * w);
-    const run = convLoops(backend), view = (at: number, floats: number) => new Float32Array(backend.wasm.HEAPU8.buffer, at, floats);
+    const run = convLoops(backend);
     if (tb === NO_TRANS) {
       run.copyRows(bAt, ldb * 4, wb, w * 4, k, n * 4, 1); // [k, n] rows into [k, w] rows
     } else {
@@ -125,7 +125,7 @@ export function widened(sgemm: Sgemm): Sgemm {
       run.copyRows(0, 0, wb + n * k * 4, k * 4, w - n, 0, 1);
     }
     if (beta !== 0) run.copyRows(cAt, ldc * 4, wc, w * 4, m, n * 4, 1);
-    sgemm(order, ta, tb, m, w, k, alpha, aAt >= 0 ? view(aAt, aLength) : a, lda, view(wb, w * k), tb === NO_TRANS ? w : k, beta, view(wc, m * w), w);
+    sgemm(order, ta, tb, m, w, k, alpha, aAt >= 0 ? f32At(backend, aAt, aLength) : a, lda, f32At(backend, wb, w * k), tb === NO_TRANS ? w : k, beta, f32At(backend, wc, m * w), w);
     run.copyRows(wc, w * 4, cAt, ldc * 4, m, n * 4, 0);
   };
 }
@@ -154,9 +154,6 @@ function colsOf(backend: Heap, x: tf.TensorInfo, ci: ConvInfo): number {
   }
   return ptr;
 }
-
-/** A view of `floats` values at heap offset `ptr`, made now (an allocation may have moved the heap). */
-const f32At = (backend: WasmBackend, ptr: number, floats: number) => new Float32Array(backend.wasm.HEAPU8.buffer, ptr, floats);
 
 /** The convolution's geometry, or null where these kernels do not apply (NCHW, dilation > 1). */
 function convInfo(xShape: number[], filterShape: number[], a: ConvAttrs): ConvInfo | null {

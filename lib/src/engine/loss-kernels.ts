@@ -3,7 +3,7 @@
 // is six, plus oneHot, casts, sums, means and all their gradients); on batches of 256 each costs more in
 // bookkeeping than in arithmetic. The values are the same (tests compare them with the plain ops on cpu).
 import { tf } from "../tf";
-import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
+import { f32At, heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { convLoops, perChannel, type Heap } from "./blas-conv";
 import { isOverridden, overrideGradient, overrideKernel } from "./registry";
 
@@ -39,7 +39,7 @@ function softmaxCrossEntropy(args: KernelArgs): tf.TensorInfo[] {
   try {
     convLoops(backend).softmaxRows(offsetOf(backend, logits), offsetOf(backend, probs), stats.at(0), n, c);
     // Views taken after every allocation: an allocation may move the heap.
-    const x = heapView(backend, logits), y = heapView(backend, labels), rowStats = new Float32Array(backend.wasm.HEAPU8.buffer, stats.at(0), 2 * n);
+    const x = heapView(backend, logits), y = heapView(backend, labels), rowStats = f32At(backend, stats.at(0), 2 * n);
     let total = 0;
     for (let i = 0; i < n; i++) total += rowStats[i]! + Math.log(rowStats[n + i]!) - x[i * c + y[i]!]!;
     heapView(backend, loss)[0] = total / n;

@@ -25,6 +25,9 @@ export function heapView(backend: WasmBackend, t: tf.TensorInfo, size = t.shape.
   return new Arr(backend.wasm.HEAPU8.buffer as ArrayBuffer, offsetOf(backend, t), size);
 }
 
+/** A view of `floats` float32 values at heap offset `ptr`, made now (an allocation may have moved the heap). */
+export const f32At = (backend: WasmBackend, ptr: number, floats: number) => new Float32Array(backend.wasm.HEAPU8.buffer, ptr, floats);
+
 /**
  * A new tensor whose values `fill` writes: straight into the wasm heap on wasm (one copy instead of two),
  * into a fresh array elsewhere.
