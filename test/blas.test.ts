@@ -10,7 +10,8 @@ import { initBackend, describeBackend } from "../lib/src/engine/backend";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 import { NO_TRANS, ROW_MAJOR } from "../lib/src/engine/blas-common";
 import { heapView, type WasmBackend } from "../lib/src/engine/wasm-heap";
-import { Conv2d, Linear } from "../lib/src/nn";
+import { reluInPlace, type Heap } from "../lib/src/engine/blas-conv";
+import { Conv2d, Linear, ReLU, Sequential, type Module } from "../lib/src/nn";
 
 function requireBlas(t: { skip(msg: string): void }): boolean {
   if (loadBlas()) return true;
@@ -210,4 +211,90 @@ test("Linear, and Conv2d as a single kernel on wasm (conv2dWithBias): values and
     return out;
   });
   assert.ok(usingBlas());
+});
+
+// Nets with every pairing Sequential fuses (Linear then ReLU, Conv2d then ReLU, with a stride, "same" and
+// "valid") and ones it must leave alone (a pair at the end, a layer with a numeric padding, no bias).
+function fusableNets(): { mlp: Sequential; cnn: Sequential } {
+  const mlp = new Sequential(new Linear(7, 6, { seed: 11 }), new ReLU(), new Linear(6, 4, { seed: 12 }), new ReLU(),
+    new Linear(4, 3, { seed: 13, bias: false }), new ReLU());
+  const cnn = new Sequential(new Conv2d(3, 4, 3, { stride: 2, seed: 14 }), new ReLU(), new Conv2d(4, 8, 3, { padding: "valid", seed: 15 }),
+    new ReLU(), new Conv2d(8, 4, 1, { padding: 0, seed: 16 }), new ReLU());
+  for (const p of [...mlp.parameters(), ...cnn.parameters()]) {
+    if (p.rank === 1) p.assign(tf.randomNormal(p.shape, 0, 1, "float32", p.size)); // biases that move some outputs across 0
+  }
+  return { mlp, cnn };
+}
+
+/** The net's loss, its value and every gradient (parameters and input), through `forward`. */
+function valueAndGrads(net: Module, x: tf.Tensor, forward: (x: tf.Tensor) => tf.Tensor): tf.Tensor[] {
+  const loss = (a: tf.Tensor) => tf.sum(tf.mul(forward(a), tf.linspace(-1, 1, tf.util.sizeFromShape(forward(a).shape)).reshape(forward(a).shape)));
+  const { value, grads } = tf.variableGrads(() => loss(x) as tf.Scalar, net.parameters());
+  return [value, ...Object.values(grads), tf.grad(loss)(x)];
+}
+
+const layerByLayer = (net: Sequential) => (x: tf.Tensor) => net.layers.reduce((h, l) => l.forward(h), x);
+
+test("Sequential runs a Linear or Conv2d and the ReLU after it as one kernel on wasm: value and gradients equal cpu's", async (t) => {
+  if (!requireBlas(t)) return;
+  await assertSameOnBackends("fused layer and ReLU: value and gradients", () => {
+    const { mlp, cnn } = fusableNets();
+    const out = [
+      ...valueAndGrads(mlp, tf.randomNormal([5, 7], 0, 1, "float32", 1), (x) => mlp.forward(x)),
+      ...valueAndGrads(cnn, tf.randomNormal([2, 9, 9, 3], 0, 1, "float32", 2), (x) => cnn.forward(x)),
+    ].map((g) => Array.from(g.dataSync()));
+    tf.dispose([...mlp.parameters(), ...cnn.parameters()]);
+    return out;
+  });
+});
+
+test("the fused layer and ReLU give the very values of the two layers one after another, NaN included, with no Relu kernel of their own", async (t) => {
+  if (!requireBlas(t)) return;
+  await initBackend("wasm");
+  const { mlp, cnn } = fusableNets();
+  const rows = tf.randomNormal([5, 7], 0, 1, "float32", 1).bufferSync();
+  rows.set(NaN, 2, 3); // one NaN input: its row's outputs and gradients are NaN both ways
+  const cases: [Sequential, tf.Tensor][] = [[mlp, rows.toTensor()], [cnn, tf.randomNormal([2, 9, 9, 3], 0, 1, "float32", 2)]];
+  for (const [net, x] of cases) {
+    const fused = valueAndGrads(net, x, (a) => net.forward(a)).map((g) => Array.from(g.dataSync()));
+    const plain = valueAndGrads(net, x, layerByLayer(net)).map((g) => Array.from(g.dataSync()));
+    assert.equal(fused.length, plain.length);
+    fused.forEach((vals, i) => vals.forEach((v, j) => assert.ok(Object.is(v, plain[i]![j]), `result ${i}, value ${j}: ${v} fused, ${plain[i]![j]} layer by layer`)));
+    // Only the last pair runs its ReLU apart: a Linear without bias, a Conv2d with a numeric padding.
+    const { kernels } = await tf.profile(() => tf.tidy(() => net.forward(x)));
+    const names = kernels.map((k) => k.name);
+    assert.deepEqual(names.filter((n) => n === "Relu" || n.endsWith("Relu")),
+      net === mlp ? ["FastbookLinearRelu", "FastbookLinearRelu", "Relu"] : ["FastbookConv2dBiasRelu", "FastbookConv2dBiasRelu", "Relu"], names.join(", "));
+  }
+  tf.dispose([...mlp.parameters(), ...cnn.parameters(), rows.toTensor()]);
+});
+
+test("a ReLU or layer whose forward pass is not its class's own runs as written, not fused", async (t) => {
+  if (!requireBlas(t)) return;
+  await initBackend("wasm");
+  class LeakyReLU extends ReLU { forward(x: tf.Tensor) { return tf.leakyRelu(x, 0.1); } }
+  const halved = new ReLU();
+  halved.forward = (x) => tf.mul(tf.relu(x), 0.5);
+  const lin = () => new Linear(3, 2, { seed: 1 });
+  const x = tf.tensor2d([[1, -2, 3], [-4, 5, -6]]);
+  for (const [net, expected] of [
+    [new Sequential(lin(), new LeakyReLU()), (h: tf.Tensor) => tf.leakyRelu(h, 0.1)],
+    [new Sequential(lin(), halved), (h: tf.Tensor) => tf.mul(tf.relu(h), 0.5)],
+  ] as const) {
+    const want = expected((net.layers[0] as Linear).forward(x)).arraySync();
+    assert.deepEqual(net.forward(x).arraySync(), want);
+    tf.dispose(net.parameters());
+  }
+});
+
+test("the fused kernels' in-place ReLU gives tf.relu's values on cpu, −0 and NaN included, in the vector loop and its tail", async () => {
+  const values = [-0, NaN, -1, 2, -3, 0.5, -0, NaN, 1e-30, -1e-30, Infinity, -Infinity, 0, -0, 3]; // 3 vectors of 4, then 3
+  await initBackend("cpu");
+  const want = Array.from(tf.relu(tf.tensor1d(values)).dataSync());
+  await initBackend("wasm");
+  const t = tf.tensor1d(values);
+  reluInPlace(tf.backend() as unknown as Heap, t);
+  const got = Array.from(t.dataSync());
+  got.forEach((v, i) => assert.ok(Object.is(v, want[i]), `relu(${values[i]}): ${v} in place, ${want[i]} from tf.relu on cpu`));
+  t.dispose();
 });

@@ -14,10 +14,10 @@ export interface FastPaths {
   mnistLoss?(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined;
   /** crossEntropy(logits [N, C], class indices [N]). */
   crossEntropy?(logits: tf.Tensor, targets: tf.Tensor): tf.Scalar | undefined;
-  /** x·weight + bias for x [N, in], weight [in, out], bias [out] (Linear's forward pass). */
-  linear?(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor | undefined;
-  /** conv2d(x, filter, stride, pad) + bias, NHWC. */
-  conv2dWithBias?(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D | undefined;
+  /** x·weight + bias for x [N, in], weight [in, out], bias [out] (Linear's forward pass); relu(x·weight + bias) with `relu`. */
+  linear?(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, relu?: boolean): tf.Tensor | undefined;
+  /** conv2d(x, filter, stride, pad) + bias, NHWC; relu of that with `relu`. */
+  conv2dWithBias?(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid", relu?: boolean): tf.Tensor4D | undefined;
   /** BatchNorm's training-mode formula (channels last), with its gradient; hands the batch's mean and biased variance to onStats. */
   batchNorm?(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, eps: number, onStats: (mean: tf.Tensor, variance: tf.Tensor) => void): tf.Tensor | undefined;
 }

@@ -66,12 +66,20 @@ export class Linear<B extends boolean = true> implements Module {
     this.bias = (opts.bias === false ? undefined : learned(() => tf.zeros([outFeatures]))) as MaybeBias<B>;
   }
   forward(x: tf.Tensor): tf.Tensor {
+    this.checkInput(x);
+    if (this.bias) return fastPaths.linear?.(x, this.weight, this.bias) ?? tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
+    return tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
+  }
+  /** relu(forward(x)), as one kernel where the backend has one (Sequential uses it for a Linear then a ReLU). */
+  forwardThenRelu(x: tf.Tensor): tf.Tensor {
+    this.checkInput(x);
+    return (this.bias && fastPaths.linear?.(x, this.weight, this.bias, true)) || tf.relu(this.forward(x));
+  }
+  private checkInput(x: tf.Tensor): void {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
       throw new Error(`Linear(${this.inFeatures}, ${this.outFeatures}) takes rows of ${this.inFeatures} numbers, [N, ${this.inFeatures}]; ` +
         `got [${x.shape}].` + (x.rank > 2 ? " Flatten images into rows first: the loaders' option flatten: true, or new Reshape() before it." : ""));
     }
-    if (this.bias) return fastPaths.linear?.(x, this.weight, this.bias) ?? tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
-    return tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
   }
   parameters(): tf.Variable[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
@@ -88,14 +96,29 @@ export class ReLU implements Module {
   }
 }
 
-/** Runs layers one after another. */
+/**
+ * Runs layers one after another. A Linear or Conv2d followed by a ReLU runs as one step (`forwardThenRelu`):
+ * the same values, with the ReLU applied to the layer's output while it is still in cache, where the backend
+ * has such a kernel (wasm with OpenBLAS); elsewhere it is the two layers' forward passes.
+ */
 export class Sequential implements Module {
   readonly layers: Module[];
   constructor(...layers: Module[]) {
     this.layers = layers;
   }
   forward(x: tf.Tensor): tf.Tensor {
-    return this.layers.reduce((h, layer) => layer.forward(h), x);
+    const layers = this.layers;
+    let h = x;
+    for (let i = 0; i < layers.length; i++) {
+      const layer = layers[i]!;
+      if (isPlainRelu(layers[i + 1]) && hasOwnForward(layer)) {
+        h = layer.forwardThenRelu(h);
+        i++; // the ReLU is done
+      } else {
+        h = layer.forward(h);
+      }
+    }
+    return h;
   }
   parameters(): tf.Variable[] {
     return this.layers.flatMap((l) => l.parameters());
@@ -133,10 +156,23 @@ export class Conv2d<B extends boolean = true> implements Module {
     if (!b) return conv();
     return (typeof pad === "string" ? fastPaths.conv2dWithBias?.(x as tf.Tensor4D, f, b, s, pad) : undefined) ?? tf.add(conv(), b);
   }
+  /** relu(forward(x)), as one kernel where the backend has one (Sequential uses it for a Conv2d then a ReLU). */
+  forwardThenRelu(x: tf.Tensor): tf.Tensor {
+    const s = this.opts.stride ?? 1, pad = this.opts.padding ?? "same";
+    const fused = this.bias && typeof pad === "string" ? fastPaths.conv2dWithBias?.(x as tf.Tensor4D, this.filter as tf.Tensor4D, this.bias as tf.Tensor1D, s, pad, true) : undefined;
+    return fused ?? tf.relu(this.forward(x));
+  }
   parameters(): tf.Variable[] {
     return this.bias ? [this.filter, this.bias] : [this.filter];
   }
 }
+
+/** A ReLU layer whose forward pass is ReLU's own (a subclass or a changed forward runs as written). */
+const isPlainRelu = (m: Module | undefined): m is ReLU => m instanceof ReLU && m.forward === ReLU.prototype.forward;
+
+/** A Linear or Conv2d whose forward pass is its class's own, so that forwardThenRelu computes relu(forward(x)). */
+const hasOwnForward = (m: Module): m is Linear | Conv2d =>
+  (m instanceof Linear && m.forward === Linear.prototype.forward) || (m instanceof Conv2d && m.forward === Conv2d.prototype.forward);
 
 /** Reshapes [batch, ...] to [batch, features], or to [batch, ...shape] when a shape is given. */
 export class Reshape implements Module {

@@ -29,8 +29,8 @@ export function matmulRate(n = 2048): number {
 
 type KernelRecord = { name: string; inputShapes: number[][]; outputShapes: number[][]; kernelTimeMs: number | { error: string } };
 
-const PRODUCTS = new Set(["MatMul", "BatchMatMul", "_FusedMatMul", "FastbookLinear", "Conv2D", "FusedConv2D", "FastbookConv2dBias",
-  "Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNative"]);
+const PRODUCTS = new Set(["MatMul", "BatchMatMul", "_FusedMatMul", "FastbookLinear", "FastbookLinearRelu", "Conv2D", "FusedConv2D",
+  "FastbookConv2dBias", "FastbookConv2dBiasRelu", "Conv2DBackpropInput", "Conv2DBackpropFilter", "DepthwiseConv2dNative"]);
 const REDUCTIONS = new Set(["Sum", "Mean", "Max", "Min", "Prod", "ArgMax", "ArgMin", "All", "Any"]);
 const MOVES = new Set(["Slice", "Concat", "PadV2", "MirrorPad", "Reshape", "Transpose", "Gather", "GatherV2", "Cast", "Identity",
   "Tile", "Pack", "Unpack", "StridedSlice", "Fill", "ZerosLike", "OnesLike", "Reverse"]);
@@ -45,9 +45,9 @@ export function kernelMacs(k: KernelRecord): number {
       const m = out.at(-2)!, kDim = a.at(-1) === m && a.at(-2) !== m ? a.at(-2)! : a.at(-1)!;
       return size(out) * kDim;
     }
-    case "FastbookLinear": // x [N, in] · weight [in, out] + bias
+    case "FastbookLinear": case "FastbookLinearRelu": // x [N, in] · weight [in, out] + bias (then relu)
       return size(out) * a.at(-1)!;
-    case "Conv2D": case "FusedConv2D": case "FastbookConv2dBias": // filter [kh, kw, in, out]
+    case "Conv2D": case "FusedConv2D": case "FastbookConv2dBias": case "FastbookConv2dBiasRelu": // filter [kh, kw, in, out]
       return size(out) * b[0] * b[1] * b[2];
     case "DepthwiseConv2dNative": // filter [kh, kw, in, multiplier]
       return size(out) * b[0] * b[1];

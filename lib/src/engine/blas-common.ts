@@ -1,5 +1,5 @@
-// What the OpenBLAS kernels (blas.ts, blas-conv.ts) share: the CBLAS calling convention and the steps
-// that finish a fused kernel's output (bias per column, relu).
+// What the OpenBLAS kernels (blas.ts, blas-conv.ts) share: the CBLAS calling convention and the bias that
+// finishes a fused kernel's output (its relu is conv-loops.wat's reluInPlace, in blas-conv.ts).
 import { tf } from "../tf";
 import { heapView, type WasmBackend } from "./wasm-heap";
 
@@ -30,9 +30,3 @@ export function addBias(sgemm: Sgemm, backend: WasmBackend, bias: tf.TensorInfo 
 /** Whether `bias` is one value per output column (shape [n] or [1, n]), the only form the fused kernels take here. */
 export const isRowBias = (bias: tf.TensorInfo | undefined, n: number) =>
   !bias || (bias.dtype === "float32" && prod(bias.shape) === n && bias.shape.length <= 2 && bias.shape.at(-1) === n);
-
-/** max(v, 0) in place; NaN stays NaN, as tf.relu. */
-export function reluInPlace(backend: WasmBackend, out: tf.TensorInfo): void {
-  const v = heapView(backend, out) as Float32Array;
-  for (let i = 0; i < v.length; i++) if (v[i] < 0) v[i] = 0;
-}

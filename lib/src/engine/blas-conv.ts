@@ -11,7 +11,7 @@
 // (conv-loops.wat): the [M, K] matrix would be nine times the input, written and read back.
 import { tf } from "../tf";
 import { f32At, heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
-import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, reluInPlace, type Sgemm } from "./blas-common";
+import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, type Sgemm } from "./blas-common";
 import { CONV_LOOPS_WASM } from "./conv-loops-wasm";
 
 type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -24,6 +24,7 @@ interface ConvLoops {
   convDirect(x: number, f: number, out: number, ...geometryAndCo: number[]): void;
   convFilterGrad(x: number, dy: number, out: number, ...geometryAndCo: number[]): void;
   reluGrad(x: number, dy: number, out: number, count: number): void;
+  reluInPlace(p: number, count: number): void;
   binaryRows(op: number, a: number, b: number, out: number, rows: number, cols: number): void;
   binaryScalar(op: number, a: number, s: number, out: number, count: number): void;
   gatherRows(x: number, idx: number, out: number, count: number, rowBytes: number): void;
@@ -192,6 +193,11 @@ const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChanne
 
 /** Whether `t` has exactly the shape the convolution's geometry gives (ops do not check dy against it). */
 const hasShape = (t: tf.TensorInfo, shape: number[]) => t.shape.length === shape.length && t.shape.every((d, i) => d === shape[i]);
+
+/** max(v, 0) in place over a fused kernel's output, as tf.relu gives it (NaN stays NaN, −0 becomes 0). */
+export function reluInPlace(backend: Heap, out: tf.TensorInfo): void {
+  convLoops(backend).reluInPlace(offsetOf(backend, out), tf.util.sizeFromShape(out.shape));
+}
 
 export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; inputGrad?: tf.KernelFunc; filterGrad?: tf.KernelFunc; fused?: tf.KernelFunc }) {
   /** conv2d, plus a per-channel bias and relu for the fused op (tf.fused.conv2d). */

@@ -7,8 +7,8 @@
 // binaries), with no copies. Without either, nothing changes: the wasm kernel stays in place.
 import { tf } from "../tf";
 import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
-import { conv2dKernels, convLoops, perChannel, widened, type Heap } from "./blas-conv";
-import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, ones, prod, reluInPlace, type Sgemm } from "./blas-common";
+import { conv2dKernels, convLoops, perChannel, reluInPlace, widened, type Heap } from "./blas-conv";
+import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, ones, prod, type Sgemm } from "./blas-common";
 import { isOverridden, originalKernel, overrideGradient, overrideKernel } from "./registry";
 
 interface Blas {
@@ -184,80 +184,107 @@ function blasFusedMatMul(sgemm: Sgemm, product: (args: KernelArgs) => tf.TensorI
     const backend = args.backend as WasmBackend;
     const out = product(args);
     addBias(sgemm, backend, bias, out, n ? prod(out.shape) / n : 0, n);
-    if (activation === "relu") reluInPlace(backend, out);
+    if (activation === "relu") reluInPlace(backend as unknown as Heap, out);
     return out;
   };
 }
 
 const CONV_BIAS = "FastbookConv2dBias";
+/** The same with a ReLU after it, applied in place on the output while it is still in cache (see `withRelu`). */
+const CONV_BIAS_RELU = "FastbookConv2dBiasRelu";
+
+/**
+ * The gradient at a ReLU's input from the gradient `dy` at its output `y`: dy·step(y), as TensorFlow.js's
+ * Relu gradient takes it from the input x (y > 0 exactly where x > 0, and y is NaN where x is).
+ */
+function reluGradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
+  if (isOverridden(RELU_GRAD, "wasm")) return tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as tf.Tensor;
+  return tf.mul(dy, tf.step(y));
+}
+const RELU_GRAD = "FastbookReluGrad"; // gradients.ts's one-pass kernel
 
 /**
  * Conv2d's forward pass (conv2d + bias) as one kernel, with a gradient that the engine asks for input by
  * input: unlike tf.fused.conv2d's, whose custom gradient always computes all three, so the images'
  * gradient would be computed for the first layer too. Saves an Add over the whole output, and its
- * gradient, per layer and step (about a tenth of the CNN's epoch).
+ * gradient, per layer and step (about a tenth of the CNN's epoch). Registered twice: plain, and with a ReLU.
  */
 function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
-  overrideKernel(CONV_BIAS, "wasm", convWithBias);
-  overrideGradient({
-    kernelName: CONV_BIAS,
-    inputsToSave: ["x", "filter"],
-    gradFunc: (dy, [x, filter], attrs) => {
-      const { strides, pad } = attrs as unknown as { strides: [number, number]; pad: "same" | "valid" };
-      const common = { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined };
-      const run = (name: string, inputs: tf.NamedTensorMap, extra: object) =>
-        tf.engine().runKernel(name, inputs, { ...common, ...extra } as unknown as tf.NamedAttrMap) as tf.Tensor;
-      return {
-        x: () => run("Conv2DBackpropInput", { dy: dy as tf.Tensor, filter }, { inputShape: x.shape }),
-        filter: () => run("Conv2DBackpropFilter", { x, dy: dy as tf.Tensor }, { filterShape: filter.shape }),
-        bias: () => tf.sum(dy as tf.Tensor, [0, 1, 2]),
-      };
-    },
-  });
+  for (const [name, relu] of [[CONV_BIAS, false], [CONV_BIAS_RELU, true]] as const) {
+    overrideKernel(name, "wasm", (args: KernelArgs) => convWithBias({ ...args, attrs: { ...args.attrs, activation: relu ? "relu" : "linear" } }));
+    overrideGradient({
+      kernelName: name,
+      inputsToSave: ["x", "filter"],
+      outputsToSave: relu ? [true] : undefined,
+      gradFunc: (dy, [x, filter, y], attrs) => {
+        const { strides, pad } = attrs as unknown as { strides: [number, number]; pad: "same" | "valid" };
+        const common = { strides, pad, dataFormat: "NHWC", dimRoundingMode: undefined };
+        const run = (kernel: string, inputs: tf.NamedTensorMap, extra: object) =>
+          tf.engine().runKernel(kernel, inputs, { ...common, ...extra } as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const d = relu ? reluGradFromOutput(dy as tf.Tensor, y!) : (dy as tf.Tensor);
+        return {
+          x: () => run("Conv2DBackpropInput", { dy: d, filter: filter! }, { inputShape: x!.shape }),
+          filter: () => run("Conv2DBackpropFilter", { x: x!, dy: d }, { filterShape: filter!.shape }),
+          bias: () => tf.sum(d, [0, 1, 2]),
+        };
+      },
+    });
+  }
 }
 
 const LINEAR = "FastbookLinear";
+const LINEAR_RELU = "FastbookLinearRelu"; // the same with a ReLU after it (see `withRelu`)
 
 /**
  * Linear's forward pass (x·weight + bias) as one kernel, with a gradient the engine asks for input by input
  * (the images' gradient is never computed for a first layer). TensorFlow.js's matMul and add are two kernels
  * forward and five backward (the add's gradient reshapes, sums and reshapes); in a small network's step each
- * kernel's dispatch costs more than its arithmetic. The values are those of matMul then add.
+ * kernel's dispatch costs more than its arithmetic. The values are those of matMul then add. Registered twice:
+ * plain, and with a ReLU.
  */
 function registerLinear(fusedMatMul: (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[]): void {
-  overrideKernel(LINEAR, "wasm", (args: KernelArgs) => {
-    const { x, weight, bias } = args.inputs as Record<string, tf.TensorInfo>;
-    const attrs = { transposeA: false, transposeB: false, activation: "linear" } as unknown as tf.NamedAttrMap;
-    return fusedMatMul({ ...args, inputs: { a: x!, b: weight!, bias: bias! }, attrs });
-  });
-  overrideGradient({
-    kernelName: LINEAR,
-    inputsToSave: ["x", "weight"],
-    gradFunc: (dy, [x, weight]) => {
-      const run = (name: string, inputs: tf.NamedTensorMap, attrs: object) =>
-        tf.engine().runKernel(name, inputs, attrs as unknown as tf.NamedAttrMap) as tf.Tensor;
-      const d = dy as tf.Tensor;
-      return {
-        x: () => run("BatchMatMul", { a: d, b: weight! }, { transposeA: false, transposeB: true }),
-        weight: () => run("BatchMatMul", { a: x!, b: d }, { transposeA: true, transposeB: false }),
-        bias: () => run("Sum", { x: d }, { axis: [0], keepDims: false }),
-      };
-    },
-  });
+  for (const [name, relu] of [[LINEAR, false], [LINEAR_RELU, true]] as const) {
+    const attrs = { transposeA: false, transposeB: false, activation: relu ? "relu" : "linear" } as unknown as tf.NamedAttrMap;
+    overrideKernel(name, "wasm", (args: KernelArgs) => {
+      const { x, weight, bias } = args.inputs as Record<string, tf.TensorInfo>;
+      return fusedMatMul({ ...args, inputs: { a: x!, b: weight!, bias: bias! }, attrs });
+    });
+    overrideGradient({
+      kernelName: name,
+      inputsToSave: ["x", "weight"],
+      outputsToSave: relu ? [true] : undefined,
+      gradFunc: (dy, [x, weight, y]) => {
+        const run = (kernel: string, inputs: tf.NamedTensorMap, kernelAttrs: object) =>
+          tf.engine().runKernel(kernel, inputs, kernelAttrs as unknown as tf.NamedAttrMap) as tf.Tensor;
+        const d = relu ? reluGradFromOutput(dy as tf.Tensor, y!) : (dy as tf.Tensor);
+        return {
+          x: () => run("BatchMatMul", { a: d, b: weight! }, { transposeA: false, transposeB: true }),
+          weight: () => run("BatchMatMul", { a: x!, b: d }, { transposeA: true, transposeB: false }),
+          bias: () => run("Sum", { x: d }, { axis: [0], keepDims: false }),
+        };
+      },
+    });
+  }
 }
 
-/** x·weight + bias for x [N, in], weight [in, out], bias [out], as one kernel on wasm with OpenBLAS (Linear's forward pass); undefined elsewhere. */
-export function linearWithBias(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor | undefined {
+/**
+ * x·weight + bias for x [N, in], weight [in, out], bias [out], as one kernel on wasm with OpenBLAS (Linear's
+ * forward pass), with relu(·) applied in the same kernel when `relu`; undefined elsewhere.
+ */
+export function linearWithBias(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor, relu = false): tf.Tensor | undefined {
   if (!usingBlas() || !isOverridden(LINEAR, "wasm") || x.rank !== 2 || weight.rank !== 2 || bias.rank !== 1 || x.dtype !== "float32" || weight.dtype !== "float32" ||
       bias.dtype !== "float32" || x.shape[1] !== weight.shape[0] || bias.shape[0] !== weight.shape[1]) return undefined;
-  return tf.engine().runKernel(LINEAR, { x, weight, bias }, {}) as tf.Tensor;
+  return tf.engine().runKernel(relu ? LINEAR_RELU : LINEAR, { x, weight, bias }, {}) as tf.Tensor;
 }
 
-/** conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass); undefined elsewhere. */
-export function conv2dWithBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid"): tf.Tensor4D | undefined {
+/**
+ * conv2d(x, filter) + bias (NHWC) as one kernel on wasm with OpenBLAS (Conv2d's forward pass), with relu(·)
+ * applied in the same kernel when `relu`; undefined elsewhere.
+ */
+export function conv2dWithBias(x: tf.Tensor4D, filter: tf.Tensor4D, bias: tf.Tensor1D, stride: number, pad: "same" | "valid", relu = false): tf.Tensor4D | undefined {
   if (!usingBlas()) return undefined;
-  const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", dilations: [1, 1], activation: "linear" };
-  return tf.engine().runKernel(CONV_BIAS, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
+  const attrs = { strides: [stride, stride], pad, dataFormat: "NHWC", dilations: [1, 1] };
+  return tf.engine().runKernel(relu ? CONV_BIAS_RELU : CONV_BIAS, { x, filter, bias }, attrs as unknown as tf.NamedAttrMap) as unknown as tf.Tensor4D;
 }
 
 /**
