@@ -272,7 +272,7 @@ test("the fused layer and ReLU give the very values of the two layers one after 
 test("a ReLU or layer whose forward pass is not its class's own runs as written, not fused", async (t) => {
   if (!requireBlas(t)) return;
   await initBackend("wasm");
-  class LeakyReLU extends ReLU { forward(x: tf.Tensor) { return tf.leakyRelu(x, 0.1); } }
+  class LeakyReLU extends ReLU { override forward(x: tf.Tensor) { return tf.leakyRelu(x, 0.1); } }
   const halved = new ReLU();
   halved.forward = (x) => tf.mul(tf.relu(x), 0.5);
   const lin = () => new Linear(3, 2, { seed: 1 });
