@@ -190,8 +190,12 @@ function blasFusedMatMul(sgemm: Sgemm, product: (args: KernelArgs) => tf.TensorI
 }
 
 const CONV_BIAS = "FastbookConv2dBias";
-/** The same with a ReLU after it, applied in place on the output while it is still in cache (see `withRelu`). */
+/**
+ * The same with the ReLU that follows it (Conv2d.forwardThenRelu, which Sequential calls for a Conv2d then a
+ * ReLU), applied in place on the output while it is still in cache.
+ */
 const CONV_BIAS_RELU = "FastbookConv2dBiasRelu";
+const RELU_GRAD = "FastbookReluGrad"; // gradients.ts's one-pass kernel
 
 /**
  * The gradient at a ReLU's input from the gradient `dy` at its output `y`: dy·step(y), as TensorFlow.js's
@@ -201,7 +205,6 @@ function reluGradFromOutput(dy: tf.Tensor, y: tf.Tensor): tf.Tensor {
   if (isOverridden(RELU_GRAD, "wasm")) return tf.engine().runKernel(RELU_GRAD, { dy, x: y }) as tf.Tensor;
   return tf.mul(dy, tf.step(y));
 }
-const RELU_GRAD = "FastbookReluGrad"; // gradients.ts's one-pass kernel
 
 /**
  * Conv2d's forward pass (conv2d + bias) as one kernel, with a gradient that the engine asks for input by
@@ -233,7 +236,7 @@ function registerConvWithBias(convWithBias: (args: KernelArgs) => tf.TensorInfo 
 }
 
 const LINEAR = "FastbookLinear";
-const LINEAR_RELU = "FastbookLinearRelu"; // the same with a ReLU after it (see `withRelu`)
+const LINEAR_RELU = "FastbookLinearRelu"; // the same with the ReLU that follows it (Linear.forwardThenRelu)
 
 /**
  * Linear's forward pass (x·weight + bias) as one kernel, with a gradient the engine asks for input by input
