@@ -67,13 +67,17 @@ export class Linear<B extends boolean = true> implements Module {
   }
   forward(x: tf.Tensor): tf.Tensor {
     this.checkInput(x);
-    if (this.bias) return fastPaths.linear?.(x, this.weight, this.bias) ?? tf.add(tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D), this.bias);
-    return tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
+    const product = () => tf.matMul(x as tf.Tensor2D, this.weight as tf.Tensor2D);
+    return this.oneKernel(x, false) ?? (this.bias ? tf.add(product(), this.bias) : product());
   }
   /** relu(forward(x)), as one kernel where the backend has one (Sequential uses it for a Linear then a ReLU). */
   forwardThenRelu(x: tf.Tensor): tf.Tensor {
     this.checkInput(x);
-    return (this.bias && fastPaths.linear?.(x, this.weight, this.bias, true)) || tf.relu(this.forward(x));
+    return this.oneKernel(x, true) ?? tf.relu(this.forward(x));
+  }
+  /** x·W + b (then relu) as one kernel where the backend has one; undefined elsewhere and without a bias. */
+  private oneKernel(x: tf.Tensor, relu: boolean): tf.Tensor | undefined {
+    return this.bias ? fastPaths.linear?.(x, this.weight, this.bias, relu) : undefined;
   }
   private checkInput(x: tf.Tensor): void {
     if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
@@ -154,13 +158,17 @@ export class Conv2d<B extends boolean = true> implements Module {
     // A numeric padding rounds the output size down, as PyTorch does.
     const conv = () => tf.conv2d(x as tf.Tensor4D, f, s, pad, "NHWC", 1, typeof pad === "number" ? "floor" : undefined);
     if (!b) return conv();
-    return (typeof pad === "string" ? fastPaths.conv2dWithBias?.(x as tf.Tensor4D, f, b, s, pad) : undefined) ?? tf.add(conv(), b);
+    return this.oneKernel(x, false) ?? tf.add(conv(), b);
   }
   /** relu(forward(x)), as one kernel where the backend has one (Sequential uses it for a Conv2d then a ReLU). */
   forwardThenRelu(x: tf.Tensor): tf.Tensor {
+    return this.oneKernel(x, true) ?? tf.relu(this.forward(x));
+  }
+  /** conv2d + bias (then relu) as one kernel where the backend has one; undefined elsewhere, without a bias or with a numeric padding. */
+  private oneKernel(x: tf.Tensor, relu: boolean): tf.Tensor | undefined {
     const s = this.opts.stride ?? 1, pad = this.opts.padding ?? "same";
-    const fused = this.bias && typeof pad === "string" ? fastPaths.conv2dWithBias?.(x as tf.Tensor4D, this.filter as tf.Tensor4D, this.bias as tf.Tensor1D, s, pad, true) : undefined;
-    return fused ?? tf.relu(this.forward(x));
+    if (!this.bias || typeof pad !== "string") return undefined;
+    return fastPaths.conv2dWithBias?.(x as tf.Tensor4D, this.filter as tf.Tensor4D, this.bias as tf.Tensor1D, s, pad, relu);
   }
   parameters(): tf.Variable[] {
     return this.bias ? [this.filter, this.bias] : [this.filter];
