@@ -12,6 +12,7 @@
 //   tsx scripts/bench.ts --quick    a smoke run on a few files and steps; writes nothing
 //   tsx scripts/bench.ts --cases=c,e  only the cases named (a-j); writes nothing
 //   tsx scripts/bench.ts --full-epochs   (h) on whole epochs instead of its first 30 batches
+//   tsx scripts/bench.ts --warmup=1 --runs=2   fewer untimed and timed epochs per case (default 5 and 5)
 // After the timings: each training case's share of the machine's matrix-product rate and a profile of one
 // step (scripts/bench/arith.ts).
 import * as fs from "node:fs";

@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 
 /** Test files that start kernels, run notebooks or the op suite, or need webgpu: left out of `quick`. */
-export const INTEGRATION = ['notebooks', 'notebook-errors', 'interrupt', 'tfjs-suite', 'webgpu'];
+export const INTEGRATION = ['notebooks', 'notebook-errors', 'notebook-runner', 'interrupt', 'tfjs-suite', 'webgpu'];
 
 /** The test files of a set, relative to the project root. */
 export function testFiles(set) {

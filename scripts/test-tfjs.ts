@@ -16,6 +16,8 @@
 //   npm run test:tfjs -- --grep conv           only specs whose name contains "conv" (counts, no verdict on specs)
 //   npm run test:tfjs -- --backend webgpu      cpu (the reference) and the backends named (comma-separated:
 //                                              wasm, default, noblas, webgpu; default and noblas bring wasm)
+//   npm run test:tfjs -- --backend webgpu --webgpu-results FILE
+//                                              webgpu's outcomes as written on a GPU machine (scripts/gpu/run.sh)
 import * as fs from "node:fs";
 import * as os from "node:os";
 import * as path from "node:path";
@@ -27,6 +29,8 @@ const workDir = path.join(root, "node_modules", ".cache", "tfjs-suite");
 const bundle = path.join(workDir, "suite.cjs");
 const exceptionsFile = path.join(root, "test", "tfjs-exceptions.json");
 const webgpuListFile = path.join(root, "test", "tfjs-webgpu-failures.json");
+/** Failures seen only on one vendor's GPU, added to the list above when the adapter is that vendor's. */
+const vendorListFile = (vendor: string) => path.join(root, "test", `tfjs-webgpu-failures-${vendor}.json`);
 
 interface SpecResult { name: string; status: string; message?: string }
 interface Run { mode: string; backend: string; about: string; seconds: number; results: SpecResult[]; errors: string[] }
@@ -42,11 +46,11 @@ const installed = (pkg: string) => { try { require.resolve(`${pkg}/package.json`
 /** The optional backend packages: bundled in when installed (so they share the one tfjs-core), else left out. */
 const OPTIONAL = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-backend-webgpu", "webgpu"];
 
-async function bundleSuite(): Promise<void> {
-  fs.mkdirSync(workDir, { recursive: true });
+async function bundleSuite(outfile = bundle): Promise<void> {
+  fs.mkdirSync(path.dirname(outfile), { recursive: true });
   await build({
     entryPoints: [path.join(root, "scripts", "tfjs-suite", "entry.ts")],
-    outfile: bundle,
+    outfile,
     bundle: true,
     platform: "node",
     format: "cjs",
@@ -134,11 +138,15 @@ interface WebgpuList {
 }
 
 /** Reads test/tfjs-webgpu-failures.json; a malformed entry is an error that says which. */
-function readWebgpuList(): { excluded: Map<string, string>; failing: Map<string, { what: string; reason: string }> } {
-  const bad = (what: string) => { throw new Error(`${path.relative(root, webgpuListFile)}: ${what}`); };
-  const list = JSON.parse(fs.readFileSync(webgpuListFile, "utf8")) as Partial<WebgpuList>;
+type WebgpuMaps = { excluded: Map<string, string>; failing: Map<string, { what: string; reason: string }> };
+/** Reads a list of webgpu failures (into `into`, for a vendor's list added to the common one). */
+function readWebgpuList(file = webgpuListFile, into?: WebgpuMaps): WebgpuMaps {
+  const bad = (what: string) => { throw new Error(`${path.relative(root, file)}: ${what}`); };
+  const list = JSON.parse(fs.readFileSync(file, "utf8")) as Partial<WebgpuList>;
   if (!Array.isArray(list.excluded) || !Array.isArray(list.failures)) bad(`needs "excluded" and "failures" arrays`);
-  const excluded = new Map<string, string>(), failing = new Map<string, { what: string; reason: string }>();
+  // Exclusions decide what runs, before the adapter is known: only the common list may have them.
+  if (into && list.excluded!.length) bad(`a vendor's list cannot exclude specs (the common list's "excluded" does)`);
+  const { excluded, failing } = into ?? { excluded: new Map<string, string>(), failing: new Map<string, { what: string; reason: string }>() };
   for (const e of list.excluded!) {
     if (typeof e?.name !== "string" || typeof e.reason !== "string" || !e.reason) bad(`each "excluded" entry needs a "name" and a "reason": ${JSON.stringify(e)}`);
     excluded.set(e.name, e.reason);
@@ -156,13 +164,16 @@ function readWebgpuList(): { excluded: Map<string, string>; failing: Map<string,
 }
 
 const MODES = ["cpu", "wasm", "default", "noblas", "webgpu"] as const;
-const USAGE = "usage: tsx scripts/test-tfjs.ts [--grep TEXT] [--backend " + MODES.join(",") + "]";
+const USAGE = "usage: tsx scripts/test-tfjs.ts [--grep TEXT] [--backend " + MODES.join(",") + "] [--webgpu-results FILE]";
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
-  let grep: string | undefined, chosen: string[] | undefined;
+  // --bundle-only FILE: write the suite's bundle there and stop (scripts/gpu/run.sh runs it on a GPU machine).
+  if (args[0] === "--bundle-only" && args[1]) { await bundleSuite(path.resolve(args[1])); return; }
+  let grep: string | undefined, chosen: string[] | undefined, webgpuResults: string | undefined;
   for (let i = 0; i < args.length; i++) {
     if (args[i] === "--grep" && args[i + 1] !== undefined) grep = args[++i];
+    else if (args[i] === "--webgpu-results" && args[i + 1] !== undefined) webgpuResults = path.resolve(args[++i]);
     else if (args[i] === "--backend" && args[i + 1] !== undefined) chosen = args[++i].split(",").map((m) => m.trim()).filter(Boolean);
     else throw new Error(`unknown argument "${args[i]}"\n${USAGE}`);
   }
@@ -177,7 +188,10 @@ async function main(): Promise<void> {
   const parallel = Math.max(1, Math.min(2, os.availableParallelism?.() ?? os.cpus().length));
   // The slowest (webgpu) starts first, so that the others run beside it.
   const order = [...modes].sort((a, b) => Number(b === "webgpu") - Number(a === "webgpu"));
-  const done = await pool(order.map((m) => () => runMode(m, grep, m === "webgpu" ? [...webgpuList.excluded.keys()] : [])), parallel);
+  // --webgpu-results: webgpu's outcomes come from a run on another machine (a GPU), judged against cpu here.
+  const done = await pool(order.map((m) => () => m === "webgpu" && webgpuResults
+    ? Promise.resolve(JSON.parse(fs.readFileSync(webgpuResults, "utf8")) as Outcome)
+    : runMode(m, grep, m === "webgpu" ? [...webgpuList.excluded.keys()] : [])), parallel);
   const outcomes = new Map(order.map((m, i) => [m, done[i]] as const));
 
   const tfjsNode = ["@tensorflow/tfjs-node-gpu", "@tensorflow/tfjs-node"].find(installed);
@@ -263,8 +277,12 @@ async function main(): Promise<void> {
   // specs test/tfjs-webgpu-failures.json lists with their reasons; the specs it excludes are not run.
   const webgpu = byMode.get("webgpu");
   let webgpuOk = false;
+  // The adapter's vendor, as describeAdapter names it ("(vendor nvidia, ..."); its own list, if there is one.
+  const vendor = webgpu && /\(vendor ([a-z0-9-]+)/.exec(webgpu.about)?.[1];
+  const vendorList = vendor && fs.existsSync(vendorListFile(vendor)) ? vendorListFile(vendor) : undefined;
+  if (vendorList) readWebgpuList(vendorList, webgpuList);
+  const listFile = [webgpuListFile, ...(vendorList ? [vendorList] : [])].map((f) => path.relative(root, f)).join(" and ");
   if (webgpu) {
-    const listFile = path.relative(root, webgpuListFile);
     const names = new Set(webgpu.results.map((s) => s.name));
     const notRegistered = [...cpuPassed].filter((n) => !names.has(n)).length - cpuOnly.length;
     console.log(`\nwebgpu (${webgpu.about}), synchronous reads on:`);
@@ -319,7 +337,7 @@ async function main(): Promise<void> {
     const skipped = webgpuList.excluded.size;
     if (webgpuOk) {
       console.log(`OK webgpu: passes every spec cpu passes but the ${webgpuList.failing.size} listed with their reasons in ` +
-        `${path.relative(root, webgpuListFile)}${skipped ? ` and the ${skipped} it excludes (not run)` : ""}.`);
+        `${listFile}${skipped ? ` and the ${skipped} excluded (not run)` : ""}.`);
     } else if (webgpuSkipped !== undefined) {
       console.log(`SKIPPED webgpu: ${webgpuSkipped}`);
     }

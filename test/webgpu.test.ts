@@ -45,13 +45,19 @@ test("the automatic choice never takes a software adapter; asked for, webgpu nam
 });
 
 /** Runs `code` in a fresh Node process (the library through tsx); returns its stdout and stderr. */
+// Under tsx the child loads the library's sources. The single-file bundle of this test for a GPU machine
+// (scripts/gpu/run.sh, run from the project root) has no tsx there: its child loads the built library.
+const bundled = !__filename.endsWith(".ts");
+const source = (file: string) => (bundled ? `./lib/dist/${file}.js` : `./lib/src/${file}.ts`);
+
 function fresh(code: string): { status: number | null; stdout: string; stderr: string } {
-  return spawnSync(process.execPath, ["--import", "tsx", "-e", code], { cwd: `${__dirname}/..`, encoding: "utf8", timeout: 900_000 });
+  return spawnSync(process.execPath, [...(bundled ? [] : ["--import", "tsx"]), "-e", code],
+    { cwd: bundled ? process.cwd() : `${__dirname}/..`, encoding: "utf8", timeout: 900_000 });
 }
 
 test("Dawn's notes on lowered limits are kept out of stderr; everything else written there still arrives", () => {
   const r = fresh(`const fs = require("node:fs");
-    const { withoutDawnLimitNotes } = require("./lib/src/engine/dawn-log.ts");
+    const { withoutDawnLimitNotes } = require("${source("engine/dawn-log")}");
     withoutDawnLimitNotes(async () => {
       fs.writeSync(2, "Warning: maxDynamicUniformBuffersPerPipelineLayout artificially reduced from 1000000 to 16 to fit dynamic offset allocation limit.\\n");
       fs.writeSync(2, "a real problem\\n");
@@ -65,7 +71,7 @@ test("Dawn's notes on lowered limits are kept out of stderr; everything else wri
 test("starting webgpu prints nothing to stderr (no Dawn limit notes, no TensorFlow.js advice)", async (t) => {
   const skip = await skipUnlessWebgpu();
   if (skip) return t.skip(skip);
-  const r = fresh(`const { initBackend, tf } = require("./lib/src/index.ts");
+  const r = fresh(`const { initBackend, tf } = require("${source("index")}");
     initBackend("webgpu").then((b) => console.log(b.name, tf.matMul(tf.ones([2, 2]), tf.ones([2, 2])).dataSync()[0]));`);
   assert.equal(r.status, 0, r.stderr);
   assert.match(r.stdout, /^webgpu 2$/m);
@@ -169,7 +175,7 @@ for (const file of ["04_mnist_basics.ipynb", "04b_training_a_digit_classifier.ip
   test(`notebook ${file} runs on webgpu and shows the chapter's results`, async (t) => {
     const skip = notebookSetting(file) || (await skipUnlessMnist()) || (await skipUnlessWebgpu());
     if (skip) return t.skip(skip);
-    // Loaded here, so that the bundle for a GPU machine (scripts/gpu/check.sh), which has no Jupyter, leaves it out.
+    // Loaded here, so that the bundle for a GPU machine (scripts/gpu/run.sh), which has no Jupyter, leaves it out.
     const { runAndCheck } = await import("./notebook-checks");
     const { text, seconds } = await runAndCheck(file, { TFJS_BACKEND: "webgpu" });
     assert.match(text, /on backend "webgpu" from @tensorflow\/tfjs-backend-webgpu on Dawn \(webgpu\), adapter "/, "the notebook ran on webgpu");

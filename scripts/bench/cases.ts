@@ -7,7 +7,7 @@ import {
   binaryCrossEntropy, crossEntropy, seededRandom, shuffled, resnet18, createVisionModel, UNet, pixelBCE, SegmentationDataLoaders,
   tgsSalt, type BatchSource, type Callback, type LossFunc, type Module,
 } from "fastbook-ts";
-import { CACHE, FULL_EPOCHS, LIMIT, ONLY, QUICK } from "./config";
+import { CACHE, COUNTS_GIVEN, FULL_EPOCHS, LIMIT, ONLY, QUICK } from "./config";
 
 export type Arch = "linear" | "simple_net" | "mlp" | "cnn" | "cnn10" | "resnet18" | "unet";
 export type LossName = "mnist" | "bce" | "ce" | "pixel_bce";
@@ -81,7 +81,7 @@ export const CASES: TrainCase[] = ([
     bs: 32, lr: 0.01, steps: null, lossTolerance: 3e-3, warmup: 1, runs: 3, channels: SALT_UNET_CHANNELS },
 ] as TrainCase[]).filter((c) => !ONLY || ONLY.includes(c.key)).map((c) => {
   const steps = QUICK ? 3 : c.steps;
-  return { ...c, steps, ...(QUICK ? { warmup: undefined, runs: undefined } : {}), name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
+  return { ...c, steps, ...(QUICK || COUNTS_GIVEN ? { warmup: undefined, runs: undefined } : {}), name: `${c.name}, ${steps ? `${steps} steps` : "1 epoch"}` };
 });
 
 export const archs: Record<Arch, () => Module> = {
