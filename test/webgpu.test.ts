@@ -8,6 +8,7 @@ import * as assert from "node:assert/strict";
 import { tf } from "../lib/src/tf";
 import { describeBackend, initBackend } from "../lib/src/engine/backend";
 import { isSoftwareAdapter, waitUntilMapped, webgpuAdapter } from "../lib/src/engine/webgpu-node";
+import { isOverridden } from "../lib/src/engine/registry";
 import { Learner, type BatchSource } from "../lib/src/index";
 import { Linear, ReLU, Sequential } from "../lib/src/nn";
 import { mnistLoss } from "../lib/src/losses";
@@ -148,6 +149,31 @@ async function shortFit(backend: string) {
   model.parameters().forEach((p) => p.dispose());
   return out;
 }
+
+test("on webgpu, relu gives cpu's values bit for bit (NaN kept, -0 to 0) and cpu's gradients", async (t) => {
+  const skip = await skipUnlessWebgpu();
+  if (skip) return t.skip(skip);
+  // A ragged length, so that the last workgroup is partly empty.
+  const values = [NaN, -Infinity, -3.5, -1e-45, -0, 0, 1e-45, 2, Infinity, -NaN];
+  const inputs = Array.from({ length: 301 }, (_, i) => values[i % values.length] * (i % 7 === 6 ? 1e30 : 1));
+  const run = () => tf.tidy(() => {
+    // A fresh GPU result (not values still on the CPU), and relu's gradient through the tape.
+    const x = tf.add(tf.tensor1d(inputs), tf.zeros([inputs.length]));
+    const [y, dx] = [tf.relu(x), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.range(0, inputs.length))))(x)];
+    return { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()), ints: Array.from(tf.relu(tf.tensor1d([-2, 0, 3], "int32")).dataSync()) };
+  });
+  await initBackend("cpu");
+  const ref = run();
+  await initBackend("webgpu");
+  const forward = tf.env().getBool("WEBGPU_CPU_FORWARD");
+  tf.env().set("WEBGPU_CPU_FORWARD", false);
+  t.after(() => tf.env().set("WEBGPU_CPU_FORWARD", forward));
+  const got = run();
+  got.y.forEach((v, i) => assert.ok(Object.is(v, ref.y[i]), `relu(${inputs[i]}): webgpu ${v}, cpu ${ref.y[i]}`));
+  got.dx.forEach((v, i) => assert.ok(Object.is(v, ref.dx[i]), `relu's gradient at ${inputs[i]}: webgpu ${v}, cpu ${ref.dx[i]}`));
+  assert.deepEqual(got.ints, [0, 0, 3]);
+  assert.ok(isOverridden("Relu", "webgpu"), "the library's ReLU kernel is in place on webgpu");
+});
 
 test("on webgpu, a short fit with the Learner and Recorder gives cpu's losses", async (t) => {
   const skip = await skipUnlessWebgpu();
