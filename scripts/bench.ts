@@ -105,9 +105,18 @@ async function main(): Promise<void> {
   // PyTorch keeps its default thread count (here 1; its matrix products still use OpenBLAS's own threads,
   // as ours do). Forcing 2 made it slower here ((c): ~1150 ms against ~250 ms): the default is its best.
   const spec = { sample, limit: LIMIT, warm_loads: LOAD_RUNS, device: DEVICE, data_files: dataFiles };
-  const results: Record<string, CaseResult> = {};
-  const profiles: Record<string, StepProfile & { epochMacs: number }> = {}; // one step of ours, and an epoch's multiply-adds
   const peakMacs = CASES.length ? matmulRate() : 0; // only the training cases need it
+  const cpus = os.cpus();
+  const machineOf = (gpu?: string) => `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (gpu ? `; GPU ${gpu}` : "");
+  const referenceOf = (about: CaseResult["about"]) => [
+    ...(CASES.length ? [`PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} intra-op thread(s)${about.blas_threads ? `, matrix products through OpenBLAS on ${about.blas_threads} thread(s)` : ""}`] : []),
+    ...(ON_GPU ? [] : ["PIL + numpy for loading", "GNU tar for unpacking (j)"]),
+  ].join("; ");
+  // The results file, where this run keeps one (BENCH_OUT, or a full run): written after each training case
+  // too, so that a run stopped part-way (a time limit on a lent machine) keeps what it measured.
+  const out = QUICK || (ONLY && !process.env.BENCH_OUT) ? undefined : process.env.BENCH_OUT || path.join(ROOT, "bench", "results.json");
+  const results: Record<string, CaseResult> = {};
+  const trainingRows: Row[] = [];
   // Cross-entropy on the sample takes the same labels as class indices [n] (3 -> class 1, 7 -> class 0).
   const sampleClasses = tf.cast(sampleXY[1].reshape([-1]), "int32");
   for (const c of CASES) {
@@ -115,8 +124,16 @@ async function main(): Promise<void> {
     const r = (results[c.key] = await trainBoth(c, x, y, spec));
     console.log(`bench: ${c.name}: ours ${r.ours.runs.map((t) => t.toFixed(0)).join(", ")} ms; ` +
       `PyTorch ${r.torch.runs.map((t) => t.toFixed(0)).join(", ")} ms`);
+    // One step of ours profiled, and the case's multiply-adds in an epoch as a share of the machine's rate.
     const profile = await profileCase(c, x, y), items = c.steps ? Math.min(c.steps * c.bs, x.shape[0]) : x.shape[0];
-    profiles[c.key] = { ...profile, epochMacs: (profile.macs / c.bs) * items };
+    const epochMacs = (profile.macs / c.bs) * items;
+    const row = trainingRow(c.name, r.ours, r.torch, c.lossTolerance, c.firstBatchLoss);
+    const fraction = (ms: number) => +(epochMacs / (ms / 1000) / peakMacs).toFixed(4);
+    trainingRows.push({ ...row, epoch_macs: epochMacs, ours_peak_fraction: fraction(row.ours_ms), reference_peak_fraction: fraction(row.reference_ms), step_profile: profile });
+    if (out && trainingRows.length < CASES.length) {
+      writeResults(out, { machine: machineOf(r.about.gpu), backend: backend.name, reference: referenceOf(r.about), peak_gmacs: +(peakMacs / 1e9).toFixed(2),
+        incomplete: `stopped after ${trainingRows.length} of ${CASES.length} training cases` }, trainingRows);
+    }
   }
   tf.dispose([...sampleXY, sampleClasses, ...mnistXY, ...(salt ? [salt.x, salt.y] : [])]);
   const about = Object.values(results)[0]?.about ?? { torch: "?", threads: 0 };
@@ -129,12 +146,7 @@ async function main(): Promise<void> {
 
   const nFiles = sampleTrainFiles(sample).length;
   const rows: Row[] = [
-    ...CASES.map((c) => {
-      const r = trainingRow(c.name, results[c.key].ours, results[c.key].torch, c.lossTolerance, c.firstBatchLoss);
-      const { epochMacs, ...p } = profiles[c.key];
-      const fraction = (ms: number) => +(epochMacs / (ms / 1000) / peakMacs).toFixed(4);
-      return { ...r, epoch_macs: epochMacs, ours_peak_fraction: fraction(r.ours_ms), reference_peak_fraction: fraction(r.reference_ms), step_profile: p };
-    }),
+    ...trainingRows,
     ...(timeLoads ? [
       row(`(e) load ${nFiles} PNGs, cold (fresh process)`, median(coldMs), median(refCold)),
       row(`(e) load ${nFiles} PNGs, warm (ours: pixel cache)`, median(warmMs), median(refLoads!.warm_load_ms)),
@@ -144,12 +156,7 @@ async function main(): Promise<void> {
       median(unpack.ours), median(unpack.tar))] : []),
   ];
 
-  const cpus = os.cpus();
-  const machine = `${cpus[0]?.model.trim() ?? "unknown CPU"}, ${os.availableParallelism()} cores` + (about.gpu ? `; GPU ${about.gpu}` : "");
-  const reference = [
-    ...(CASES.length ? [`PyTorch ${about.torch} (${PYTHON}) on ${DEVICE}, ${about.threads} intra-op thread(s)${about.blas_threads ? `, matrix products through OpenBLAS on ${about.blas_threads} thread(s)` : ""}`] : []),
-    ...(ON_GPU ? [] : ["PIL + numpy for loading", "GNU tar for unpacking (j)"]),
-  ].join("; ");
+  const machine = machineOf(about.gpu), reference = referenceOf(about);
   printReport({ machine, ours: describeBackend(backend), reference }, rows);
   if (unpack) {
     console.log(`(j): median of ${UNPACK_RUNS} runs per side, taking turns (tar first), each into a fresh folder on a synced disk; ` +
@@ -157,9 +164,8 @@ async function main(): Promise<void> {
   }
   printArithmetic(peakMacs, rows);
 
-  if (QUICK || (ONLY && !process.env.BENCH_OUT)) return; // keep the recorded full run
+  if (!out) return; // keep the recorded full run
   // BENCH_OUT: where a GPU run writes its table (the recorded CPU results stay as they are).
-  const out = process.env.BENCH_OUT || path.join(ROOT, "bench", "results.json");
   writeResults(out, { machine, backend: backend.name, reference, peak_gmacs: +(peakMacs / 1e9).toFixed(2) }, rows);
   console.log(`wrote ${path.relative(ROOT, out)}`);
 }

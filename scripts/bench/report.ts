@@ -85,6 +85,9 @@ export function printArithmetic(peakMacs: number, rows: Row[]): void {
 }
 
 /** Writes the results file (bench/results.json, or BENCH_OUT). */
-export function writeResults(file: string, about: { machine: string; backend: string; reference: string; peak_gmacs?: number }, rows: Row[]): void {
-  fs.writeFileSync(file, JSON.stringify({ ...about, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");
+export function writeResults(file: string, about: { machine: string; backend: string; reference: string; peak_gmacs?: number; incomplete?: string }, rows: Row[]): void {
+  // Through a temporary file: a run stopped while writing leaves the previous file whole.
+  const tmp = `${file}.tmp-${process.pid}`;
+  fs.writeFileSync(tmp, JSON.stringify({ ...about, runs: RUNS, load_runs: LOAD_RUNS, date: new Date().toISOString(), cases: rows }, null, 2) + "\n");
+  fs.renameSync(tmp, file);
 }

@@ -13,7 +13,7 @@
 #                                     adapter; the bench is left out, as it needs PyTorch with CUDA)
 # Each part has its own time limit (GPU_DISPATCH_S, GPU_BENCH_S, GPU_NOTEBOOKS_S, GPU_SUITE_S, GPU_TESTS_S), so that one
 # that hangs leaves the others their time; the results come back part by part into OUT. GPU_BENCH_ARGS
-# goes to the bench (e.g. "--warmup=1 --runs=2" where device time is short).
+# goes to the bench (default "--warmup=1 --runs=2"; empty for the full counts).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 # GPU_NOTEBOOKS and GPU_PARTS (dispatch bench notebooks suite tests) choose fewer, e.g. for a second try.
@@ -110,8 +110,10 @@ device() {
   # First, alone on the GPU, the per-op costs (with a CPU profile of the step) and the benchmark; then the
   # rest side by side (none of it is timed).
   part dispatch "${GPU_DISPATCH_S:-60}" env TFJS_BACKEND=webgpu node --cpu-prof --cpu-prof-dir="$OUTDIR" --cpu-prof-name=dispatch.cpuprofile "$JS/dispatch.cjs"
-  part bench "${GPU_BENCH_S:-240}" env TFJS_BACKEND=webgpu BENCH_DEVICE="${BENCH_DEVICE:-cuda}" BENCH_PYTHON="$(command -v python3)" \
-    BENCH_OUT="$OUTDIR/results-gpu.json" node "$JS/bench.cjs" ${GPU_BENCH_ARGS:-}
+  # One untimed and two timed epochs a case: the full counts take longer than a lent machine's minutes.
+  # The results file is renewed after each case, so a bench stopped at its limit keeps what it measured.
+  part bench "${GPU_BENCH_S:-300}" env TFJS_BACKEND=webgpu BENCH_DEVICE="${BENCH_DEVICE:-cuda}" BENCH_PYTHON="$(command -v python3)" \
+    BENCH_OUT="$OUTDIR/results-gpu.json" node "$JS/bench.cjs" ${GPU_BENCH_ARGS---warmup=1 --runs=2}
   part notebooks "${GPU_NOTEBOOKS_S:-200}" notebooks &
   part suite "${GPU_SUITE_S:-200}" suite &
   part tests "${GPU_TESTS_S:-150}" tests &
