@@ -36,7 +36,7 @@ async function main(): Promise<void> {
     console.log(JSON.stringify({ ms: performance.now() - t0 }));
     return;
   }
-  const backend = await initBackend(); // TFJS_BACKEND, or the fastest that loads
+  const backend = await initBackend(); // TFJS_BACKEND, or the first that loads
   const sample = await untarData(URLs.MNIST_SAMPLE);
 
   // A child of --cold-load: one load in a fresh process, and nothing else.

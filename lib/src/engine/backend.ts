@@ -1,10 +1,10 @@
-// Choosing where tensors are computed: the fastest backend that works here, or the one asked for.
+// Choosing where tensors are computed: the first backend in a fixed order that works here, or the one asked for.
 import { tf } from "../tf";
 import { blasStatus } from "./blas";
 import { installEngine } from "./install";
 import { describeAdapter, prepareWebgpu, webgpuAdapter } from "./webgpu-node";
 
-/** The backends `initBackend` can pick, fastest first: it takes the first that works here. */
+/** The backends `initBackend` can pick, in the order it tries them: it takes the first that works here. */
 export const BACKENDS = ["tensorflow", "webgpu", "wasm", "cpu"] as const;
 /** One of BACKENDS: a name `initBackend` and `TFJS_BACKEND` accept. */
 export type BackendName = (typeof BACKENDS)[number];
