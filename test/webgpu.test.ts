@@ -160,7 +160,9 @@ test("on webgpu, relu gives cpu's values bit for bit (NaN kept, -0 to 0) and cpu
     // A fresh GPU result (not values still on the CPU), and relu's gradient through the tape.
     const x = tf.add(tf.tensor1d(inputs), tf.zeros([inputs.length]));
     const [y, dx] = [tf.relu(x), tf.grad((v: tf.Tensor) => tf.sum(tf.mul(tf.relu(v), tf.range(0, inputs.length))))(x)];
-    return { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()), ints: Array.from(tf.relu(tf.tensor1d([-2, 0, 3], "int32")).dataSync()) };
+    const ints = tf.tensor1d([-2, 0, 3], "int32");
+    // int32 as is, and cast to float32 (on webgpu that keeps the int32 buffer under a float32 tensor).
+    return { y: Array.from(y.dataSync()), dx: Array.from(dx.dataSync()), ints: [...tf.relu(ints).dataSync(), ...tf.relu(tf.cast(ints, "float32")).dataSync()] };
   });
   await initBackend("cpu");
   const ref = run();
@@ -171,7 +173,7 @@ test("on webgpu, relu gives cpu's values bit for bit (NaN kept, -0 to 0) and cpu
   const got = run();
   got.y.forEach((v, i) => assert.ok(Object.is(v, ref.y[i]), `relu(${inputs[i]}): webgpu ${v}, cpu ${ref.y[i]}`));
   got.dx.forEach((v, i) => assert.ok(Object.is(v, ref.dx[i]), `relu's gradient at ${inputs[i]}: webgpu ${v}, cpu ${ref.dx[i]}`));
-  assert.deepEqual(got.ints, [0, 0, 3]);
+  assert.deepEqual(got.ints, [0, 0, 3, 0, 0, 3]);
   assert.ok(isOverridden("Relu", "webgpu"), "the library's ReLU kernel is in place on webgpu");
 });
 

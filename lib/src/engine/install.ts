@@ -12,7 +12,7 @@ import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient, useReluGradientOnWasm } from "./gradients";
 import { fastCrossEntropy, fastMnistLoss, useLossKernelsOnWasm } from "./loss-kernels";
 import { removeWasmGlueHandlers } from "./wasm-glue";
-import { useNanKeepingReluOnWebgpu } from "./webgpu-kernels";
+import { useKernelsOnWebgpu } from "./webgpu-kernels";
 import { watchWasmHeap, type HeapOwner } from "./wasm-heap";
 import { tf } from "../tf";
 
@@ -38,7 +38,7 @@ export function installEngine(backend: string): void {
     useBatchNormKernelsOnWasm();
     useBlasOnWasm();
   }
-  if (backend === "webgpu") useNanKeepingReluOnWebgpu();
+  if (backend === "webgpu") useKernelsOnWebgpu();
   // Each entry checks the backend itself and returns undefined where it does not apply.
   fastPaths.mnistLoss = fastMnistLoss;
   fastPaths.crossEntropy = fastCrossEntropy;

@@ -1,14 +1,16 @@
-// The chapter's two training losses as single kernels on the wasm backend, each with a one-kernel
-// gradient. Written with plain ops, a loss and its gradient are a score of tiny kernels (logSoftmax alone
-// is six, plus oneHot, casts, sums, means and all their gradients); on batches of 256 each costs more in
-// bookkeeping than in arithmetic. The values are the same (tests compare them with the plain ops on cpu).
+// The chapter's two training losses as single kernels on the wasm backend (webgpu-kernels.ts has them
+// for webgpu), each with a one-kernel gradient. Written with plain ops, a loss and its gradient are a
+// score of tiny kernels (logSoftmax alone is six, plus oneHot, casts, sums, means and all their
+// gradients); on batches of 256 each costs more in bookkeeping than in arithmetic. The values are the
+// same (tests compare them with the plain ops on cpu).
 import { tf } from "../tf";
 import { f32At, heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { convLoops, perChannel, type Heap } from "./blas-conv";
 import { isOverridden, overrideGradient, overrideKernel } from "./registry";
 
-const CE = "FastbookSoftmaxCrossEntropy", CE_GRAD = "FastbookSoftmaxCrossEntropyGrad";
-const MNIST = "FastbookMnistLoss", MNIST_GRAD = "FastbookMnistLossGrad";
+// The kernels' names; webgpu-kernels.ts registers the same four on webgpu.
+export const CE = "FastbookSoftmaxCrossEntropy", CE_GRAD = "FastbookSoftmaxCrossEntropyGrad";
+export const MNIST = "FastbookMnistLoss", MNIST_GRAD = "FastbookMnistLossGrad";
 
 /** Throws where a label is not a class index in 0..c-1. */
 function checkLabels(y: ArrayLike<number>, n: number, c: number): void {
@@ -102,6 +104,11 @@ export function useLossKernelsOnWasm(): void {
     [CE, softmaxCrossEntropy], [CE_GRAD, softmaxCrossEntropyGrad], [MNIST, mnistLossKernel], [MNIST_GRAD, mnistLossGrad],
   ];
   for (const [kernelName, kernelFunc] of kernels) overrideKernel(kernelName, "wasm", kernelFunc);
+  useLossGradients();
+}
+
+/** The two losses' gradients (gradients are global: each runs the grad kernel of the backend in use). */
+export function useLossGradients(): void {
   // The gradient with respect to the logits (first input) is the grad kernel; the targets get none.
   overrideGradient({
     kernelName: CE,
@@ -125,8 +132,11 @@ export function useLossKernelsOnWasm(): void {
 /** `t` as `dtype`: itself when it already is (tf.cast would still run a kernel to copy it). */
 const ofType = (t: tf.Tensor, dtype: tf.DataType) => (t.dtype === dtype ? t : tf.cast(t, dtype));
 
-/** Whether the single-kernel losses apply: wasm, float32 values, kernels registered. */
-const applies = (x: tf.Tensor) => tf.getBackend() === "wasm" && x.dtype === "float32" && isOverridden(CE, "wasm");
+/** Whether the single-kernel losses apply: wasm or webgpu, float32 values, kernels registered there. */
+const applies = (x: tf.Tensor) => {
+  const backend = tf.getBackend();
+  return (backend === "wasm" || backend === "webgpu") && x.dtype === "float32" && isOverridden(CE, backend);
+};
 
 /** crossEntropy's fast form (logits [n, c], labels int32 [n]); undefined where it does not apply. */
 export function fastCrossEntropy(logits: tf.Tensor, labels: tf.Tensor): tf.Scalar | undefined {
