@@ -113,7 +113,7 @@ async function main(): Promise<void> {
     ...(ON_GPU ? [] : ["PIL + numpy for loading", "GNU tar for unpacking (j)"]),
   ].join("; ");
   // The results file, where this run keeps one (BENCH_OUT, or a full run): written after each training case
-  // too, so that a run stopped part-way (a time limit on a lent machine) keeps what it measured.
+  // too, so that a run stopped part-way (a time limit on a GPU machine) keeps what it measured.
   const out = QUICK || (ONLY && !process.env.BENCH_OUT) ? undefined : process.env.BENCH_OUT || path.join(ROOT, "bench", "results.json");
   const results: Record<string, CaseResult> = {};
   const trainingRows: Row[] = [];

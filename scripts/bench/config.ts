@@ -19,7 +19,7 @@ function count(name: string): number | undefined {
   if (!/^\d+$/.test(v) || (name === "runs" && Number(v) < 1)) throw new Error(`--${name}=${v}: give a whole number${name === "runs" ? " from 1" : ""}`);
   return Number(v);
 }
-/** Timed training runs per case (--runs=N; a shorter run where time is short, as on a lent GPU machine). */
+/** Timed training runs per case (--runs=N: fewer where time on a machine is short). */
 export const RUNS = QUICK ? 1 : count("runs") ?? 5;
 /**
  * Untimed epochs before them, on both sides, while V8 optimises TensorFlow.js's JavaScript. Case (b)'s

@@ -49,7 +49,6 @@ async function freePorts(n) {
 /** A tslab kernel process and the client's sockets; received messages wait in one queue, in arrival order. */
 class Kernel {
   key = randomBytes(32).toString('hex');
-  session = randomUUID();
   queue = [];
   wake = null;
   stderrTail = '';
@@ -124,7 +123,8 @@ class Kernel {
   }
 
   async send(channel, msg_type, content) {
-    const header = { msg_id: randomUUID(), session: this.session, username: 'run-notebook', date: new Date().toISOString(), msg_type, version: '5.3' };
+    // Replies are matched by msg_id alone; tslab echoes the header and needs nothing else from it.
+    const header = { msg_id: randomUUID(), username: 'run-notebook', date: new Date().toISOString(), msg_type, version: '5.3' };
     const parts = [header, {}, {}, content].map((x) => JSON.stringify(x));
     await this.sockets[channel].send([DELIM, this.sign(parts), ...parts]);
     return header.msg_id;

@@ -110,7 +110,7 @@ device() {
   # First, alone on the GPU, the per-op costs (with a CPU profile of the step) and the benchmark; then the
   # rest side by side (none of it is timed).
   part dispatch "${GPU_DISPATCH_S:-60}" env TFJS_BACKEND=webgpu node --cpu-prof --cpu-prof-dir="$OUTDIR" --cpu-prof-name=dispatch.cpuprofile "$JS/dispatch.cjs"
-  # One untimed and two timed epochs a case: the full counts take longer than a lent machine's minutes.
+  # One untimed and two timed epochs a case: on an H200 the full counts took longer than 240 s.
   # The results file is renewed after each case, so a bench stopped at its limit keeps what it measured.
   part bench "${GPU_BENCH_S:-300}" env TFJS_BACKEND=webgpu BENCH_DEVICE="${BENCH_DEVICE:-cuda}" BENCH_PYTHON="$(command -v python3)" \
     BENCH_OUT="$OUTDIR/results-gpu.json" node "$JS/bench.cjs" ${GPU_BENCH_ARGS---warmup=1 --runs=2}
