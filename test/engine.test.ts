@@ -71,6 +71,38 @@ test("tf.gather along rows (the shuffled mini-batch) gives cpu's values on wasm,
   assert.throws(() => tf.gather(tf.zeros([10, 3]), [10]), /index value 10 is not in \[0, 9\]/);
 });
 
+test("tf.gather's rows copied side by side on wasm: every row size and count, bit for bit as on cpu", async () => {
+  // Row sizes: below one 64-byte chunk, chunks with a tail, 784 floats (a digit), groups of 4 from 4 KB and one
+  // row at a time from 16 KB; counts below, at and between groups of 8; one-word rows (labels) and bool rows.
+  const cases: [number[], number[]][] = [
+    [[3], [1, 7, 8, 9, 19, 64]], [[10], [1, 7, 8, 9, 19, 64]], [[20], [1, 7, 8, 9, 19, 64]], [[16], [8, 9, 64]],
+    [[784], [1, 7, 8, 9, 19, 64]], [[7, 4], [9, 19]], [[1500], [3, 4, 9, 19]], [[5000], [1, 9]],
+  ];
+  for (const [rowShape, counts] of cases) {
+    await assertSameOnBackends(`gathered rows of ${rowShape.join("x")}`, () => {
+      const n = 37;
+      const x = tf.randomNormal([n, ...rowShape], 0, 1, "float32", rowShape[0]!);
+      return counts.map((count) => tf.gather(x, tf.tensor1d(Int32Array.from({ length: count }, (_, i) => (i * 17 + count) % n), "int32")));
+    }, { tol: 0 });
+  }
+  await assertSameOnBackends("gathered labels and flags", () => {
+    const idx = tf.tensor1d(Int32Array.from({ length: 19 }, (_, i) => (i * 5) % 11), "int32");
+    return [
+      tf.gather(tf.range(0, 11, 1, "int32"), idx), tf.gather(tf.range(0, 11).reshape([11, 1]), idx),
+      tf.gather(tf.tensor2d(Array.from({ length: 88 }, (_, i) => (i * 7) % 3 === 0), [11, 8], "bool"), idx).cast("int32"),
+    ];
+  }, { tol: 0 });
+  await initBackend("wasm");
+  const x = tf.zeros([12, 784]);
+  for (const bad of [-1, 12, 2 ** 31 - 1]) {
+    const rows = Int32Array.from({ length: 20 }, (_, i) => i % 12);
+    rows[13] = bad;
+    const before = tf.memory().numTensors;
+    assert.throws(() => tf.gather(x, tf.tensor1d(rows, "int32")), new RegExp(`index value ${bad} is not in \\[0, 11\\]`));
+    assert.equal(tf.memory().numTensors, before + 1, "only the index tensor is left: no output was made");
+  }
+});
+
 test("tf.slice on wasm (one copy per run of kept rows) gives cpu's values: crops, every rank and dtype, -1 and empty sizes", async () => {
   await assertSameOnBackends("slices", () => {
     const x4 = tf.randomNormal([2, 9, 9, 1], 0, 1, "float32", 7), x3 = tf.randomNormal([4, 5, 6], 0, 1, "float32", 8);

@@ -27,7 +27,8 @@ interface ConvLoops {
   reluInPlace(p: number, count: number): void;
   binaryRows(op: number, a: number, b: number, out: number, rows: number, cols: number): void;
   binaryScalar(op: number, a: number, s: number, out: number, count: number): void;
-  gatherRows(x: number, idx: number, out: number, count: number, rowBytes: number): void;
+  gatherRows(x: number, idx: number, out: number, count: number, rowBytes: number, group: number): void;
+  firstBadRow(idx: number, count: number, n: number): number;
   copyRows(src: number, srcStride: number, dst: number, dstStride: number, rows: number, bytes: number, zeroRest: number): void;
   softmaxRows(x: number, p: number, stats: number, n: number, c: number): void;
   conv1Direct(x: number, f: number, bias: number, out: number, ...geometryAndCo: number[]): void;
