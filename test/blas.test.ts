@@ -143,6 +143,9 @@ const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | numb
   [[3, 19, 11, 8], [3, 3, 8, 8], 1, "same"], // rows longer than four pixels, several images
   [[2, 6, 6, 4], [2, 2, 4, 8], 2, "same"], // stride 2: im2col and sgemm
   [[1, 4, 6, 12], [3, 3, 12, 8], 1, "same"], // more channels: sgemm again
+  // The input gradient a few images at a time (DX_PART_BYTES): parts of 18, 18 and 4 images; one image per part.
+  [[40, 14, 14, 8], [3, 3, 8, 16], 2, "same"],
+  [[2, 40, 40, 8], [3, 3, 8, 16], 1, "same"],
   // One input channel takes the direct loops at any stride (forward and filter gradient) up to kh·kw·co = 144:
   [[2, 9, 7, 1], [3, 3, 1, 4], [2, 1], "valid"],
   [[2, 10, 10, 1], [3, 3, 1, 16], 1, "same"], // the limit

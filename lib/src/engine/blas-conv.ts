@@ -189,6 +189,19 @@ const geometry1 = (ci: ConvInfo) => [ci.batchSize, ci.inHeight, ci.inWidth, ci.o
 const isDirect1 = (ci: ConvInfo, co: number) => ci.inChannels === 1 && co % 4 === 0 && co <= 16 &&
   ci.filterHeight * ci.filterWidth * co <= DIRECT1_MAX_WORK;
 
+/**
+ * The input gradient's matrix (dy·filterᵀ, nine times dy's size for a 3x3 filter) is made and added into dx
+ * (col2im) this many bytes of it at a time, whole images each time, instead of for the whole batch: the part
+ * stays in the L2 cache between the product that writes it and the loop that reads it. That pays where the
+ * product's inner size, the layer's output channels, is at most DX_PARTS_UP_TO: there writing the matrix,
+ * not the arithmetic, bounds it. For the CNN of notebook 04b (batch of 256), a layer's input gradient took
+ * 10-25% less time so (1,100-1,150 µs against 980-990 for the second layer, 890-1,040 against 780-860 for the
+ * third), and the U-Net's levels up to 32% less. With 64 channels and more (resnet18's layers) the product
+ * is bound by arithmetic, and smaller products (one thread each, instead of two) took up to twice as long.
+ */
+const DX_PART_BYTES = 256 * 1024;
+const DX_PARTS_UP_TO = 32;
+
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
 const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
 
@@ -296,10 +309,19 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
         ci.inHeight, ci.inWidth, 1, 1, kh, kw, kh - 1 - ci.padInfo.top, kw - 1 - ci.padInfo.left, cin);
       return out;
     }
-    const c = scratch.reserve(backend, m * k);
-    sgemm(ROW_MAJOR, NO_TRANS, TRANS, m, k, co, 1, heapView(backend, dy) as Float32Array, co,
-      heapView(backend, filter) as Float32Array, co, 0, f32At(backend, c, m * k), k);
-    run.col2im(c, offsetOf(backend, out), ...geometry(ci));
+    // Few output channels: a few images at a time, each part's matrix added into dx while still in cache (DX_PART_BYTES).
+    const perImage = ci.outHeight * ci.outWidth, n = ci.batchSize;
+    const images = co > DX_PARTS_UP_TO ? n : Math.max(1, Math.min(n, Math.floor(DX_PART_BYTES / (perImage * k * 4))));
+    const c = scratch.reserve(backend, images * perImage * k);
+    const [, ...rest] = geometry(ci);
+    const dyAt = offsetOf(backend, dy), outAt = offsetOf(backend, out), inImage = ci.inHeight * ci.inWidth * ci.inChannels;
+    const f = heapView(backend, filter) as Float32Array;
+    for (let b = 0; b < n; b += images) {
+      const nb = Math.min(images, n - b), rows = nb * perImage;
+      sgemm(ROW_MAJOR, NO_TRANS, TRANS, rows, k, co, 1, f32At(backend, dyAt + b * perImage * co * 4, rows * co), co,
+        f, co, 0, f32At(backend, c, rows * k), k);
+      run.col2im(c, outAt + b * inImage * 4, nb, ...rest);
+    }
     return out;
   };
 
