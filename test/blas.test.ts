@@ -151,6 +151,7 @@ const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | numb
   [[2, 10, 10, 1], [3, 3, 1, 16], 1, "same"], // the limit
   [[1, 5, 6, 1], [2, 2, 1, 4], 3, 2], // stride 3, explicit padding: windows past the edges
   [[2, 4, 4, 1], [3, 3, 1, 12], 2, "same"],
+  [[2, 11, 13, 1], [3, 3, 1, 4], 1, "same"], // pixels two at a time inside, one at a time at the edges and the odd last
   [[1, 7, 7, 1], [5, 5, 1, 8], 2, "same"], // over the limit: sgemm
   [[2, 6, 6, 1], [3, 3, 1, 6], 1, "same"], // channels not a multiple of four: sgemm
   [[2, 1, 1, 1], [3, 3, 1, 4], 2, "same"], // a filter wider than the image: taps past both edges
