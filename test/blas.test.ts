@@ -143,7 +143,8 @@ const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | numb
   [[3, 19, 11, 8], [3, 3, 8, 8], 1, "same"], // rows longer than four pixels, several images
   [[2, 6, 6, 4], [2, 2, 4, 8], 2, "same"], // stride 2: im2col and sgemm
   [[1, 4, 6, 12], [3, 3, 12, 8], 1, "same"], // more channels: sgemm again
-  // The input gradient a few images at a time (DX_PART_BYTES): parts of 18, 18 and 4 images; one image per part.
+  // A few images at a time (DX_PART_BYTES), forward, filter gradient (its parts' products added up) and input
+  // gradient: parts of 18, 18 and 4 images; one image per part.
   [[40, 14, 14, 8], [3, 3, 8, 16], 2, "same"],
   [[2, 40, 40, 8], [3, 3, 8, 16], 1, "same"],
   // One input channel takes the direct loops at any stride (forward and filter gradient) up to kh·kw·co = 144:
@@ -183,9 +184,10 @@ test("conv2d and both of its gradients through OpenBLAS on wasm equal cpu's", as
 test("repeated convolutions of the same input reuse, and changed inputs rebuild, the im2col matrix", async (t) => {
   if (!requireBlas(t)) return;
   await initBackend("wasm");
-  const w = tf.randomNormal([3, 3, 2, 4], 0, 1, "float32", 1) as tf.Tensor4D;
-  const a = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 2) as tf.Tensor4D;
-  const b = tf.randomNormal([2, 6, 6, 2], 0, 1, "float32", 3) as tf.Tensor4D; // same geometry, other values
+  // A product of over 16 M multiply-adds (1,152 x 288 x 64): smaller ones go in parts and keep no matrix.
+  const w = tf.randomNormal([3, 3, 32, 64], 0, 1, "float32", 1) as tf.Tensor4D;
+  const a = tf.randomNormal([8, 12, 12, 32], 0, 1, "float32", 2) as tf.Tensor4D;
+  const b = tf.randomNormal([8, 12, 12, 32], 0, 1, "float32", 3) as tf.Tensor4D; // same geometry, other values
   const ya = Array.from(tf.conv2d(a, w, 1, "same").dataSync());
   const yb = Array.from(tf.conv2d(b, w, 1, "same").dataSync());
   assert.notDeepEqual(yb, ya);

@@ -8,6 +8,13 @@ export const ROW_MAJOR = 101, NO_TRANS = 111, TRANS = 112;
 export type Sgemm = (order: number, ta: number, tb: number, m: number, n: number, k: number, alpha: number,
   a: Float32Array, lda: number, b: Float32Array, ldb: number, beta: number, c: Float32Array, ldc: number) => void;
 
+/**
+ * Products below this many multiply-adds run on one thread (blas.ts): waking a second one for a 256×784×30
+ * product costs more than it saves (measured: a training step of the chapter's simple net is ~25% faster;
+ * 36-42% slower epochs with two threads from 4 M, bench/README.md run 9).
+ */
+export const THREADED_FROM = 16e6;
+
 export const prod = (xs: number[]) => xs.reduce((a, b) => a * b, 1);
 
 let onesBuffer = new Float32Array(0);

@@ -11,7 +11,7 @@
 // (conv-loops.wat): the [M, K] matrix would be nine times the input, written and read back.
 import { tf } from "../tf";
 import { f32At, heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
-import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, type Sgemm } from "./blas-common";
+import { NO_TRANS, ROW_MAJOR, THREADED_FROM, TRANS, addBias, isRowBias, type Sgemm } from "./blas-common";
 import { CONV_LOOPS_WASM } from "./conv-loops-wasm";
 
 type ConvInfo = ReturnType<typeof tf.backend_util.computeConv2DInfo>;
@@ -55,7 +55,7 @@ export function convLoops(backend: Heap): ConvLoops {
     boundTo = backend.wasm.asm.memory;
     const module = new WebAssembly.Module(Buffer.from(CONV_LOOPS_WASM, "base64"));
     loops = new WebAssembly.Instance(module, { env: { memory: boundTo } }).exports as unknown as ConvLoops;
-    for (const block of [scratch, wideB, wideC]) block.forget();
+    for (const block of [scratch, wideB, wideC, partCols]) block.forget();
     recent.clear();
   }
   return loops;
@@ -202,6 +202,25 @@ const isDirect1 = (ci: ConvInfo, co: number) => ci.inChannels === 1 && co % 4 ==
 const DX_PART_BYTES = 256 * 1024;
 const DX_PARTS_UP_TO = 32;
 
+/**
+ * A convolution whose product runs on one thread (under THREADED_FROM multiply-adds: 04b's CNN but its third
+ * layer, 1x1 shortcuts) goes a few images at a time, forward and filter gradient alike: im2col writes a part of
+ * the matrix (DX_PART_BYTES) and sgemm reads it from the L2 cache. The filter gradient then makes its parts
+ * again, since the forward pass no longer keeps a whole matrix, and adds their products up. Epochs of (d)
+ * alternating between the two ways in one process: 3-12% faster so (three runs), (f) 5%. Larger products keep
+ * the whole matrix: on two threads the parts' smaller products lose more than the cache saves (as for the
+ * input gradient with many channels).
+ */
+const partCols = new HeapBlock();
+const inParts = (m: number, k: number, co: number) => m * k * co < THREADED_FROM;
+/** How a convolution's batch is cut into parts of about DX_PART_BYTES of im2col matrix, whole images each. */
+function parts(ci: ConvInfo, k: number) {
+  const perImage = ci.outHeight * ci.outWidth;
+  const images = Math.max(1, Math.min(ci.batchSize, Math.floor(DX_PART_BYTES / (perImage * k * 4))));
+  const [, ...rest] = geometry(ci);
+  return { images, perImage, inImage: ci.inHeight * ci.inWidth * ci.inChannels, rest };
+}
+
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
 const depthOf = (ci: ConvInfo) => ci.filterHeight * ci.filterWidth * ci.inChannels;
 
@@ -237,6 +256,15 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
         offsetOf(backend, out), ...geometry1(ci));
       if (activation === "relu") reluInPlace(backend, out);
       return out;
+    } else if (inParts(m, k, co)) {
+      const { images, perImage, inImage, rest } = parts(ci, k);
+      const c = partCols.reserve(backend, images * perImage * k);
+      const xAt = offsetOf(backend, x!), outAt = offsetOf(backend, out), f = heapView(backend, filter!) as Float32Array;
+      for (let b = 0; b < ci.batchSize; b += images) {
+        const nb = Math.min(images, ci.batchSize - b), rows = nb * perImage;
+        convLoops(backend).im2col(xAt + b * inImage * 4, c, nb, ...rest);
+        sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, co, k, 1, f32At(backend, c, rows * k), k, f, co, 0, f32At(backend, outAt + b * perImage * co * 4, rows * co), co);
+      }
     } else {
       const c = colsOf(backend, x!, ci);
       sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, co, k, 1, f32At(backend, c, m * k), k,
@@ -272,6 +300,18 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
     if (isDirect1(ci, co)) {
       const tot = scratch.reserve(backend, 2 * k * co); // k·co float64 sums
       convLoops(backend).conv1FilterGrad(offsetOf(backend, x), offsetOf(backend, dy), offsetOf(backend, out), tot, ...geometry1(ci));
+      return out;
+    }
+    if (inParts(m, k, co)) {
+      const { images, perImage, inImage, rest } = parts(ci, k);
+      const c = partCols.reserve(backend, images * perImage * k);
+      const xAt = offsetOf(backend, x), dyAt = offsetOf(backend, dy), outView = heapView(backend, out) as Float32Array;
+      for (let b = 0; b < ci.batchSize; b += images) {
+        const nb = Math.min(images, ci.batchSize - b), rows = nb * perImage;
+        convLoops(backend).im2col(xAt + b * inImage * 4, c, nb, ...rest);
+        sgemm(ROW_MAJOR, TRANS, NO_TRANS, k, co, rows, 1, f32At(backend, c, rows * k), k,
+          f32At(backend, dyAt + b * perImage * co * 4, rows * co), co, b === 0 ? 0 : 1, outView, co);
+      }
       return out;
     }
     const c = colsOf(backend, x, ci);
@@ -310,11 +350,9 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
       return out;
     }
     // Few output channels: a few images at a time, each part's matrix added into dx while still in cache (DX_PART_BYTES).
-    const perImage = ci.outHeight * ci.outWidth, n = ci.batchSize;
-    const images = co > DX_PARTS_UP_TO ? n : Math.max(1, Math.min(n, Math.floor(DX_PART_BYTES / (perImage * k * 4))));
+    const n = ci.batchSize, { perImage, inImage, rest, ...p } = parts(ci, k), images = co > DX_PARTS_UP_TO ? n : p.images;
     const c = scratch.reserve(backend, images * perImage * k);
-    const [, ...rest] = geometry(ci);
-    const dyAt = offsetOf(backend, dy), outAt = offsetOf(backend, out), inImage = ci.inHeight * ci.inWidth * ci.inChannels;
+    const dyAt = offsetOf(backend, dy), outAt = offsetOf(backend, out);
     const f = heapView(backend, filter) as Float32Array;
     for (let b = 0; b < n; b += images) {
       const nb = Math.min(images, n - b), rows = nb * perImage;

@@ -8,7 +8,7 @@
 import { tf } from "../tf";
 import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-heap";
 import { conv2dKernels, convLoops, perChannel, reluInPlace, widened, type Heap } from "./blas-conv";
-import { NO_TRANS, ROW_MAJOR, TRANS, addBias, isRowBias, ones, prod, type Sgemm } from "./blas-common";
+import { NO_TRANS, ROW_MAJOR, THREADED_FROM, TRANS, addBias, isRowBias, ones, prod, type Sgemm } from "./blas-common";
 import { isOverridden, originalKernel, overrideGradient, overrideKernel } from "./registry";
 
 interface Blas {
@@ -24,11 +24,6 @@ let whyNot = "";
 /** Libraries tried in turn; FASTBOOK_BLAS names another (any CBLAS with cblas_sgemm). */
 const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
 
-/**
- * Products below this many multiply-adds run on one thread: waking a second one for a 256×784×30 product
- * costs more than it saves (measured: a training step of the chapter's simple net is ~25% faster).
- */
-const THREADED_FROM = 16e6;
 /**
  * Products with a small result and a long inner dimension run on one thread whatever their size: OpenBLAS
  * shares out the result's blocks, and a convolution's filter gradient ([kh·kw·ci, co], a few hundred values
