@@ -143,7 +143,7 @@ const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | numb
   [[3, 19, 11, 8], [3, 3, 8, 8], 1, "same"], // rows longer than four pixels, several images
   [[2, 6, 6, 4], [2, 2, 4, 8], 2, "same"], // stride 2: im2col and sgemm
   [[1, 4, 6, 12], [3, 3, 12, 8], 1, "same"], // more channels: sgemm again
-  // A few images at a time (DX_PART_BYTES), forward, filter gradient (its parts' products added up) and input
+  // A few images at a time (PART_BYTES), forward, filter gradient (its parts' products added up) and input
   // gradient: parts of 18, 18 and 4 images; one image per part.
   [[40, 14, 14, 8], [3, 3, 8, 16], 2, "same"],
   [[2, 40, 40, 8], [3, 3, 8, 16], 1, "same"],

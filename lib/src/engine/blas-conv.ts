@@ -190,33 +190,33 @@ const isDirect1 = (ci: ConvInfo, co: number) => ci.inChannels === 1 && co % 4 ==
   ci.filterHeight * ci.filterWidth * co <= DIRECT1_MAX_WORK;
 
 /**
- * The input gradient's matrix (dy·filterᵀ, nine times dy's size for a 3x3 filter) is made and added into dx
- * (col2im) this many bytes of it at a time, whole images each time, instead of for the whole batch: the part
- * stays in the L2 cache between the product that writes it and the loop that reads it. That pays where the
- * product's inner size, the layer's output channels, is at most DX_PARTS_UP_TO: there writing the matrix,
- * not the arithmetic, bounds it. For the CNN of notebook 04b (batch of 256), a layer's input gradient took
+ * How much of a convolution's [rows, kh·kw·ci] matrix is made at a time where it goes in parts (whole images
+ * each time). The input gradient's matrix (dy·filterᵀ, nine times dy's size for a 3x3 filter) is made and added
+ * into dx (col2im) in such parts instead of for the whole batch: the part stays in the L2 cache between the
+ * product that writes it and the loop that reads it. That pays where the product's inner size, the layer's
+ * output channels, is at most DX_PARTS_UP_TO: there writing the matrix, not the arithmetic, bounds it. For the CNN of notebook 04b (batch of 256), a layer's input gradient took
  * 10-25% less time so (1,100-1,150 µs against 980-990 for the second layer, 890-1,040 against 780-860 for the
  * third), and the U-Net's levels up to 32% less. With 64 channels and more (resnet18's layers) the product
  * is bound by arithmetic, and smaller products (one thread each, instead of two) took up to twice as long.
  */
-const DX_PART_BYTES = 256 * 1024;
+const PART_BYTES = 256 * 1024;
 const DX_PARTS_UP_TO = 32;
 
 /**
- * A convolution whose product runs on one thread (under THREADED_FROM multiply-adds: 04b's CNN but its third
- * layer, 1x1 shortcuts) goes a few images at a time, forward and filter gradient alike: im2col writes a part of
- * the matrix (DX_PART_BYTES) and sgemm reads it from the L2 cache. The filter gradient then makes its parts
- * again, since the forward pass no longer keeps a whole matrix, and adds their products up. Epochs of (d)
- * alternating between the two ways in one process: 3-12% faster so (three runs), (f) 5%. Larger products keep
- * the whole matrix: on two threads the parts' smaller products lose more than the cache saves (as for the
- * input gradient with many channels).
+ * A convolution whose product runs on one thread (under THREADED_FROM multiply-adds: the second and fourth
+ * layers of 04b's CNN, resnet18's 1x1 shortcuts) goes a few images at a time, forward and filter gradient alike:
+ * im2col writes a part of the matrix (PART_BYTES) and sgemm reads it from the L2 cache. The filter gradient
+ * then makes its parts again, since the forward pass no longer keeps a whole matrix, and adds their products
+ * up. Epochs of (d) alternating between the two ways in one process: 3-12% faster so (three runs), (f) 5%.
+ * Larger products keep the whole matrix: on two threads the parts' smaller products lose more than the cache
+ * saves (as for the input gradient with many channels).
  */
 const partCols = new HeapBlock();
 const inParts = (m: number, k: number, co: number) => m * k * co < THREADED_FROM;
-/** How a convolution's batch is cut into parts of about DX_PART_BYTES of im2col matrix, whole images each. */
+/** How a convolution's batch is cut into parts of about PART_BYTES of im2col matrix, whole images each. */
 function parts(ci: ConvInfo, k: number) {
   const perImage = ci.outHeight * ci.outWidth;
-  const images = Math.max(1, Math.min(ci.batchSize, Math.floor(DX_PART_BYTES / (perImage * k * 4))));
+  const images = Math.max(1, Math.min(ci.batchSize, Math.floor(PART_BYTES / (perImage * k * 4))));
   const [, ...rest] = geometry(ci);
   return { images, perImage, inImage: ci.inHeight * ci.inWidth * ci.inChannels, rest };
 }
@@ -349,7 +349,7 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
         ci.inHeight, ci.inWidth, 1, 1, kh, kw, kh - 1 - ci.padInfo.top, kw - 1 - ci.padInfo.left, cin);
       return out;
     }
-    // Few output channels: a few images at a time, each part's matrix added into dx while still in cache (DX_PART_BYTES).
+    // Few output channels: a few images at a time, each part's matrix added into dx while still in cache (PART_BYTES).
     const n = ci.batchSize, { perImage, inImage, rest, ...p } = parts(ci, k), images = co > DX_PARTS_UP_TO ? n : p.images;
     const c = scratch.reserve(backend, images * perImage * k);
     const dyAt = offsetOf(backend, dy), outAt = offsetOf(backend, out);
