@@ -107,6 +107,10 @@ def error_text(cell):
     return " / ".join(lines[:3]) or "the kernel reported an error (no message)"
 
 
+# Seconds a starting kernel has to answer; a start that fails is tried once more (see below).
+STARTUP_TIMEOUT = 180
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("input")
@@ -125,20 +129,30 @@ def main():
     def on_cell_error(cell, cell_index, **_):
         errored.append(cell_index)
 
-    client = NotebookClient(
-        nb,
-        kernel_name="tslab",  # always the project's kernel, whatever the file's metadata says
-        timeout=args.timeout,
-        startup_timeout=600,
-        on_cell_start=on_cell_start,
-        on_cell_error=on_cell_error,
-        # The kernel starts in the notebook's folder, so relative paths in cells mean the same as in Jupyter.
-        resources={"metadata": {"path": os.path.dirname(os.path.abspath(args.input))}},
-    )
+    def new_client(startup_timeout):
+        return NotebookClient(
+            nb,
+            kernel_name="tslab",  # always the project's kernel, whatever the file's metadata says
+            timeout=args.timeout,
+            startup_timeout=startup_timeout,
+            on_cell_start=on_cell_start,
+            on_cell_error=on_cell_error,
+            # The kernel starts in the notebook's folder, so relative paths in cells mean the same as in Jupyter.
+            resources={"metadata": {"path": os.path.dirname(os.path.abspath(args.input))}},
+        )
+
     failure = None
     stopped = True  # whether the run ended at the failure (else errors were in cells that let it go on)
     try:
-        client.execute()
+        try:
+            new_client(STARTUP_TIMEOUT).execute()
+        except (RuntimeError, TimeoutError):
+            # tslab can lose its shell socket while its sockets are still binding (zeromq's EBUSY) and then never
+            # answers: with no cell started, a fresh kernel gets one more try.
+            if current["index"] is not None:
+                raise
+            print(f"{args.input}: the tslab kernel did not answer within {STARTUP_TIMEOUT} s; starting a new one", file=sys.stderr)
+            new_client(STARTUP_TIMEOUT).execute()
         stopped = False
     except CellExecutionError:
         pass  # the failed cell is in `errored`; handled below
