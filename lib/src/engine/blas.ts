@@ -10,6 +10,7 @@ import { heapView, offsetOf, type KernelArgs, type WasmBackend } from "./wasm-he
 import { conv2dKernels, convLoops, perChannel, reluInPlace, widened, type Heap } from "./blas-conv";
 import { NO_TRANS, ROW_MAJOR, THREADED_FROM, TRANS, addBias, isRowBias, ones, prod, type Sgemm } from "./blas-common";
 import { isOverridden, originalKernel, overrideGradient, overrideKernel } from "./registry";
+import { fasterThreadCount } from "./blas-threads";
 
 interface Blas {
   sgemm: Sgemm;
@@ -34,13 +35,14 @@ const CANDIDATES = ["libopenblas.so.0", "libopenblas.so", "libopenblas.dylib"];
 const THREADED_RESULT_FROM = 65536;
 const THREADED_INNER_UNDER = 8192;
 
-function threadedBySize(sgemm: Sgemm, setThreads: (n: number) => void, max: number): Sgemm {
-  let current = max;
-  return (order, ta, tb, m, n, k, ...rest) => {
-    const want = m * n * k >= THREADED_FROM && (m * n >= THREADED_RESULT_FROM || k < THREADED_INNER_UNDER) ? max : 1;
-    if (want !== current) { setThreads(want); current = want; }
-    sgemm(order, ta, tb, m, n, k, ...rest);
-  };
+/** Whether a product is large enough, and shaped, to gain from OpenBLAS's threads (on a quiet machine). */
+const mayThread = (m: number, n: number, k: number) =>
+  m * n * k >= THREADED_FROM && (m * n >= THREADED_RESULT_FROM || k < THREADED_INNER_UNDER);
+
+/** OpenBLAS's thread count, set only when it changes. */
+function threadSetter(setThreads: (n: number) => void, initial: number): (n: number) => void {
+  let current = initial;
+  return (n) => { if (n !== current) { setThreads(n); current = n; } };
 }
 
 /** OpenBLAS through koffi, loaded once; null (with the reason in `blasStatus`) where either is missing. */
@@ -66,7 +68,7 @@ export function loadBlas(): Blas | null {
         threads = (lib.func("int openblas_get_num_threads()") as () => number)();
         setThreads = lib.func("void openblas_set_num_threads(int)") as (n: number) => void;
       } catch { /* another CBLAS: its own threading */ }
-      blas = { sgemm: widened(setThreads ? threadedBySize(sgemm, setThreads, threads) : sgemm), library: name, threads };
+      blas = { sgemm: widened(setThreads ? fasterThreadCount(sgemm, threadSetter(setThreads, threads), threads, mayThread) : sgemm), library: name, threads };
       return blas;
     } catch (e) {
       whyNot = `${name}: ${(e as Error).message.split("\n")[0]}`;
