@@ -194,9 +194,9 @@ const isDirect1 = (ci: ConvInfo, co: number) => ci.inChannels === 1 && co % 4 ==
  * each time). The input gradient's matrix (dy·filterᵀ, nine times dy's size for a 3x3 filter) is made and added
  * into dx (col2im) in such parts instead of for the whole batch: the part stays in the L2 cache between the
  * product that writes it and the loop that reads it. That pays where the product's inner size, the layer's
- * output channels, is at most DX_PARTS_UP_TO: there writing the matrix, not the arithmetic, bounds it. For the CNN of notebook 04b (batch of 256), a layer's input gradient took
- * 10-25% less time so (1,100-1,150 µs against 980-990 for the second layer, 890-1,040 against 780-860 for the
- * third), and the U-Net's levels up to 32% less. With 64 channels and more (resnet18's layers) the product
+ * output channels, is at most DX_PARTS_UP_TO: there writing the matrix, not the arithmetic, bounds it. For the
+ * CNN of notebook 04b (batch of 256), a layer's input gradient took 10-25% less time so (1,100-1,150 µs against
+ * 980-990 for the second layer, 890-1,040 against 780-860 for the third), and the U-Net's levels up to 32% less. With 64 channels and more (resnet18's layers) the product
  * is bound by arithmetic, and smaller products (one thread each, instead of two) took up to twice as long.
  */
 const PART_BYTES = 256 * 1024;
@@ -219,6 +219,20 @@ function parts(ci: ConvInfo, k: number) {
   const images = Math.max(1, Math.min(ci.batchSize, Math.floor(PART_BYTES / (perImage * k * 4))));
   const [, ...rest] = geometry(ci);
   return { images, perImage, inImage: ci.inHeight * ci.inWidth * ci.inChannels, rest };
+}
+
+/**
+ * For each part of x's batch: im2col writes its matrix (partCols), then `use(first, rows, cols)` gets its first
+ * image, its number of rows and a view of that matrix.
+ */
+function eachPartMatrix(backend: Heap, x: tf.TensorInfo, ci: ConvInfo, k: number, use: (first: number, rows: number, cols: Float32Array) => void): void {
+  const { images, perImage, inImage, rest } = parts(ci, k);
+  const c = partCols.reserve(backend, images * perImage * k), xAt = offsetOf(backend, x);
+  for (let b = 0; b < ci.batchSize; b += images) {
+    const rows = Math.min(images, ci.batchSize - b) * perImage;
+    convLoops(backend).im2col(xAt + b * inImage * 4, c, rows / perImage, ...rest);
+    use(b, rows, f32At(backend, c, rows * k));
+  }
 }
 
 const rowsOf = (ci: ConvInfo) => ci.batchSize * ci.outHeight * ci.outWidth;
@@ -257,14 +271,9 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
       if (activation === "relu") reluInPlace(backend, out);
       return out;
     } else if (inParts(m, k, co)) {
-      const { images, perImage, inImage, rest } = parts(ci, k);
-      const c = partCols.reserve(backend, images * perImage * k);
-      const xAt = offsetOf(backend, x!), outAt = offsetOf(backend, out), f = heapView(backend, filter!) as Float32Array;
-      for (let b = 0; b < ci.batchSize; b += images) {
-        const nb = Math.min(images, ci.batchSize - b), rows = nb * perImage;
-        convLoops(backend).im2col(xAt + b * inImage * 4, c, nb, ...rest);
-        sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, co, k, 1, f32At(backend, c, rows * k), k, f, co, 0, f32At(backend, outAt + b * perImage * co * 4, rows * co), co);
-      }
+      const outAt = offsetOf(backend, out), perImage = ci.outHeight * ci.outWidth;
+      eachPartMatrix(backend, x!, ci, k, (b, rows, cols) => sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, rows, co, k, 1, cols, k,
+        heapView(backend, filter!) as Float32Array, co, 0, f32At(backend, outAt + b * perImage * co * 4, rows * co), co));
     } else {
       const c = colsOf(backend, x!, ci);
       sgemm(ROW_MAJOR, NO_TRANS, NO_TRANS, m, co, k, 1, f32At(backend, c, m * k), k,
@@ -303,15 +312,9 @@ export function conv2dKernels(sgemm: Sgemm, original: { conv2d: tf.KernelFunc; i
       return out;
     }
     if (inParts(m, k, co)) {
-      const { images, perImage, inImage, rest } = parts(ci, k);
-      const c = partCols.reserve(backend, images * perImage * k);
-      const xAt = offsetOf(backend, x), dyAt = offsetOf(backend, dy), outView = heapView(backend, out) as Float32Array;
-      for (let b = 0; b < ci.batchSize; b += images) {
-        const nb = Math.min(images, ci.batchSize - b), rows = nb * perImage;
-        convLoops(backend).im2col(xAt + b * inImage * 4, c, nb, ...rest);
-        sgemm(ROW_MAJOR, TRANS, NO_TRANS, k, co, rows, 1, f32At(backend, c, rows * k), k,
-          f32At(backend, dyAt + b * perImage * co * 4, rows * co), co, b === 0 ? 0 : 1, outView, co);
-      }
+      const dyAt = offsetOf(backend, dy), perImage = ci.outHeight * ci.outWidth;
+      eachPartMatrix(backend, x, ci, k, (b, rows, cols) => sgemm(ROW_MAJOR, TRANS, NO_TRANS, k, co, rows, 1, cols, k,
+        f32At(backend, dyAt + b * perImage * co * 4, rows * co), co, b === 0 ? 0 : 1, heapView(backend, out) as Float32Array, co));
       return out;
     }
     const c = colsOf(backend, x, ci);
