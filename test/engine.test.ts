@@ -284,7 +284,12 @@ test("the short dispatch on wasm: the same values and gradients as TensorFlow.js
   const x = tf.randomNormal([16, 20], 0, 1, "float32", 33), y = tf.tensor1d(Array.from({ length: 16 }, (_, i) => i % 3), "int32");
   const params = model.parameters();
   const run = () => {
-    const { value, grads } = tf.variableGrads(() => tf.losses.softmaxCrossEntropy(tf.oneHot(y, 3), model.forward(x)) as tf.Scalar, params);
+    // Beside the network's kernels: one with several outputs (Split), one whose gradient saves all its inputs
+    // (Concat) and one whose gradient saves its output (Exp).
+    const { value, grads } = tf.variableGrads(() => {
+      const [left, right] = tf.split(tf.concat([model.forward(x), tf.exp(model.forward(x))], 1), 2, 1);
+      return tf.add(tf.losses.softmaxCrossEntropy(tf.oneHot(y, 3), left!), tf.mean(right!)) as tf.Scalar;
+    }, params);
     const xs = tf.tensor1d([-2, 0.5, 3]);
     const second = tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.sin(u), tf.square(u))))(v).sum())(xs);
     const out = [value, second, ...params.map((p) => grads[p.name]!)].map((t) => Array.from(t.dataSync()));

@@ -99,7 +99,8 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
         !(sameOuter || batchA === 1 || batchB === 1)) {
       return fallback(args);
     }
-    const [ar, ac] = a.shape.slice(-2), [br, bc] = b.shape.slice(-2);
+    const ar = a.shape[a.shape.length - 2]!, ac = a.shape[a.shape.length - 1]!;
+    const br = b.shape[b.shape.length - 2]!, bc = b.shape[b.shape.length - 1]!;
     const m = transposeA ? ac : ar, k = transposeA ? ar : ac;
     const k2 = transposeB ? bc : br, n = transposeB ? br : bc;
     // Mismatched shapes: the original kernel reports them (as cpu does).
@@ -110,7 +111,7 @@ function blasBatchMatMul(sgemm: Sgemm, fallback: tf.KernelFunc) {
     const batch = prod(outer);
     if (m * n * batch === 0) return out;
     // Views made after makeOutput, whose allocation may have grown (moved) the heap.
-    const [av, bv, cv] = [a, b, out].map((t) => heapView(backend, t) as Float32Array);
+    const av = heapView(backend, a) as Float32Array, bv = heapView(backend, b) as Float32Array, cv = heapView(backend, out) as Float32Array;
     for (let i = 0; i < batch; i++) {
       const ai = batchA === 1 ? av : av.subarray(i * ar * ac, (i + 1) * ar * ac);
       const bi = batchB === 1 ? bv : bv.subarray(i * br * bc, (i + 1) * br * bc);

@@ -20,8 +20,8 @@ export function useRowGatherOnWasm(): void {
   overrideKernel("GatherV2", "wasm", (args: KernelArgs) => {
     const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
     const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
-    const n = x.shape[0];
-    if (x.shape.length === 0 || tf.util.parseAxisParam(axis, x.shape)[0] !== 0 || batchDims ||
+    const n = x.shape[0], rank = x.shape.length;
+    if (rank === 0 || (axis !== 0 && axis !== -rank) || batchDims ||
         !ROW_DTYPES.includes(x.dtype) || indices.dtype !== "int32") {
       return original.kernelFunc(args);
     }

@@ -16,12 +16,34 @@ interface EngineInternals {
   runKernel(kernelName: string, inputs: tf.NamedTensorMap, attrs?: tf.NamedAttrMap): tf.Tensor | tf.Tensor[];
   makeTensorFromTensorInfo(info: tf.TensorInfo): tf.Tensor;
   checkKernelForMemLeak(kernelName: string, numDataIdsBefore: number, outInfos: tf.TensorInfo[]): void;
-  getTensorsForGradient(kernelName: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[]): tf.Tensor[] | null;
   saveTensorsForBackwardMode(tensors: tf.Tensor[] | null): tf.Tensor[];
   addTapeNode(name: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[], gradient: null, saved: tf.Tensor[], attrs?: tf.NamedAttrMap): void;
 }
 
 let stock: EngineInternals["runKernel"] | undefined;
+
+/** A kernel's output as a tensor: kernels return tensors (when they call ops) or bare tensor infos. */
+const asTensor = (engine: EngineInternals, info: tf.TensorInfo): tf.Tensor =>
+  (info as tf.Tensor).rank != null ? (info as tf.Tensor) : engine.makeTensorFromTensorInfo(info);
+
+/**
+ * The tensors a kernel's gradient needs, as TensorFlow.js's Engine.getTensorsForGradient chooses them, in plain
+ * loops: its `map` over each gradient's list of names (a literal of strings, or a default empty one) met lists
+ * of other kinds in turn, and each one threw this function's optimised code away.
+ */
+function tensorsForGradient(kernelName: string, inputs: tf.NamedTensorMap, outputs: tf.Tensor[]): tf.Tensor[] {
+  const grad = tf.getGradient(kernelName);
+  const saved: tf.Tensor[] = [];
+  if (grad == null) return saved; // no gradient: nothing to keep (an error only if a gradient is asked for)
+  if (grad.saveAllInputs) {
+    if (!Array.isArray(inputs)) throw new Error("saveAllInputs is true, expected inputs to be an array.");
+    for (const key of Object.keys(inputs)) saved.push(inputs[key]!);
+  } else if (grad.inputsToSave) {
+    for (let i = 0; i < grad.inputsToSave.length; i++) saved.push(inputs[grad.inputsToSave[i]!]!);
+  }
+  if (grad.outputsToSave) for (let i = 0; i < outputs.length; i++) if (grad.outputsToSave[i]) saved.push(outputs[i]!);
+  return saved;
+}
 
 /** Runs registered kernels on wasm by the short way; TensorFlow.js's runKernel elsewhere and when profiling. */
 export function useLeanDispatchOnWasm(): void {
@@ -35,7 +57,10 @@ export function useLeanDispatchOnWasm(): void {
     if (!kernel) throw new Error(`Kernel '${kernelName}' not registered for backend 'wasm'`);
     // Ops inside a kernel (and the saves) are not recorded: that is what the kernel depth says.
     const tapeOn = state.gradientDepth > 0 && state.kernelDepth === 0;
-    let out: tf.TensorInfo | tf.TensorInfo[];
+    // One output (nearly every kernel) takes a path of its own, and every outputs array is made by one literal:
+    // arrays of one shape keep V8's optimised code of this function from being thrown away (a "wrong map"
+    // deoptimisation), which in a fresh process cost it two of its first ten epochs of a small network.
+    let single: tf.Tensor | undefined;
     let outputs: tf.Tensor[];
     let saved: tf.Tensor[] = [];
     const leakCheck = this.ENV.getBool("IS_TEST");
@@ -43,16 +68,22 @@ export function useLeanDispatchOnWasm(): void {
     state.kernelDepth++;
     try {
       const backend = this.backend, idsBefore = leakCheck ? backend.numDataIds() : 0;
-      out = kernel.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend });
-      const infos = Array.isArray(out) ? out : [out];
-      if (leakCheck) this.checkKernelForMemLeak(kernelName, idsBefore, infos);
-      outputs = infos.map((info) => ((info as tf.Tensor).rank != null ? (info as tf.Tensor) : this.makeTensorFromTensorInfo(info)));
-      if (tapeOn) saved = this.saveTensorsForBackwardMode(this.getTensorsForGradient(kernelName, inputs, outputs));
+      const out = kernel.kernelFunc({ inputs, attrs: attrs as tf.NamedAttrMap, backend });
+      if (Array.isArray(out)) {
+        if (leakCheck) this.checkKernelForMemLeak(kernelName, idsBefore, out);
+        outputs = [];
+        for (let i = 0; i < out.length; i++) outputs.push(asTensor(this, out[i]!));
+      } else {
+        if (leakCheck) this.checkKernelForMemLeak(kernelName, idsBefore, [out]);
+        single = asTensor(this, out);
+        outputs = [single];
+      }
+      if (tapeOn) saved = this.saveTensorsForBackwardMode(tensorsForGradient(kernelName, inputs, outputs));
     } finally {
       state.kernelDepth--;
     }
     if (tapeOn) this.addTapeNode(kernelName, inputs, outputs, null, saved, attrs);
-    return Array.isArray(out) ? outputs : outputs[0]!;
+    return single ?? outputs;
   } as EngineInternals["runKernel"];
 }
 
