@@ -15,6 +15,7 @@ import { binaryCrossEntropy, mnistLoss } from "../lib/src/losses";
 import { loadBlas, usingBlas } from "../lib/src/engine/blas";
 import { restoreStockSaves, useLeanSavesOnWasm } from "../lib/src/engine/tape";
 import { restoreStockDispatch, useLeanDispatchOnWasm } from "../lib/src/engine/dispatch";
+import { restoreStockBackprop, useLeanBackpropOnWasm } from "../lib/src/engine/backprop";
 import { fastPaths } from "../lib/src/fast-paths";
 
 const CONV_CASES = [[1, "same", 7], [2, "same", 7], [2, "same", 8], [1, "valid", 6], [2, "valid", 7], [2, "same", 28]] as const;
@@ -318,6 +319,50 @@ test("the short dispatch on wasm: the same values and gradients as TensorFlow.js
   const profile = await tf.profile(() => tf.tidy(() => { tf.add(tf.mul(v, 2), 1); }));
   assert.deepEqual(profile.kernels.map((k) => k.name), ["Multiply", "Add"]);
   tf.dispose([x, y, v, ...Object.values(grads), ...params]);
+});
+
+test("the backward pass on wasm: TensorFlow.js's gradients to the last bit (shared inputs, unused outputs, a given dy, second order), its errors, nothing left behind", async () => {
+  await initBackend("wasm");
+  const engine = tf.engine() as unknown as { gradients: unknown };
+  assert.notEqual(engine.gradients, Object.getPrototypeOf(engine).gradients, "the lean backward pass is in force");
+  const model = new Sequential(new Linear(12, 6, { seed: 41 }), new ReLU(), new Linear(6, 4, { seed: 42 }));
+  const x = tf.randomNormal([9, 12], 0, 1, "float32", 43);
+  const params = model.parameters();
+  const run = () => {
+    // x·W is used twice (its gradients add up), Split's second output is unused (a zero dy), and a tensor made
+    // inside (the constant) is not a function of the parameters.
+    const { value, grads } = tf.variableGrads(() => {
+      const h = model.forward(x);
+      const [left] = tf.split(tf.add(h, tf.mul(h, tf.scalar(3))), 2, 1);
+      return tf.sum(tf.mul(left!, tf.sigmoid(h.slice([0, 0], [9, 2])))) as tf.Scalar;
+    }, params);
+    const at = tf.tensor1d([0, 1, -1]), dy = tf.tensor1d([0.5, -2, 1]);
+    const given = tf.grad((v: tf.Tensor) => tf.exp(v))(at, dy);
+    const xs = tf.tensor1d([-2, 0.5, 3]);
+    const second = tf.grad((v: tf.Tensor) => tf.grad((u: tf.Tensor) => tf.sum(tf.mul(tf.sin(u), tf.square(u))))(v).sum())(xs);
+    const out = [value, given, second, ...params.map((p) => grads[p.name]!)].map((t) => Array.from(t.dataSync()));
+    tf.dispose([value, at, dy, given, xs, second, ...Object.values(grads)]);
+    return out;
+  };
+  run(); // the engine's one-off tensors
+  const before = tf.memory().numTensors;
+  const lean = run();
+  assert.equal(tf.memory().numTensors, before, "tensors left behind");
+  const errors = () => [
+    () => tf.grad(() => tf.scalar(1))(tf.scalar(2)), // y is not a function of x
+    () => tf.grad((v: tf.Tensor) => tf.sum(v))(tf.tensor1d([1, 2]), tf.tensor1d([1, 2], "int32")), // an int dy
+    () => tf.grads((v: tf.Tensor) => tf.sum(v))([]),
+  ].map((f) => { try { f(); return "no error"; } catch (e) { return (e as Error).message; } });
+  const leanErrors = errors();
+  restoreStockBackprop();
+  try {
+    assert.deepEqual(lean, run());
+    assert.deepEqual(leanErrors, errors());
+  } finally {
+    useLeanBackpropOnWasm();
+  }
+  assert.match(leanErrors[0]!, /Cannot compute gradient of y=f\(x\) with respect to x/);
+  tf.dispose([x, ...params]);
 });
 
 test("Linear's one-kernel forward on wasm gives matMul + add's values and gradients, to the last bit, and cpu's within rounding", async () => {

@@ -7,6 +7,7 @@ import { useMaxPoolGradOnWasm, useMeanKernelsOnWasm } from "./pool-kernels";
 import { useElementwiseKernelsOnWasm } from "./elementwise-kernels";
 import { useLeanSavesOnWasm } from "./tape";
 import { useLeanDispatchOnWasm } from "./dispatch";
+import { useLeanBackpropOnWasm } from "./backprop";
 import { fastBatchNorm, useBatchNormKernelsOnWasm } from "./batchnorm-kernels";
 import { useCpuFallbackOnWasm } from "./cpu-fallback";
 import { useConvGradientsOnWasm, useFastMatMulGradient, useReluGradientOnWasm } from "./gradients";
@@ -29,6 +30,7 @@ export function installEngine(backend: string): void {
     useSharedIdentityOnWasm();
     useLeanSavesOnWasm();
     useLeanDispatchOnWasm();
+    useLeanBackpropOnWasm();
     useRowGatherOnWasm();
     useRunSliceOnWasm();
     useElementwiseKernelsOnWasm();

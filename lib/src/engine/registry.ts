@@ -8,6 +8,7 @@
 import { tf } from "../tf";
 import type { KernelArgs } from "./wasm-heap";
 import { restoreStockSaves } from "./tape";
+import { restoreStockBackprop } from "./backprop";
 import { restoreStockDispatch } from "./dispatch";
 
 type KernelFn = (args: KernelArgs) => tf.TensorInfo | tf.TensorInfo[];
@@ -60,7 +61,7 @@ export function overrideGradient(config: tf.GradConfig): tf.GradConfig | undefin
   return original;
 }
 
-/** Undoes every override: TensorFlow.js's own kernels, gradients, tape saves and dispatch are back (for tests). */
+/** Undoes every override: TensorFlow.js's own kernels, gradients, tape saves, dispatch and backward pass are back (for tests). */
 export function restoreOverrides(): void {
   for (const { kernelName, backendName, stock } of kernels.values()) {
     if (tf.getKernel(kernelName, backendName)) tf.unregisterKernel(kernelName, backendName);
@@ -74,4 +75,5 @@ export function restoreOverrides(): void {
   gradients.clear();
   restoreStockSaves();
   restoreStockDispatch();
+  restoreStockBackprop();
 }
