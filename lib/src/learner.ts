@@ -19,6 +19,9 @@ export type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } 
 
 type Stage = "Fit" | "Epoch" | "Train" | "Validate" | "Batch";
 const CANCELS = { Fit: CancelFit, Epoch: CancelEpoch, Train: CancelTrain, Validate: CancelValidate, Batch: CancelBatch };
+// Each stage's event names, made once: a name built per call is a new string that every callback lookup hashes again.
+const NAMES = Object.fromEntries((Object.keys(CANCELS) as Stage[]).map((stage) =>
+  [stage, { before: `before${stage}`, after: `after${stage}`, cancel: `afterCancel${stage}` }])) as Record<Stage, { before: EventName; after: EventName; cancel: EventName }>;
 
 /**
  * The training loop of the book's `Learner`: data loaders, a model, a loss, an optimizer and metrics;
@@ -115,7 +118,7 @@ export class Learner {
   private async withEvents(stage: Stage, body: () => unknown, ends = (e: unknown) => e instanceof CANCELS[stage]): Promise<void> {
     let failure: { error: unknown } | undefined;
     try {
-      this.fire(`before${stage}`);
+      this.fire(NAMES[stage].before);
       await body();
     } catch (error) {
       failure = { error };
@@ -127,7 +130,7 @@ export class Learner {
   private withEventsNow(stage: Stage, body: () => void): void {
     let failure: { error: unknown } | undefined;
     try {
-      this.fire(`before${stage}`);
+      this.fire(NAMES[stage].before);
       body();
     } catch (error) {
       failure = { error };
@@ -138,8 +141,8 @@ export class Learner {
   /** The end of a stage: afterCancel<stage> when the body threw what ends it, then after<stage>; anything else goes on up. */
   private endStage(stage: Stage, failure: { error: unknown } | undefined, ends: (e: unknown) => boolean): void {
     if (failure && !ends(failure.error)) throw failure.error;
-    if (failure) this.fire(`afterCancel${stage}`);
-    this.fire(`after${stage}`);
+    if (failure) this.fire(NAMES[stage].cancel);
+    this.fire(NAMES[stage].after);
     if (failure && !(failure.error instanceof CANCELS[stage])) throw failure.error;
   }
 
