@@ -20,8 +20,9 @@ export type { BatchSource, LearnerOptions, Loaders, LossFunc, Metric, OptFunc } 
 type Stage = "Fit" | "Epoch" | "Train" | "Validate" | "Batch";
 const CANCELS = { Fit: CancelFit, Epoch: CancelEpoch, Train: CancelTrain, Validate: CancelValidate, Batch: CancelBatch };
 // Each stage's event names, made once: a name built per call is a new string that every callback lookup hashes again.
+type StageEvents = { before: EventName; after: EventName; cancel: EventName };
 const NAMES = Object.fromEntries((Object.keys(CANCELS) as Stage[]).map((stage) =>
-  [stage, { before: `before${stage}`, after: `after${stage}`, cancel: `afterCancel${stage}` }])) as Record<Stage, { before: EventName; after: EventName; cancel: EventName }>;
+  [stage, { before: `before${stage}`, after: `after${stage}`, cancel: `afterCancel${stage}` }])) as Record<Stage, StageEvents>;
 
 /**
  * The training loop of the book's `Learner`: data loaders, a model, a loss, an optimizer and metrics;

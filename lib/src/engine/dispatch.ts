@@ -58,8 +58,8 @@ export function useLeanDispatchOnWasm(): void {
     // Ops inside a kernel (and the saves) are not recorded: that is what the kernel depth says.
     const tapeOn = state.gradientDepth > 0 && state.kernelDepth === 0;
     // One output (nearly every kernel) takes a path of its own, and every outputs array is made by one literal:
-    // arrays of one shape keep V8's optimised code of this function from being thrown away (a "wrong map"
-    // deoptimisation), which in a fresh process cost it two of its first ten epochs of a small network.
+    // arrays of one kind keep V8's optimised code of this function from being thrown away (a "wrong map"
+    // deoptimisation); in a fresh process that happened twice in bench case (a)'s first ten epochs.
     let single: tf.Tensor | undefined;
     let outputs: tf.Tensor[];
     let saved: tf.Tensor[] = [];
