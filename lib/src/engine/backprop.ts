@@ -2,8 +2,8 @@
 // Engine.gradients), with TensorFlow.js's steps and messages, in plain loops over sets of tensor ids.
 // TensorFlow.js marks the tape's tensors and nodes as keys of plain objects; their ids grow for the life of
 // the process, so those objects change their element storage as the ids grow, and V8 threw the optimised
-// code of its tape filter away again and again in a fresh process (four times in the first ten epochs of bench
-// case (d)). Its backward pass also makes two closures per tape node. In a profile of bench case (a)'s
+// code of its tape filter away again and again in a fresh process (in the first ten epochs of bench cases (a),
+// (b) and (d)). Its backward pass also makes two closures per tape node. In a profile of bench case (a)'s
 // epochs 6-10 the two took 16% of the time. Only on wasm; TensorFlow.js's own elsewhere.
 import { tf } from "../tf";
 
@@ -22,7 +22,7 @@ interface EngineInternals {
   scopedRun<T>(start: () => void, end: () => void, f: () => T): T;
   startTape(): void;
   endTape(): void;
-  tidy<T extends tf.TensorContainer>(nameOrFn: string | (() => T), fn?: () => T): T;
+  tidy<T>(nameOrFn: string | (() => T), fn?: () => T): T;
 }
 
 let stock: EngineInternals["gradients"] | undefined;
@@ -116,8 +116,8 @@ export function useLeanBackpropOnWasm(): void {
         for (const node of this.state.activeTape!) for (const t of node.saved ?? []) t.dispose();
         this.state.activeTape = null;
       }
-      return result as unknown as tf.TensorContainer;
-    }) as unknown as { value: tf.Tensor; grads: tf.Tensor[] };
+      return result;
+    });
   };
 }
 
