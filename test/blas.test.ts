@@ -123,6 +123,20 @@ test("describeBackend says whether OpenBLAS does the products; FASTBOOK_BLAS=off
   assert.match(r.stdout, /^3,3$/m, "and the wasm kernel still multiplies");
 });
 
+test("OpenBLAS's idle threads spin for 2^18 cycles, not 2^28, unless the user set OPENBLAS_THREAD_TIMEOUT; the variable is not left set", (t) => {
+  if (!requireBlas(t)) return;
+  const timeout = require("koffi").load(loadBlas()!.library).func("int openblas_thread_timeout()") as () => number;
+  const own = process.env.OPENBLAS_THREAD_TIMEOUT;
+  assert.equal(timeout(), own === undefined ? 18 : Number(own), "the timeout OpenBLAS read as it loaded");
+  if (own === undefined) assert.equal(process.env.OPENBLAS_THREAD_TIMEOUT, undefined, "not left for child processes");
+  // A value the user sets is kept.
+  const code = `const { loadBlas } = require("./lib/src/engine/blas.ts"); const b = loadBlas();
+    console.log(require("koffi").load(b.library).func("int openblas_thread_timeout()")(), process.env.OPENBLAS_THREAD_TIMEOUT);`;
+  const r = spawnSync(process.execPath, ["--import", "tsx", "-e", code], { env: { ...process.env, OPENBLAS_THREAD_TIMEOUT: "26" }, encoding: "utf8" });
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^26 26$/m);
+});
+
 // [input NHWC, filter [kh, kw, ci, co], strides, pad]
 type Shape4 = [number, number, number, number];
 const CONVS: [Shape4, Shape4, number | [number, number], "same" | "valid" | number][] = [
