@@ -44,7 +44,7 @@ const mayThread = (m: number, n: number, k: number) =>
  * before they sleep, so a training step's products keep its second thread spinning throughout: in resnet18's
  * steps a quarter of the machine's time went to system calls, and the process used twice the processor time
  * of its wall time. With 2^18 cycles (about 0.1 ms, which covers the gap between a step's back-to-back
- * products) it used 35-45% less processor time, and epochs were 3-7% shorter for the MLP and the small CNN
+ * products) it used 30-45% less processor time, and epochs were 3-7% shorter for the MLP and the small CNN
  * and level for resnet18 (bench/README.md, run 13). OpenBLAS reads this once, as it loads; a value the user
  * has set is kept, and the variable is not left behind for child processes.
  */
