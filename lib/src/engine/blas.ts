@@ -48,16 +48,16 @@ const mayThread = (m: number, n: number, k: number) =>
  * and level for resnet18 (bench/README.md, run 13). OpenBLAS reads this once, as it loads; a value the user
  * has set is kept, and the variable is not left behind for child processes.
  */
-const OPENBLAS_ENV = { OPENBLAS_THREAD_TIMEOUT: "18" };
+const SPIN_CYCLES_LOG2 = "18";
 
-/** Runs `f` with the variables of `vars` that are not already set added to the environment, then removes them. */
-function withEnv<T>(vars: Record<string, string>, f: () => T): T {
-  const added = Object.keys(vars).filter((name) => process.env[name] === undefined);
-  for (const name of added) process.env[name] = vars[name];
+/** Loads `name` with OPENBLAS_THREAD_TIMEOUT set to SPIN_CYCLES_LOG2 while it loads, unless the user set it. */
+function loadWithShortSpin(koffi: typeof import("koffi"), name: string) {
+  const unset = process.env.OPENBLAS_THREAD_TIMEOUT === undefined;
+  if (unset) process.env.OPENBLAS_THREAD_TIMEOUT = SPIN_CYCLES_LOG2;
   try {
-    return f();
+    return koffi.load(name);
   } finally {
-    for (const name of added) delete process.env[name];
+    if (unset) delete process.env.OPENBLAS_THREAD_TIMEOUT;
   }
 }
 
@@ -82,7 +82,7 @@ export function loadBlas(): Blas | null {
   const names = process.env.FASTBOOK_BLAS ? [process.env.FASTBOOK_BLAS] : CANDIDATES;
   for (const name of names) {
     try {
-      const lib = withEnv(OPENBLAS_ENV, () => koffi.load(name));
+      const lib = loadWithShortSpin(koffi, name);
       const sgemm = lib.func("void cblas_sgemm(int, int, int, int, int, int, float, const float *, int, const float *, int, float, float *, int)") as Sgemm;
       let threads = 1;
       let setThreads: ((n: number) => void) | undefined;
